@@ -60,7 +60,8 @@ func (d *csvDecoder) open() error {
 		body.Close()
 		return csvHeaderError(d.u.obj.URI, err)
 	}
-	if err := checkHeader(d.u.obj.URI, header, d.u.schema); err != nil {
+	line, _ := hr.FieldPos(0)
+	if err := checkHeader(d.u.obj.URI, int64(line), header, d.u.schema); err != nil {
 		body.Close()
 		return err
 	}
@@ -106,18 +107,18 @@ func csvHeaderError(uri string, err error) error {
 	return fmt.Errorf("%s: reading header: %w", uri, err)
 }
 
-// checkHeader requires the header to name the schema's columns in order.
-func checkHeader(uri string, header []string, schema *arrow.Schema) error {
-	if len(header) != schema.NumFields() {
-		return &InputError{Object: uri, Line: 1, Reason: fmt.Sprintf("header has %d columns, expected %d (%s)",
-			len(header), schema.NumFields(), columnList(schema))}
-	}
+// checkHeader requires the header, on the given line, to name the schema's
+// columns in order. Its error names the first column out of place.
+func checkHeader(uri string, line int64, header []string, schema *arrow.Schema) error {
+	fields := make([]arrow.Field, len(header))
 	for i, h := range header {
-		if want := schema.Field(i).Name; strings.TrimSpace(h) != want {
-			return &InputError{Object: uri, Line: 1, Reason: fmt.Sprintf("header column %d is %q, expected %q", i+1, h, want)}
-		}
+		fields[i] = arrow.Field{Name: strings.TrimSpace(h), Type: schema.Field(min(i, schema.NumFields()-1)).Type}
 	}
-	return nil
+	col, diff := columnDiff(schema, arrow.NewSchema(fields, nil))
+	if diff == "" {
+		return nil
+	}
+	return &InputError{Object: uri, Line: line, Column: col, Reason: "header " + diff}
 }
 
 // next returns the next batch, or io.EOF when the unit is done.
@@ -204,14 +205,15 @@ func inferCSV(ctx context.Context, st storage.Config, uri string, opts Options) 
 		return nil, csvHeaderError(uri, err)
 	}
 	header = append([]string(nil), header...)
+	line, _ := r.FieldPos(0)
 	seen := map[string]bool{}
 	for i, h := range header {
 		header[i] = strings.TrimSpace(h)
 		switch {
 		case header[i] == "":
-			return nil, &InputError{Object: uri, Line: 1, Reason: fmt.Sprintf("header column %d has no name", i+1)}
+			return nil, &InputError{Object: uri, Line: int64(line), Reason: fmt.Sprintf("header column %d has no name", i+1)}
 		case seen[header[i]]:
-			return nil, &InputError{Object: uri, Line: 1, Column: header[i], Reason: "column name appears twice in the header"}
+			return nil, &InputError{Object: uri, Line: int64(line), Column: header[i], Reason: "column name appears twice in the header"}
 		}
 		seen[header[i]] = true
 	}
@@ -220,7 +222,7 @@ func inferCSV(ctx context.Context, st storage.Config, uri string, opts Options) 
 		if err != nil {
 			return nil, err
 		}
-		return orderByHeader(uri, header, given)
+		return orderByHeader(uri, int64(line), header, given)
 	}
 	kinds := make([]inferredKind, len(header))
 	for n := 0; n < opts.InferRows; n++ {
@@ -242,19 +244,19 @@ func inferCSV(ctx context.Context, st storage.Config, uri string, opts Options) 
 	return arrow.NewSchema(fields, nil), nil
 }
 
-func orderByHeader(uri string, header []string, given *arrow.Schema) (*arrow.Schema, error) {
+func orderByHeader(uri string, line int64, header []string, given *arrow.Schema) (*arrow.Schema, error) {
 	fields := make([]arrow.Field, len(header))
 	for i, h := range header {
 		idx := given.FieldIndices(h)
 		if idx == nil {
-			return nil, &InputError{Object: uri, Line: 1, Column: h, Reason: "header column is not in --schema"}
+			return nil, &InputError{Object: uri, Line: line, Column: h, Reason: "header column is not in --schema"}
 		}
 		fields[i] = given.Field(idx[0])
 	}
 	if given.NumFields() != len(header) {
 		for _, f := range given.Fields() {
 			if !contains(header, f.Name) {
-				return nil, &InputError{Object: uri, Line: 1, Column: f.Name, Reason: "--schema column is not in the header"}
+				return nil, &InputError{Object: uri, Line: line, Column: f.Name, Reason: "--schema column is not in the header"}
 			}
 		}
 	}

@@ -85,7 +85,7 @@ type Scanner struct {
 	info ShardInfo
 	body io.ReadCloser
 	src  *checksumReader
-	r    *ipc.Reader
+	br   *batchReader
 	rec  arrow.Record
 	rows int64
 	err  error
@@ -99,38 +99,41 @@ func (s *Scanner) open() {
 		s.fail("not an Arrow IPC file (bad magic)")
 		return
 	}
-	r, err := ipc.NewReader(s.src)
+	br, err := newBatchReader(s.src, s.d.Schema, s.info.Bytes)
 	if err != nil {
-		s.fail("unreadable: %v", err)
+		s.fail("%v", err)
 		return
 	}
-	if diff := sameColumns(s.d.Schema, r.Schema()); diff != "" {
-		r.Release()
-		s.fail("schema differs from the manifest: %s", diff)
-		return
-	}
-	s.r = r
+	s.br = br
 }
 
 // Next advances to the next batch.
 func (s *Scanner) Next() bool {
+	s.releaseRecord()
 	if s.err != nil || s.done {
 		return false
 	}
 	defer s.recoverCorrupt()
-	if s.r.Next() {
-		s.rec = s.r.Record()
-		s.rows += s.rec.NumRows()
+	rec, err := s.br.next()
+	if err == nil {
+		s.rec = rec
+		s.rows += rec.NumRows()
 		return true
 	}
-	s.rec = nil
 	s.done = true
-	if err := s.r.Err(); err != nil && err != io.EOF {
-		s.fail("unreadable: %v", err)
+	if err != io.EOF {
+		s.fail("%v", err)
 		return false
 	}
 	s.verify()
 	return false
+}
+
+func (s *Scanner) releaseRecord() {
+	if s.rec != nil {
+		s.rec.Release()
+		s.rec = nil
+	}
 }
 
 // verify drains the footer through the checksum and checks the totals.
@@ -150,7 +153,8 @@ func (s *Scanner) verify() {
 	}
 }
 
-// Record returns the current batch, valid until the next call to Next.
+// Record returns the current batch, valid until the next call to Next or
+// Close; Retain it to keep it longer.
 func (s *Scanner) Record() arrow.Record { return s.rec }
 
 // Err returns the error that ended the scan, if any.
@@ -158,9 +162,7 @@ func (s *Scanner) Err() error { return s.err }
 
 // Close releases the scanner.
 func (s *Scanner) Close() {
-	if s.r != nil {
-		s.r.Release()
-	}
+	s.releaseRecord()
 	if s.body != nil {
 		s.body.Close()
 	}

@@ -19,6 +19,18 @@ import (
 // exhaust memory.
 const maxLineBytes = 16 << 20
 
+// errLongLine is the lineScanner's complaint about a line over maxLineBytes.
+var errLongLine = fmt.Errorf("line is longer than %d bytes", maxLineBytes)
+
+// scanError makes a lineScanner error about uri: an InputError for a line
+// too long, an I/O failure otherwise.
+func (s *lineScanner) scanError(uri string, err error) error {
+	if err == errLongLine {
+		return &InputError{Object: uri, Line: s.line + 1, Reason: err.Error()}
+	}
+	return fmt.Errorf("%s: reading line %d: %w", uri, s.line+1, err)
+}
+
 // lineScanner yields the lines of a stream with their 1-based numbers.
 type lineScanner struct {
 	r    *bufio.Reader
@@ -33,7 +45,7 @@ func (s *lineScanner) next() ([]byte, error) {
 		chunk, err := s.r.ReadSlice('\n')
 		s.buf = append(s.buf, chunk...)
 		if len(s.buf) > maxLineBytes {
-			return nil, fmt.Errorf("line %d is longer than %d bytes", s.line+1, maxLineBytes)
+			return nil, errLongLine
 		}
 		if err == bufio.ErrBufferFull {
 			continue
@@ -86,7 +98,7 @@ func (d *jsonlDecoder) next() (arrow.Record, error) {
 			break
 		}
 		if err != nil {
-			return nil, &InputError{Object: d.u.obj.URI, Line: d.sc.line + 1, Reason: err.Error()}
+			return nil, d.sc.scanError(d.u.obj.URI, err)
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -122,6 +134,12 @@ func (d *jsonlDecoder) parseLine(line []byte) (string, string) {
 	}
 	for k := range d.obj {
 		if _, ok := d.columns[k]; !ok {
+			for _, first := range objectKeys(line) { // name the first in the line, not a random one
+				if _, ok := d.columns[first]; !ok {
+					k = first
+					break
+				}
+			}
 			return k, "field is not in the schema (" + columnList(d.u.schema) + ")"
 		}
 	}
@@ -193,7 +211,7 @@ func inferJSONL(ctx context.Context, st storage.Config, uri string, rows int) (*
 			break
 		}
 		if err != nil {
-			return nil, &InputError{Object: uri, Line: sc.line + 1, Reason: err.Error()}
+			return nil, sc.scanError(uri, err)
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue

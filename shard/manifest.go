@@ -77,7 +77,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return nil, fmt.Errorf("manifest: trailing data after the JSON object")
 	}
 	if err := m.Validate(); err != nil {
@@ -170,19 +170,6 @@ func (m *Manifest) ShardStart(i int) int64 {
 
 // String summarises the manifest in one line.
 func (m *Manifest) String() string {
-	return fmt.Sprintf("%d rows in %d shards (%s), %s", m.TotalRows, len(m.Shards),
-		strings.TrimPrefix(m.Fingerprint, "sha256:")[:12], humanBytes(m.TotalBytes))
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for v := n / unit; v >= unit; v /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%d rows in %d shards (%s), %d bytes", m.TotalRows, len(m.Shards),
+		strings.TrimPrefix(m.Fingerprint, "sha256:")[:12], m.TotalBytes)
 }

@@ -73,6 +73,9 @@ func NewPlan(ctx context.Context, st storage.Config, sources []string, output st
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSchema(p.Objects[0].URI, schema); err != nil {
+		return nil, err
+	}
 	if p.Schema, err = FieldsOf(schema); err != nil {
 		return nil, objectError(p.Objects[0].URI, "%v", err)
 	}
@@ -89,6 +92,28 @@ func NewPlan(ctx context.Context, st storage.Config, sources []string, output st
 	}{p.SourceFingerprint, p.Format, p.Options, p.Schema})
 	p.makeUnits()
 	return p, nil
+}
+
+// checkSchema rejects a source schema a dataset cannot hold (no columns,
+// an empty or repeated name, an unsupported type) with the column named.
+func checkSchema(uri string, s *arrow.Schema) error {
+	if s.NumFields() == 0 {
+		return objectError(uri, "schema has no columns")
+	}
+	seen := make(map[string]bool, s.NumFields())
+	for i, f := range s.Fields() {
+		switch {
+		case f.Name == "":
+			return objectError(uri, "column %d has an empty name", i+1)
+		case seen[f.Name]:
+			return &InputError{Object: uri, Column: f.Name, Reason: "column name appears twice"}
+		}
+		seen[f.Name] = true
+		if _, err := TypeName(f.Type); err != nil {
+			return &InputError{Object: uri, Column: f.Name, Reason: err.Error()}
+		}
+	}
+	return nil
 }
 
 // listObjects expands every source URI into objects, skipping hidden and

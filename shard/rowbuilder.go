@@ -85,8 +85,9 @@ func (r *rowBuilder) setText(i int, s string) string {
 		c.i = int64(arrow.Date32FromTime(tm))
 	case *arrow.TimestampType:
 		var tm time.Time
-		tm, err = parseTime(s)
-		c.i = tm.UnixNano() / int64(t.Unit.Multiplier())
+		if tm, err = parseTime(s); err == nil {
+			c.i, err = timestampIn(tm, t.Unit)
+		}
 	default:
 		return fmt.Sprintf("type %s cannot be parsed from text", dt)
 	}
@@ -94,6 +95,16 @@ func (r *rowBuilder) setText(i int, s string) string {
 		return fmt.Sprintf("%q is not a valid %s", truncate(s, 64), dt)
 	}
 	return ""
+}
+
+// timestampIn returns tm as a count of unit since the epoch, or an error
+// when that count does not fit in an int64 (nanoseconds span 1678-2262).
+func timestampIn(tm time.Time, unit arrow.TimeUnit) (int64, error) {
+	ts, err := arrow.TimestampFromTime(tm, unit)
+	if err == nil && !ts.ToTime(unit).Equal(tm.Truncate(unit.Multiplier())) {
+		err = fmt.Errorf("out of range")
+	}
+	return int64(ts), err
 }
 
 func parseTime(s string) (time.Time, error) {

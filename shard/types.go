@@ -145,19 +145,34 @@ func nullableSchema(s *arrow.Schema) *arrow.Schema {
 // sameColumns reports the first column where got differs from want by name
 // or type, as a sentence; "" when they agree.
 func sameColumns(want, got *arrow.Schema) string {
-	if want.NumFields() != got.NumFields() {
-		return fmt.Sprintf("has %d columns, expected %d (%s)", got.NumFields(), want.NumFields(), columnList(want))
-	}
-	for i := range want.NumFields() {
+	_, reason := columnDiff(want, got)
+	return reason
+}
+
+// columnDiff is sameColumns that also names the column to blame: got's
+// column at the first differing position, or want's first column that got
+// lacks. Both are "" when the schemas agree.
+func columnDiff(want, got *arrow.Schema) (column, reason string) {
+	n := min(want.NumFields(), got.NumFields())
+	for i := range n {
 		w, g := want.Field(i), got.Field(i)
 		if w.Name != g.Name {
-			return fmt.Sprintf("column %d is %q, expected %q", i+1, g.Name, w.Name)
+			column, reason = g.Name, fmt.Sprintf("column %d is %q, expected %q", i+1, g.Name, w.Name)
+			break
 		}
 		if !arrow.TypeEqual(w.Type, g.Type) {
-			return fmt.Sprintf("column %q has type %s, expected %s", w.Name, g.Type, w.Type)
+			return w.Name, fmt.Sprintf("column %q has type %s, expected %s", w.Name, g.Type, w.Type)
 		}
 	}
-	return ""
+	if want.NumFields() == got.NumFields() {
+		return column, reason
+	}
+	if column == "" && got.NumFields() > n {
+		column = got.Field(n).Name
+	} else if column == "" {
+		column = want.Field(n).Name
+	}
+	return column, fmt.Sprintf("has %d columns, expected %d (%s)", got.NumFields(), want.NumFields(), columnList(want))
 }
 
 func columnList(s *arrow.Schema) string {

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -23,9 +24,10 @@ func newColumnarDecoder(u *unitEnv) (*columnarDecoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if diff := sameColumns(u.schema, src.Schema()); diff != "" {
+	if col, diff := columnDiff(u.schema, utcAsPlain(src.Schema())); diff != "" {
 		src.Close()
-		return nil, objectError(u.obj.URI, "schema differs from the first object's (%s): %s", u.plan.Objects[0].URI, diff)
+		return nil, &InputError{Object: u.obj.URI, Column: col,
+			Reason: fmt.Sprintf("schema differs from the first object's (%s): %s", u.plan.Objects[0].URI, diff)}
 	}
 	return &columnarDecoder{u: u, src: src}, nil
 }
@@ -38,6 +40,11 @@ func (d *columnarDecoder) next() (arrow.Record, error) {
 		}
 		base := d.rows
 		d.rows += rec.NumRows()
+		if col, err := checkArrays(rec); err != nil {
+			rec.Release()
+			return nil, &InputError{Object: d.u.obj.URI, Row: base + 1, Column: col,
+				Reason: fmt.Sprintf("corrupt batch of %d rows from here: %v", rec.NumRows(), err)}
+		}
 		bad, err := d.badRows(rec, base)
 		if err != nil {
 			rec.Release()
@@ -115,9 +122,116 @@ func floatAt(a arrow.Array, i int) (float64, bool) {
 }
 
 // withSchema re-labels rec's columns with the dataset schema (same types,
-// nullable fields) so every shard carries one schema.
+// nullable fields, UTC timestamps as plain ones) so every shard carries
+// one schema.
 func withSchema(rec arrow.Record, schema *arrow.Schema) arrow.Record {
-	return array.NewRecord(schema, rec.Columns(), rec.NumRows())
+	cols := make([]arrow.Array, rec.NumCols())
+	for i, c := range rec.Columns() {
+		if dt := schema.Field(i).Type; !arrow.TypeEqual(c.DataType(), dt) {
+			d := c.Data()
+			nd := array.NewData(dt, d.Len(), d.Buffers(), d.Children(), d.NullN(), d.Offset())
+			cols[i] = array.MakeFromData(nd)
+			nd.Release()
+			defer cols[i].Release()
+			continue
+		}
+		cols[i] = c
+	}
+	return array.NewRecord(schema, cols, rec.NumRows())
+}
+
+// utcAsPlain returns s with timestamps in UTC as plain timestamps, the
+// type the dataset schema records for them.
+func utcAsPlain(s *arrow.Schema) *arrow.Schema {
+	fs := s.Fields()
+	for i, f := range fs {
+		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone == "UTC" {
+			fs[i].Type = &arrow.TimestampType{Unit: ts.Unit}
+		}
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+// checkArrays verifies that rec's buffers are large enough for its
+// lengths and that string offsets stay inside their data, so a corrupt
+// source that decoded without complaint cannot crash later readers. It
+// returns the first bad column and why.
+func checkArrays(rec arrow.Record) (string, error) {
+	for i, col := range rec.Columns() {
+		if err := checkArray(col, rec.NumRows()); err != nil {
+			return rec.ColumnName(i), err
+		}
+	}
+	return "", nil
+}
+
+func checkArray(col arrow.Array, rows int64) error {
+	d := col.Data()
+	n, off := int64(d.Len()), int64(d.Offset())
+	if n != rows || off < 0 {
+		return fmt.Errorf("column holds %d values at offset %d, the batch %d rows", n, off, rows)
+	}
+	bufs := d.Buffers()
+	bufLen := func(i int) int64 {
+		if i >= len(bufs) || bufs[i] == nil {
+			return 0
+		}
+		return int64(bufs[i].Len())
+	}
+	bitmap := (off + n + 7) / 8
+	if bufLen(0) > 0 && bufLen(0) < bitmap || d.NullN() != 0 && bufLen(0) == 0 && n > 0 {
+		return fmt.Errorf("%d values with a %d-byte validity bitmap and %d nulls", n, bufLen(0), d.NullN())
+	}
+	if nulls := int64(col.NullN()); nulls < 0 || nulls > n {
+		return fmt.Errorf("%d nulls in %d values", nulls, n)
+	}
+	var offsets, values int64
+	switch dt := d.DataType().(type) {
+	case *arrow.BooleanType:
+		values = (off + n + 7) / 8
+	case arrow.FixedWidthDataType:
+		values = (off + n) * int64(dt.BitWidth()/8)
+	case *arrow.StringType, *arrow.BinaryType:
+		offsets = 4
+	case *arrow.LargeStringType:
+		offsets = 8
+	default:
+		return fmt.Errorf("type %s is not supported", dt)
+	}
+	if offsets == 0 {
+		if bufLen(1) < values {
+			return fmt.Errorf("%d values need %d bytes, the buffer holds %d", n, values, bufLen(1))
+		}
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	if bufLen(1) < (off+n+1)*offsets {
+		return fmt.Errorf("%d values need %d offset bytes, the buffer holds %d", n, (off+n+1)*offsets, bufLen(1))
+	}
+	raw := bufs[1].Bytes()
+	at := func(i int64) int64 {
+		if offsets == 4 {
+			return int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
+		}
+		return int64(binary.LittleEndian.Uint64(raw[8*i:]))
+	}
+	prev := at(off)
+	if prev < 0 {
+		return fmt.Errorf("negative offset %d", prev)
+	}
+	for i := off + 1; i <= off+n; i++ {
+		cur := at(i)
+		if cur < prev {
+			return fmt.Errorf("offsets decrease at value %d", i-off)
+		}
+		prev = cur
+	}
+	if prev > bufLen(2) {
+		return fmt.Errorf("offsets reach byte %d of a %d-byte data buffer", prev, bufLen(2))
+	}
+	return nil
 }
 
 // dropRows returns rec without the listed rows.

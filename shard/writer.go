@@ -26,6 +26,12 @@ const arrowFilePrefix = 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// minSpaceSavings is the least a codec must save on a buffer for the buffer
+// to be stored compressed. Buffers that barely compress (random floats) are
+// stored raw, and readers slice them without decoding: most of the size win
+// of compression at a fraction of its read cost.
+const minSpaceSavings = 0.25
+
 // shardWriter cuts a unit's batches into shards: every batch but a shard's
 // last holds exactly BatchRows rows, and a shard closes at RowsPerShard rows
 // or ShardBytes bytes. Shards stream straight to storage.
@@ -109,9 +115,9 @@ func (w *shardWriter) openNext() error {
 	opts := []ipc.Option{ipc.WithSchema(w.schema)}
 	switch w.opts.Compression {
 	case CompressionLZ4:
-		opts = append(opts, ipc.WithLZ4())
+		opts = append(opts, ipc.WithLZ4(), ipc.WithMinSpaceSavings(minSpaceSavings))
 	case CompressionZstd:
-		opts = append(opts, ipc.WithZstd())
+		opts = append(opts, ipc.WithZstd(), ipc.WithMinSpaceSavings(minSpaceSavings))
 	}
 	fw, err := ipc.NewFileWriter(cw, opts...)
 	if err != nil {

@@ -38,10 +38,11 @@ func NewFileBucket(root string) Bucket {
 
 // URI returns file:///root/key.
 func (b *fileBucket) URI(key string) string {
-	if b.root == "/" {
-		return "file:///" + key
+	p := strings.TrimPrefix(filepath.ToSlash(b.root), "/")
+	if p != "" {
+		p += "/"
 	}
-	return "file://" + filepath.ToSlash(b.root) + "/" + key
+	return URI{Scheme: "file", Key: p + key}.String()
 }
 
 // fail wraps err in an *Error for op on key, translating OS errors.

@@ -88,7 +88,9 @@ func newS3Bucket(_ context.Context, cfg Config, bucket string) (*s3Bucket, error
 }
 
 // URI returns s3://bucket/key.
-func (b *s3Bucket) URI(key string) string { return "s3://" + b.bucket + "/" + key }
+func (b *s3Bucket) URI(key string) string {
+	return URI{Scheme: "s3", Bucket: b.bucket, Key: key}.String()
+}
 
 // Get streams the whole object. The request is made before Get returns, so
 // a missing object is reported here, not on the first Read.

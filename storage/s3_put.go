@@ -28,7 +28,11 @@ func (b *s3Bucket) Put(ctx context.Context, key string, r io.Reader, size int64,
 		return ObjectInfo{}, b.fail("put", key, err)
 	}
 	partSize := b.partSizeFor(size)
-	first, eof, err := readUpTo(ctxReader{ctx, r}, partSize, size)
+	limit := partSize
+	if size >= 0 && size < partSize {
+		limit = size + 1 // one byte more than promised shows a body that is too long
+	}
+	first, eof, err := readUpTo(ctxReader{ctx, r}, limit, size)
 	if err != nil {
 		return ObjectInfo{}, b.fail("put", key, fmt.Errorf("reading the body: %w", err))
 	}

@@ -58,12 +58,34 @@ func ParseURI(raw string) (URI, error) {
 	}
 }
 
-// String formats the URI back into its canonical text.
+// String formats the URI back into its canonical text, which ParseURI
+// reads back into the same URI. Bytes that would change a URI's meaning
+// ('%', '?', '#' and control characters) are percent-escaped; the rest of
+// the key, non-ASCII text included, is kept as it is for readable messages.
 func (u URI) String() string {
 	if u.Scheme == "file" {
-		return "file:///" + u.Key
+		return "file:///" + escapeKey(u.Key)
 	}
-	return "s3://" + u.Bucket + "/" + u.Key
+	return "s3://" + u.Bucket + "/" + escapeKey(u.Key)
+}
+
+// escapeKey percent-escapes the bytes of key that url.Parse would not read
+// back as themselves.
+func escapeKey(key string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c == '%' || c == '?' || c == '#' || c < 0x20 || c == 0x7f {
+			b.Grow(len(key) + 2)
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // Join returns the URI of key below u, as if u were a folder.

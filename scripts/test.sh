@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`): vet, the race-enabled test suite
+# against a real MinIO server (installed pinned, started on loopback, stopped
+# after), then each fuzz target briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NIGHTSHIFT_REQUIRE_MINIO=1   # S3 suites fail rather than skip without MinIO
+
+scripts/tools.sh minio
+echo "== go vet" >&2
+go vet ./...
+echo "== go test -race (with MinIO)" >&2
+scripts/with-minio.sh go test -race -count=1 -timeout 20m ./...
+echo "== fuzz (${FUZZTIME:-5s} per target)" >&2
+FUZZTIME=${FUZZTIME:-5s} scripts/fuzz.sh
+echo "== all tests passed" >&2

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs pinned tools into .tools/bin (ignored by git), skipping any that
+# is already there at its pinned version. Idempotent; says what it does on
+# stderr.
+#
+#   scripts/tools.sh                  # every tool
+#   scripts/tools.sh minio            # just the named ones
+#   TOOLS=/elsewhere scripts/tools.sh
+set -euo pipefail
+
+# Pinned versions: change them here only.
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+STATICCHECK_VERSION=v0.8.2
+
+# tool name -> "module version package"
+declare -A TOOL=(
+	[minio]="github.com/minio/minio $MINIO_VERSION github.com/minio/minio"
+	[staticcheck]="honnef.co/go/tools $STATICCHECK_VERSION honnef.co/go/tools/cmd/staticcheck"
+)
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS=${TOOLS:-$REPO/.tools/bin}
+
+log() { echo "tools.sh: $*" >&2; }
+
+# built_from BINARY MODULE prints the version of MODULE that BINARY was
+# built from; nothing when it is missing or was not built by go install.
+built_from() {
+	[[ -x $1 ]] || return 0
+	go version -m "$1" 2>/dev/null | awk -v m="$2" '($1 == "mod" || $1 == "dep") && $2 == m { print $3; exit }'
+}
+
+install() {
+	local name=$1 module version pkg have
+	read -r module version pkg <<<"${TOOL[$name]}"
+	have=$(built_from "$TOOLS/$name" "$module")
+	if [[ $have == "$version" ]]; then
+		log "$name $version already installed in $TOOLS"
+		return
+	fi
+	[[ -z $have ]] || log "$name in $TOOLS is $have; replacing it with $version"
+	log "installing $name $version into $TOOLS"
+	mkdir -p "$TOOLS"
+	GOBIN=$TOOLS go install "$pkg@$version"
+	log "installed $TOOLS/$name"
+}
+
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=("${!TOOL[@]}")
+for name in "${names[@]}"; do
+	if [[ -z ${TOOL[$name]+set} ]]; then
+		log "unknown tool '$name' (known: ${!TOOL[*]})"
+		exit 2
+	fi
+	install "$name"
+done

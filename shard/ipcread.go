@@ -1,0 +1,356 @@
+package shard
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	flatbuffers "github.com/google/flatbuffers/go"
+)
+
+// batchReader decodes the record batches of a shard's IPC stream section.
+//
+// It exists for speed: arrow/go's ipc.Reader copies every buffer out of the
+// message body, creates a decompressor per batch and allocates fresh,
+// zeroed memory each time. batchReader slices uncompressed buffers straight
+// out of a pooled body, decompresses LZ4 and zstd buffers in one pass into
+// pooled memory, and validates sizes and offsets so a corrupt shard can
+// never make a consumer read out of bounds (the checksum check at the end of
+// the scan then fails it). The schema message is still decoded by arrow.
+type batchReader struct {
+	r       io.Reader
+	schema  *arrow.Schema
+	maxBody int64 // no body may exceed the shard's size
+	head    [8]byte
+	meta    []byte
+}
+
+// IPC message header types and compression codecs (Arrow's Message.fbs).
+const (
+	headerSchema      = 1
+	headerRecordBatch = 3
+	codecLZ4Frame     = 0
+	codecZstd         = 1
+	maxMetaBytes      = 64 << 20
+	maxBufferBytes    = 2 << 30
+)
+
+func newBatchReader(r io.Reader, want *arrow.Schema, maxBody int64) (*batchReader, error) {
+	b := &batchReader{r: r, maxBody: maxBody}
+	meta, err := b.readMeta()
+	if err != nil {
+		return nil, err
+	}
+	if meta == nil {
+		return nil, fmt.Errorf("stream ends before its schema")
+	}
+	msg := rootTable(meta)
+	if t := msg.GetByte(fieldPos(msg, 1)); fieldPos(msg, 1) == 0 || t != headerSchema {
+		return nil, fmt.Errorf("first message is not a schema")
+	}
+	// Let arrow decode the schema: re-frame the message as a one-message stream.
+	var buf bytes.Buffer
+	binary.Write(&buf, binary.LittleEndian, uint32(0xFFFFFFFF))
+	binary.Write(&buf, binary.LittleEndian, int32(len(meta)))
+	buf.Write(meta)
+	buf.Write(eosMarker)
+	sr, err := ipc.NewReader(&buf)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	b.schema = sr.Schema()
+	sr.Release()
+	if diff := sameColumns(want, b.schema); diff != "" {
+		return nil, fmt.Errorf("schema differs from the manifest: %s", diff)
+	}
+	return b, nil
+}
+
+// readMeta reads one message's framing and metadata; nil at end of stream.
+func (b *batchReader) readMeta() ([]byte, error) {
+	if _, err := io.ReadFull(b.r, b.head[:4]); err != nil {
+		return nil, fmt.Errorf("reading message header: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(b.head[:4])
+	if n == 0xFFFFFFFF { // continuation marker, then the length
+		if _, err := io.ReadFull(b.r, b.head[4:8]); err != nil {
+			return nil, fmt.Errorf("reading message length: %w", err)
+		}
+		n = binary.LittleEndian.Uint32(b.head[4:8])
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if n > maxMetaBytes {
+		return nil, fmt.Errorf("message metadata of %d bytes", n)
+	}
+	if cap(b.meta) < int(n) {
+		b.meta = make([]byte, n)
+	}
+	b.meta = b.meta[:n]
+	if _, err := io.ReadFull(b.r, b.meta); err != nil {
+		return nil, fmt.Errorf("reading message metadata: %w", err)
+	}
+	return b.meta, nil
+}
+
+// next decodes the next record batch; io.EOF after the end-of-stream marker.
+// The caller releases the record.
+func (b *batchReader) next() (arrow.Record, error) {
+	meta, err := b.readMeta()
+	if err != nil {
+		return nil, err
+	}
+	if meta == nil {
+		return nil, io.EOF
+	}
+	msg := rootTable(meta)
+	if o := fieldPos(msg, 1); o == 0 || msg.GetByte(o) != headerRecordBatch {
+		return nil, fmt.Errorf("message is not a record batch")
+	}
+	var bodyLen int64
+	if o := fieldPos(msg, 3); o != 0 {
+		bodyLen = msg.GetInt64(o)
+	}
+	if bodyLen < 0 || bodyLen > b.maxBody {
+		return nil, fmt.Errorf("record batch body of %d bytes in a %d-byte shard", bodyLen, b.maxBody)
+	}
+	var rb flatbuffers.Table
+	o := fieldRel(msg, 2)
+	if o == 0 {
+		return nil, fmt.Errorf("record batch message without a header")
+	}
+	msg.Union(&rb, o)
+	body := memory.NewResizableBuffer(scanPool)
+	defer body.Release()
+	body.Resize(int(bodyLen))
+	if _, err := io.ReadFull(b.r, body.Bytes()); err != nil {
+		return nil, fmt.Errorf("reading record batch body: %w", err)
+	}
+	return b.decode(&rb, body)
+}
+
+// decode builds the record a RecordBatch header describes over body.
+func (b *batchReader) decode(rb *flatbuffers.Table, body *memory.Buffer) (arrow.Record, error) {
+	var rows int64
+	if o := fieldPos(rb, 0); o != 0 {
+		rows = rb.GetInt64(o)
+	}
+	nodes, nNodes := vectorOf(rb, 1)
+	bufs, nBufs := vectorOf(rb, 2)
+	codec := -1
+	if o := fieldRel(rb, 3); o != 0 {
+		comp := flatbuffers.Table{Bytes: rb.Bytes, Pos: rb.Indirect(o + rb.Pos)}
+		codec = codecLZ4Frame
+		if p := fieldPos(&comp, 0); p != 0 {
+			codec = int(comp.GetInt8(p))
+		}
+	}
+	if nNodes != b.schema.NumFields() {
+		return nil, fmt.Errorf("record batch has %d field nodes for %d columns", nNodes, b.schema.NumFields())
+	}
+	cols := make([]arrow.Array, 0, nNodes)
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	next := 0
+	for i, f := range b.schema.Fields() {
+		length := rb.GetInt64(nodes + flatbuffers.UOffsetT(16*i))
+		nulls := rb.GetInt64(nodes + flatbuffers.UOffsetT(16*i+8))
+		if length != rows || nulls < 0 || nulls > length {
+			return nil, fmt.Errorf("column %q: %d rows with %d nulls in a batch of %d", f.Name, length, nulls, rows)
+		}
+		nb := 2
+		if isVarBinary(f.Type) {
+			nb = 3
+		}
+		if next+nb > nBufs {
+			return nil, fmt.Errorf("column %q: batch has only %d buffers", f.Name, nBufs)
+		}
+		buffers := make([]*memory.Buffer, nb)
+		release := func() {
+			for _, x := range buffers {
+				if x != nil {
+					x.Release()
+				}
+			}
+		}
+		for k := range nb {
+			pos := bufs + flatbuffers.UOffsetT(16*(next+k))
+			buf, err := loadBuffer(body, rb.GetInt64(pos), rb.GetInt64(pos+8), codec)
+			if err != nil {
+				release()
+				return nil, fmt.Errorf("column %q buffer %d: %w", f.Name, k, err)
+			}
+			buffers[k] = buf
+		}
+		next += nb
+		if err := checkLayout(f.Type, int(length), int(nulls), buffers); err != nil {
+			release()
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		data := array.NewData(f.Type, int(length), buffers, nil, int(nulls), 0)
+		release()
+		cols = append(cols, array.MakeFromData(data))
+		data.Release()
+	}
+	return array.NewRecord(b.schema, cols, rows), nil
+}
+
+func isVarBinary(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.STRING, arrow.BINARY, arrow.LARGE_STRING, arrow.LARGE_BINARY:
+		return true
+	}
+	return false
+}
+
+// loadBuffer returns buffer [off, off+n) of body, decompressed if codec >= 0.
+// A zero-length buffer is nil (an absent validity bitmap).
+func loadBuffer(body *memory.Buffer, off, n int64, codec int) (*memory.Buffer, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if off < 0 || n < 0 || off+n > int64(body.Len()) {
+		return nil, fmt.Errorf("bytes [%d,%d) outside a %d-byte body", off, off+n, body.Len())
+	}
+	if codec < 0 {
+		return memory.SliceBuffer(body, int(off), int(n)), nil
+	}
+	if n < 8 {
+		return nil, fmt.Errorf("compressed buffer of %d bytes has no length prefix", n)
+	}
+	raw := body.Bytes()[off : off+n]
+	size := int64(binary.LittleEndian.Uint64(raw))
+	if size == -1 { // stored uncompressed
+		return memory.SliceBuffer(body, int(off+8), int(n-8)), nil
+	}
+	if size < 0 || size > maxBufferBytes {
+		return nil, fmt.Errorf("uncompressed length %d", size)
+	}
+	out := memory.NewResizableBuffer(scanPool)
+	out.Resize(int(size))
+	var err error
+	switch codec {
+	case codecLZ4Frame:
+		err = lz4FrameDecode(raw[8:], out.Bytes())
+	case codecZstd:
+		err = zstdDecode(raw[8:], out.Bytes())
+	default:
+		err = fmt.Errorf("unknown compression codec %d", codec)
+	}
+	if err != nil {
+		out.Release()
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkLayout verifies buffer sizes (and offsets, for strings) against the
+// column's length, so reading any row stays inside its buffers.
+func checkLayout(t arrow.DataType, length, nulls int, bufs []*memory.Buffer) error {
+	bitmap := (length + 7) / 8
+	if nulls > 0 && bufLen(bufs[0]) < bitmap {
+		return fmt.Errorf("validity bitmap of %d bytes for %d rows", bufLen(bufs[0]), length)
+	}
+	switch fw := t.(type) {
+	case *arrow.BooleanType:
+		if bufLen(bufs[1]) < bitmap {
+			return fmt.Errorf("%d data bytes for %d booleans", bufLen(bufs[1]), length)
+		}
+	case arrow.FixedWidthDataType:
+		if need := length * fw.BitWidth() / 8; bufLen(bufs[1]) < need {
+			return fmt.Errorf("%d data bytes, need %d", bufLen(bufs[1]), need)
+		}
+	default:
+		if !isVarBinary(t) {
+			return fmt.Errorf("type %s is not readable from shards", t)
+		}
+		return checkOffsets(t, length, bufs[1], bufLen(bufs[2]))
+	}
+	return nil
+}
+
+func checkOffsets(t arrow.DataType, length int, offsets *memory.Buffer, dataLen int) error {
+	if length == 0 {
+		return nil
+	}
+	wide := t.ID() == arrow.LARGE_STRING || t.ID() == arrow.LARGE_BINARY
+	width := 4
+	if wide {
+		width = 8
+	}
+	if bufLen(offsets) < (length+1)*width {
+		return fmt.Errorf("%d offset bytes for %d values", bufLen(offsets), length)
+	}
+	b := offsets.Bytes()
+	prev := int64(-1)
+	for i := 0; i <= length; i++ {
+		var v int64
+		if wide {
+			v = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		} else {
+			v = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+		if v < max(prev, 0) || v > int64(dataLen) {
+			return fmt.Errorf("offset %d of value %d outside [0, %d] or decreasing", v, i, dataLen)
+		}
+		prev = v
+	}
+	return nil
+}
+
+func bufLen(b *memory.Buffer) int {
+	if b == nil {
+		return 0
+	}
+	return b.Len()
+}
+
+// --- flatbuffers access (the generated Arrow code is internal to arrow) ---
+
+func rootTable(buf []byte) *flatbuffers.Table {
+	if len(buf) < 4 {
+		panic("metadata shorter than a flatbuffer root")
+	}
+	root := flatbuffers.GetUOffsetT(buf)
+	if int(root) >= len(buf) {
+		panic("flatbuffer root outside the metadata")
+	}
+	return &flatbuffers.Table{Bytes: buf, Pos: root}
+}
+
+// fieldRel returns field i's offset relative to the table, 0 if absent.
+func fieldRel(t *flatbuffers.Table, i int) flatbuffers.UOffsetT {
+	return flatbuffers.UOffsetT(t.Offset(flatbuffers.VOffsetT(4 + 2*i)))
+}
+
+// fieldPos returns field i's absolute position, 0 if absent.
+func fieldPos(t *flatbuffers.Table, i int) flatbuffers.UOffsetT {
+	if o := fieldRel(t, i); o != 0 {
+		return o + t.Pos
+	}
+	return 0
+}
+
+// vectorOf returns the start and length of vector field i (0, 0 if absent).
+func vectorOf(t *flatbuffers.Table, i int) (flatbuffers.UOffsetT, int) {
+	o := fieldRel(t, i)
+	if o == 0 {
+		return 0, 0
+	}
+	n := t.VectorLen(o)
+	start := t.Vector(o)
+	if n < 0 || int(start)+16*n > len(t.Bytes) || n > math.MaxInt32 {
+		panic("flatbuffer vector outside the metadata")
+	}
+	return start, n
+}

@@ -11,11 +11,15 @@ set -euo pipefail
 # Pinned versions: change them here only.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION=v0.8.2
+PROTOC_GEN_GO_VERSION=v1.36.11
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
 
 # tool name -> "module version package"
 declare -A TOOL=(
 	[minio]="github.com/minio/minio $MINIO_VERSION github.com/minio/minio"
 	[staticcheck]="honnef.co/go/tools $STATICCHECK_VERSION honnef.co/go/tools/cmd/staticcheck"
+	[protoc-gen-go]="google.golang.org/protobuf $PROTOC_GEN_GO_VERSION google.golang.org/protobuf/cmd/protoc-gen-go"
+	[protoc-gen-go-grpc]="google.golang.org/grpc/cmd/protoc-gen-go-grpc $PROTOC_GEN_GO_GRPC_VERSION google.golang.org/grpc/cmd/protoc-gen-go-grpc"
 )
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
@@ -107,6 +108,9 @@ func checkSchema(uri string, s *arrow.Schema) error {
 			return objectError(uri, "column %d has an empty name", i+1)
 		case seen[f.Name]:
 			return &InputError{Object: uri, Column: f.Name, Reason: "column name appears twice"}
+		case !utf8.ValidString(f.Name):
+			// manifest.json would carry it mangled, and no shard would match.
+			return &InputError{Object: uri, Column: f.Name, Reason: "column name is not valid UTF-8"}
 		}
 		seen[f.Name] = true
 		if _, err := TypeName(f.Type); err != nil {

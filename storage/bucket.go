@@ -53,5 +53,7 @@ type PutOptions struct {
 // Put cleans up after itself.
 type UploadLister interface {
 	// IncompleteUploads counts unfinished uploads to keys under prefix.
+	// MinIO matches only uploads whose key equals prefix, so pass a whole
+	// key where the answer must hold on every server.
 	IncompleteUploads(ctx context.Context, prefix string) (int, error)
 }

@@ -9,7 +9,9 @@
 //   - Put is atomic as a whole object: a reader sees the old object, the new
 //     one or nothing, never half of one. A failed multipart upload is aborted.
 //   - PutIfAbsent creates an object only if the key is free; of concurrent
-//     writers exactly one wins and the others get ErrExists.
+//     writers exactly one wins and the others get ErrExists. On s3 its body
+//     must fit in one part (S3Config.PartSize), as only a single PUT is
+//     conditional on every S3 implementation.
 //   - List walks keys in lexicographic order, however many there are.
 //   - Transient failures (timeouts, 5xx, connection resets) are retried with
 //     capped exponential backoff and jitter, bounded by the caller's context;

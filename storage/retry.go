@@ -54,14 +54,19 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 // must already be free of credentials (the s3 backend scrubs them).
 func withRetry(ctx context.Context, policy RetryPolicy, log *slog.Logger, op, uri string, fn func() error) error {
 	p := policy.withDefaults()
+	var prev error // the previous attempt's failure
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil && prev != nil {
+			return fmt.Errorf("%w (attempt %d; the one before failed with: %w)", err, attempt, prev)
+		}
 		if ctx.Err() != nil || !isTransient(err) {
 			return annotate(err, attempt)
 		}
+		prev = err
 		if attempt >= p.MaxAttempts {
 			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}

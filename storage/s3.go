@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -42,7 +44,18 @@ func NewS3Bucket(ctx context.Context, cfg Config, bucket string) (Bucket, error)
 	return newS3Bucket(ctx, cfg, bucket)
 }
 
+// quietMinioRetries, run once before the first client exists, shrinks the
+// pause minio-go takes after a retryable failure even when told not to retry
+// (MaxRetries 1 still waits up to DefaultRetryUnit, 200ms, before giving
+// up), so that withRetry alone decides how long to back off. The variables
+// are minio-go's package globals; this package is their only user.
+var quietMinioRetries = sync.OnceFunc(func() {
+	minio.DefaultRetryUnit = time.Millisecond
+	minio.DefaultRetryCap = time.Millisecond
+})
+
 func newS3Bucket(_ context.Context, cfg Config, bucket string) (*s3Bucket, error) {
+	quietMinioRetries()
 	uri := "s3://" + bucket + "/"
 	if err := validateBucketName(bucket); err != nil {
 		return nil, &Error{Op: "open", URI: uri, Err: err}

@@ -40,7 +40,7 @@ func (b *s3Bucket) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo
 }
 
 // IncompleteUploads counts the multipart uploads under prefix that were
-// neither completed nor aborted.
+// neither completed nor aborted. (MinIO treats prefix as a whole key.)
 func (b *s3Bucket) IncompleteUploads(ctx context.Context, prefix string) (int, error) {
 	if err := validatePrefix(prefix); err != nil {
 		return 0, b.fail("list-uploads", prefix, err)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -366,4 +368,42 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestS3ListResumesAfterFault(t *testing.T) {
+	f := newFaulty(t, quickRetry)
+	keys := make([]string, 1001) // one more than a page
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				if _, err := f.Put(t.Context(), keys[i], strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%04d", i)
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	f.ft.Clear()
+	f.ft.Inject(storagetest.Method("GET", "continuation-token"), storagetest.Reset, 1)
+	var got []string
+	for info, err := range f.List(t.Context(), "") {
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		got = append(got, info.Key)
+	}
+	if !slices.Equal(got, keys) {
+		t.Errorf("List after a fault on page 2 gave %d keys, want %d in order, each once", len(got), len(keys))
+	}
+	// Page 1, the failed page 2, then page 2 again as a new listing that
+	// starts after the last key seen.
+	f.wantRequests(t, "list", listReq, 3)
 }

@@ -55,6 +55,10 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
+	// Start from a clean sample, so files of an earlier, larger run never mix in.
+	if err := os.RemoveAll(filepath.Join(root, "sample")); err != nil {
+		return err
+	}
 	st := storage.Config{FileRoot: root}
 	base := "file://" + root
 	w := cmd.OutOrStdout()

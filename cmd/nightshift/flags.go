@@ -17,6 +17,10 @@ func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
 func (b *byteSize) Type() string   { return "bytes" }
 
 func (b *byteSize) Set(s string) error {
+	if strings.TrimSpace(s) == "-1" { // "never", where a flag allows it
+		*b = -1
+		return nil
+	}
 	n, err := parseBytes(s)
 	if err != nil {
 		return err

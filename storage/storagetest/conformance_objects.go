@@ -31,6 +31,7 @@ func testRanges(t *testing.T, b storage.Bucket) {
 		{"ranges/obj", 999, 1, data[999:]},
 		{"ranges/obj", 123, 0, nil},
 		{"ranges/empty", 0, -1, nil},
+		{"ranges/empty", 0, 10, nil},
 	} {
 		rc, err := b.GetRange(ctx, tc.key, tc.offset, tc.length)
 		if err != nil {

@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Seconds each fuzz target runs inside `make test` (longer runs: make fuzz).
 FUZZTIME ?= 5s
 
-.PHONY: all build test test-short demo bench lint proto fuzz tools clean
+.PHONY: all build test test-short demo bench lint proto fuzz tools image clean
 
 all: build
 
@@ -48,6 +48,10 @@ fuzz:
 ## tools: install pinned tools (MinIO, staticcheck, protoc plugins) into .tools/
 tools:
 	scripts/tools.sh
+
+## image: the FROM-scratch container image nightshift:dev (needs a Docker engine)
+image: build
+	docker build -f deploy/Dockerfile -t nightshift:dev .
 
 clean:
 	rm -rf bin .demo .scratch

@@ -12,8 +12,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -39,9 +41,9 @@ type wantErr struct {
 // badCase is one bad source and the error it must get.
 type badCase struct {
 	name  string
-	files map[string]string               // text objects, relative to the env
+	files map[string]string              // text objects, relative to the env
 	setup func(t *testing.T, e *fileEnv) // binary fixtures
-	src   string                          // the source, relative to the env; "src" by default
+	src   string                         // the source, relative to the env; "src" by default
 	opts  shard.Options
 	want  wantErr
 }
@@ -167,6 +169,8 @@ func TestBadCSV(t *testing.T) {
 			want: wantErr{is: shard.ErrBadInput, object: "src/a.csv", line: 1, says: []string{"header column 2 has no name"}}},
 		{name: "duplicate header", files: map[string]string{"src/a.csv": csvRows("id,x,id", "1,2,3")},
 			want: wantErr{is: shard.ErrBadInput, object: "src/a.csv", line: 1, column: "id", says: []string{"appears twice"}}},
+		{name: "header not UTF-8", files: map[string]string{"src/a.csv": csvRows("id,\xd0", "1,2")},
+			want: wantErr{is: shard.ErrBadInput, object: "src/a.csv", line: 1, column: "\xd0", says: []string{"not valid UTF-8"}}},
 		{name: "header after blank lines", files: map[string]string{"src/a.csv": "\n\nid,,x\n1,2,3\n"},
 			want: wantErr{is: shard.ErrBadInput, object: "src/a.csv", line: 3, says: []string{"has no name"}}},
 		{name: "unterminated quote", files: map[string]string{"src/a.csv": csvRows("id,s", "1,a", `2,"b`, "3,c")},
@@ -216,6 +220,9 @@ func TestBadJSONLines(t *testing.T) {
 			want:  wantErr{is: shard.ErrBadInput, object: "src/a.jsonl", line: 3, column: "zz", says: []string{"not in the schema"}}},
 		{name: "mixed types during inference", files: map[string]string{"src/a.jsonl": lines(`{"a":1}`, `{"a":2}`, `{"a":"3"}`)},
 			want: wantErr{is: shard.ErrBadInput, object: "src/a.jsonl", line: 3, column: "a", says: []string{"holds a string here but a int on line 1"}}},
+		{name: "key not UTF-8 is replaced", opts: shard.Options{Schema: "a:int64"},
+			files: map[string]string{"src/a.jsonl": lines(`{"a":1}`, "{\"\xd0\":2}")},
+			want:  wantErr{is: shard.ErrBadInput, object: "src/a.jsonl", line: 2, column: "\ufffd", says: []string{"not in the schema"}}},
 		{name: "empty key", files: map[string]string{"src/a.jsonl": lines(`{"a":1,"":2}`)},
 			want: wantErr{is: shard.ErrBadInput, object: "src/a.jsonl", says: []string{"empty name"}}},
 		{name: "missing label", opts: shard.Options{Label: "y"},
@@ -342,9 +349,15 @@ func (e *fileEnv) mutate(t *testing.T, rel string, fn func([]byte) []byte) {
 	}
 }
 
-func f64(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: true} }
-func i64(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true} }
-func str(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true} }
+func f64(name string) arrow.Field {
+	return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: true}
+}
+func i64(name string) arrow.Field {
+	return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true}
+}
+func str(name string) arrow.Field {
+	return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
+}
 
 func TestBadColumnar(t *testing.T) {
 	idv := arrow.NewSchema([]arrow.Field{i64("id"), f64("v")}, nil)
@@ -864,6 +877,60 @@ func TestCSVSplitQuarantineLines(t *testing.T) {
 	for i, id := range badIDs {
 		if q[i].Line != lineOf[id] || !strings.HasPrefix(q[i].Raw, fmt.Sprintf("%d,,", id)) {
 			t.Fatalf("quarantined %+v, want line %d for id %d", q[i], lineOf[id], id)
+		}
+	}
+}
+
+func TestTimestampsFromText(t *testing.T) {
+	e := newFileEnv(t)
+	e.write(t, "src/a.csv", csvRows("id,t", "0,1969-12-31T23:59:59.5Z", "1,9999-12-31", "2,2024-02-29 12:00:00", "3,"))
+	_, err := shard.Ingest(context.Background(), e.st, []string{e.uri("src")}, e.uri("out"),
+		shard.Options{Schema: "id:int64,t:timestamp[ms]"}, shard.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := shard.OpenDataset(context.Background(), e.st, e.uri("out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = ds.ReadRows(context.Background(), 0, 4, func(r arrow.Record) error {
+		col := r.Column(1).(*array.Timestamp)
+		for i := range col.Len() {
+			if col.IsNull(i) {
+				got = append(got, "null")
+				continue
+			}
+			got = append(got, col.Value(i).ToTime(arrow.Millisecond).Format(time.RFC3339Nano))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1969-12-31T23:59:59.5Z", "9999-12-31T00:00:00Z", "2024-02-29T12:00:00Z", "null"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("read back %v, want %v", got, want)
+	}
+}
+
+func TestParseManifestRejectsTrailingData(t *testing.T) {
+	e := newFileEnv(t)
+	e.write(t, "src/a.csv", csvRows("id", "1"))
+	res, err := shard.Ingest(context.Background(), e.st, []string{e.uri("src")}, e.uri("out"), shard.Options{}, shard.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := res.Manifest.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shard.ParseManifest(append(body, " \n"...)); err != nil {
+		t.Fatalf("trailing space: %v", err)
+	}
+	for _, tail := range []string{"]", "}", "{}", "x", "null"} {
+		if _, err := shard.ParseManifest(append(bytes.Clone(body), tail...)); err == nil {
+			t.Errorf("manifest followed by %q accepted", tail)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
@@ -50,11 +51,15 @@ func recoverCorrupt(uri string, err *error) {
 
 // --- Parquet ---
 
+// parquetSource reads a Parquet file column by column in the calling
+// goroutine. (pqarrow's RecordReader builds its column readers on
+// goroutines, where a corrupt file's panic would crash the process instead
+// of becoming an InputError.)
 type parquetSource struct {
-	uri string
-	pf  *file.Reader
-	rr  pqarrow.RecordReader
-	cur arrow.Record
+	uri    string
+	pf     *file.Reader
+	schema *arrow.Schema
+	cols   []*pqarrow.ColumnReader
 }
 
 func openParquet(ctx context.Context, uri string, ra *objectReaderAt) (columnarSource, error) {
@@ -62,36 +67,84 @@ func openParquet(ctx context.Context, uri string, ra *objectReaderAt) (columnarS
 	if err != nil {
 		return nil, objectError(uri, "not a readable Parquet file: %v", err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: DefaultBatchRows}, memory.DefaultAllocator)
-	if err != nil {
-		pf.Close()
-		return nil, objectError(uri, "Parquet schema: %v", err)
+	p := &parquetSource{uri: uri, pf: pf}
+	if err := p.open(ctx); err != nil {
+		p.Close()
+		return nil, err
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
-	if err != nil {
-		pf.Close()
-		return nil, objectError(uri, "Parquet: %v", err)
-	}
-	return &parquetSource{uri: uri, pf: pf, rr: rr}, nil
+	return p, nil
 }
 
-func (p *parquetSource) Schema() *arrow.Schema { return p.rr.Schema() }
+func (p *parquetSource) open(ctx context.Context) error {
+	fr, err := pqarrow.NewFileReader(p.pf, pqarrow.ArrowReadProperties{BatchSize: DefaultBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		return objectError(p.uri, "Parquet schema: %v", err)
+	}
+	if p.schema, err = fr.Schema(); err != nil {
+		return objectError(p.uri, "Parquet schema: %v", err)
+	}
+	rowGroups := make([]int, p.pf.NumRowGroups())
+	for i := range rowGroups {
+		rowGroups[i] = i
+	}
+	leaves := map[int]bool{}
+	for i := range p.pf.MetaData().Schema.NumColumns() {
+		leaves[i] = true
+	}
+	for i, f := range fr.Manifest.Fields {
+		if len(f.Children) > 0 { // nested readers fan out to goroutines; the type is refused anyway
+			_, err := TypeName(f.Field.Type)
+			return &InputError{Object: p.uri, Column: f.Field.Name, Reason: err.Error()}
+		}
+		cr, err := fr.GetFieldReader(ctx, i, leaves, rowGroups)
+		if err != nil {
+			return objectError(p.uri, "Parquet column %q: %v", f.Field.Name, err)
+		}
+		p.cols = append(p.cols, cr)
+	}
+	return nil
+}
+
+func (p *parquetSource) Schema() *arrow.Schema { return p.schema }
 
 func (p *parquetSource) Next() (rec arrow.Record, err error) {
 	defer recoverCorrupt(p.uri, &err)
-	r, err := p.rr.Read()
-	if r == nil && (err == nil || err == io.EOF) {
+	if len(p.cols) == 0 {
 		return nil, io.EOF
 	}
-	if err != nil && err != io.EOF {
-		return nil, objectError(p.uri, "reading Parquet: %v", err)
+	cols := make([]arrow.Array, len(p.cols))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, cr := range p.cols {
+		chunked, err := cr.NextBatch(DefaultBatchRows)
+		if err != nil {
+			return nil, objectError(p.uri, "reading Parquet column %q: %v", p.schema.Field(i).Name, err)
+		}
+		cols[i], err = array.Concatenate(chunked.Chunks(), memory.DefaultAllocator)
+		chunked.Release()
+		if err != nil {
+			return nil, objectError(p.uri, "reading Parquet column %q: %v", p.schema.Field(i).Name, err)
+		}
+		if cols[i].Len() != cols[0].Len() {
+			return nil, &InputError{Object: p.uri, Column: p.schema.Field(i).Name,
+				Reason: fmt.Sprintf("corrupt file: column holds %d values where %q holds %d", cols[i].Len(), p.schema.Field(0).Name, cols[0].Len())}
+		}
 	}
-	r.Retain()
-	return r, nil
+	if cols[0].Len() == 0 {
+		return nil, io.EOF
+	}
+	return array.NewRecord(p.schema, cols, int64(cols[0].Len())), nil
 }
 
 func (p *parquetSource) Close() {
-	p.rr.Release()
+	for _, c := range p.cols {
+		c.Release()
+	}
 	p.pf.Close()
 }
 

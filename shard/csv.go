@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
@@ -214,6 +215,8 @@ func inferCSV(ctx context.Context, st storage.Config, uri string, opts Options) 
 			return nil, &InputError{Object: uri, Line: int64(line), Reason: fmt.Sprintf("header column %d has no name", i+1)}
 		case seen[header[i]]:
 			return nil, &InputError{Object: uri, Line: int64(line), Column: header[i], Reason: "column name appears twice in the header"}
+		case !utf8.ValidString(header[i]):
+			return nil, &InputError{Object: uri, Line: int64(line), Column: header[i], Reason: "column name is not valid UTF-8"}
 		}
 		seen[header[i]] = true
 	}

@@ -86,10 +86,14 @@ func newS3Bucket(_ context.Context, cfg Config, bucket string) (*s3Bucket, error
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
+	transport := cfg.S3.Transport
+	if transport == nil {
+		transport = s3Transport(cfg.S3.Secure)
+	}
 	core, err := minio.NewCore(cfg.S3.Endpoint, &minio.Options{
 		Creds:      credentials.NewStaticV4(cfg.S3.AccessKey.Reveal(), cfg.S3.SecretKey.Reveal(), ""),
 		Secure:     cfg.S3.Secure,
-		Transport:  cfg.S3.Transport,
+		Transport:  transport,
 		Region:     region,
 		MaxRetries: 1,
 	})

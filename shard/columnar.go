@@ -33,7 +33,7 @@ func openColumnar(ctx context.Context, st storage.Config, f Format, obj SourceOb
 	if err != nil {
 		return nil, err
 	}
-	ra := &objectReaderAt{ctx: ctx, b: b, key: key, size: obj.Size}
+	ra := newObjectReaderAt(ctx, b, key, obj.Size)
 	switch f {
 	case FormatParquet:
 		return openParquet(ctx, obj.URI, ra)
@@ -41,6 +41,37 @@ func openColumnar(ctx context.Context, st storage.Config, f Format, obj SourceOb
 		return openArrow(ctx, obj.URI, b, key, ra)
 	}
 	return nil, fmt.Errorf("format %s is not columnar", f)
+}
+
+// boundedAllocator refuses any single allocation above max with a panic
+// that recoverCorrupt turns into an InputError, so a corrupt length field
+// cannot make a decoder exhaust memory.
+type boundedAllocator struct {
+	memory.Allocator
+	max int
+}
+
+// newBoundedAllocator bounds the buffers decoded from an object of size
+// bytes: well above any legitimate buffer, even a compressed one, and far
+// below what a corrupt 64-bit length asks for.
+func newBoundedAllocator(size int64) boundedAllocator {
+	return boundedAllocator{Allocator: memory.DefaultAllocator, max: int(max(1<<30, 16*size))}
+}
+
+func (a boundedAllocator) Allocate(n int) []byte {
+	a.check(n)
+	return a.Allocator.Allocate(n)
+}
+
+func (a boundedAllocator) Reallocate(n int, b []byte) []byte {
+	a.check(n)
+	return a.Allocator.Reallocate(n, b)
+}
+
+func (a boundedAllocator) check(n int) {
+	if n > a.max {
+		panic(fmt.Sprintf("a buffer claims %d bytes, more than this object can hold", n))
+	}
 }
 
 func recoverCorrupt(uri string, err *error) {
@@ -57,9 +88,11 @@ func recoverCorrupt(uri string, err *error) {
 // of becoming an InputError.)
 type parquetSource struct {
 	uri    string
+	size   int64
 	pf     *file.Reader
 	schema *arrow.Schema
 	cols   []*pqarrow.ColumnReader
+	batch  int64 // rows per Next: no more than the file holds, as readers reserve that many
 }
 
 func openParquet(ctx context.Context, uri string, ra *objectReaderAt) (columnarSource, error) {
@@ -67,7 +100,7 @@ func openParquet(ctx context.Context, uri string, ra *objectReaderAt) (columnarS
 	if err != nil {
 		return nil, objectError(uri, "not a readable Parquet file: %v", err)
 	}
-	p := &parquetSource{uri: uri, pf: pf}
+	p := &parquetSource{uri: uri, size: ra.size, pf: pf, batch: min(max(pf.NumRows(), 1), DefaultBatchRows)}
 	if err := p.open(ctx); err != nil {
 		p.Close()
 		return nil, err
@@ -91,6 +124,9 @@ func (p *parquetSource) open(ctx context.Context) error {
 	for i := range p.pf.MetaData().Schema.NumColumns() {
 		leaves[i] = true
 	}
+	if err := p.checkChunks(); err != nil {
+		return err
+	}
 	for i, f := range fr.Manifest.Fields {
 		if len(f.Children) > 0 { // nested readers fan out to goroutines; the type is refused anyway
 			_, err := TypeName(f.Field.Type)
@@ -101,6 +137,30 @@ func (p *parquetSource) open(ctx context.Context) error {
 			return objectError(p.uri, "Parquet column %q: %v", f.Field.Name, err)
 		}
 		p.cols = append(p.cols, cr)
+	}
+	return nil
+}
+
+// checkChunks requires every column chunk to lie inside the object: the
+// reader allocates a chunk's stated size before reading it.
+func (p *parquetSource) checkChunks() error {
+	md := p.pf.MetaData()
+	for rg := range p.pf.NumRowGroups() {
+		rgm := md.RowGroup(rg)
+		for c := range rgm.NumColumns() {
+			cc, err := rgm.ColumnChunk(c)
+			if err != nil {
+				return objectError(p.uri, "Parquet row group %d column %d: %v", rg, c, err)
+			}
+			start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && start > cc.DictionaryPageOffset() {
+				start = cc.DictionaryPageOffset()
+			}
+			if size := p.size; start < 0 || n < 0 || start > size || n > size-start {
+				return &InputError{Object: p.uri, Column: md.Schema.Column(c).Name(),
+					Reason: fmt.Sprintf("corrupt file: row group %d says the column's %d bytes start at byte %d of %d", rg, n, start, size)}
+			}
+		}
 	}
 	return nil
 }
@@ -121,7 +181,7 @@ func (p *parquetSource) Next() (rec arrow.Record, err error) {
 		}
 	}()
 	for i, cr := range p.cols {
-		chunked, err := cr.NextBatch(DefaultBatchRows)
+		chunked, err := cr.NextBatch(p.batch)
 		if err != nil {
 			return nil, objectError(p.uri, "reading Parquet column %q: %v", p.schema.Field(i).Name, err)
 		}
@@ -167,18 +227,25 @@ func openArrow(ctx context.Context, uri string, b storage.Bucket, key string, ra
 	if _, err := ra.ReadAt(magic, 0); err != nil && err != io.EOF {
 		return nil, objectError(uri, "reading Arrow magic: %v", err)
 	}
+	mem := ipc.WithAllocator(newBoundedAllocator(ra.size))
 	if bytes.Equal(magic, []byte("ARROW1")) {
-		fr, err := ipc.NewFileReader(ra)
+		if err := checkArrowFileSchema(ra); err != nil {
+			return nil, objectError(uri, "not a readable Arrow IPC file: %v", err)
+		}
+		fr, err := ipc.NewFileReader(ra, mem)
 		if err != nil {
 			return nil, objectError(uri, "not a readable Arrow IPC file: %v", err)
 		}
 		return &arrowFileSource{uri: uri, fr: fr}, nil
 	}
+	if err := checkArrowStreamSchema(ra); err != nil {
+		return nil, objectError(uri, "neither an Arrow IPC file nor stream: %v", err)
+	}
 	body, _, err := b.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	r, err := ipc.NewReader(body)
+	r, err := ipc.NewReader(body, mem)
 	if err != nil {
 		body.Close()
 		return nil, objectError(uri, "neither an Arrow IPC file nor stream: %v", err)

@@ -216,7 +216,7 @@ func (d *Dataset) readShardRows(ctx context.Context, i int, lo, hi int64, fn fun
 			err = fmt.Errorf("%w: %s: unreadable: %v", ErrCorruptShard, d.ShardURI(i), r)
 		}
 	}()
-	ra := &objectReaderAt{ctx: ctx, b: d.bucket, key: d.shardKey(i), size: d.Manifest.Shards[i].Bytes}
+	ra := newObjectReaderAt(ctx, d.bucket, d.shardKey(i), d.Manifest.Shards[i].Bytes)
 	fr, err := ipc.NewFileReader(ra)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorruptShard, d.ShardURI(i), err)

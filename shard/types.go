@@ -154,22 +154,24 @@ func sameColumns(want, got *arrow.Schema) string {
 // lacks. Both are "" when the schemas agree.
 func columnDiff(want, got *arrow.Schema) (column, reason string) {
 	n := min(want.NumFields(), got.NumFields())
+	renamed := false
 	for i := range n {
 		w, g := want.Field(i), got.Field(i)
 		if w.Name != g.Name {
-			column, reason = g.Name, fmt.Sprintf("column %d is %q, expected %q", i+1, g.Name, w.Name)
+			column, reason, renamed = g.Name, fmt.Sprintf("column %d is %q, expected %q", i+1, g.Name, w.Name), true
 			break
 		}
 		if !arrow.TypeEqual(w.Type, g.Type) {
 			return w.Name, fmt.Sprintf("column %q has type %s, expected %s", w.Name, g.Type, w.Type)
 		}
 	}
-	if want.NumFields() == got.NumFields() {
+	switch {
+	case want.NumFields() == got.NumFields():
 		return column, reason
-	}
-	if column == "" && got.NumFields() > n {
+	case renamed:
+	case got.NumFields() > n:
 		column = got.Field(n).Name
-	} else if column == "" {
+	default:
 		column = want.Field(n).Name
 	}
 	return column, fmt.Sprintf("has %d columns, expected %d (%s)", got.NumFields(), want.NumFields(), columnList(want))

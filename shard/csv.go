@@ -16,6 +16,9 @@ import (
 	"github.com/nightshift-ml/nightshift/storage"
 )
 
+// maxHeaderBytes bounds the CSV header line a mid-object unit reads.
+const maxHeaderBytes = 1 << 20
+
 // csvDecoder reads one CSV unit (a whole object or a byte range of one) into
 // record batches of the plan's schema.
 type csvDecoder struct {
@@ -46,7 +49,13 @@ func newCSVDecoder(u *unitEnv) (*csvDecoder, error) {
 // open checks the object's header against the schema and positions the
 // reader at the unit's first line.
 func (d *csvDecoder) open() error {
-	body, err := d.bucket.GetRange(d.u.ctx, d.key, 0, -1)
+	// A unit that starts mid-object reads only the header's bytes from the
+	// start, not a stream of the whole object it would then abandon.
+	headLen := int64(-1)
+	if d.u.unit.Offset > 0 {
+		headLen = min(d.u.obj.Size, maxHeaderBytes)
+	}
+	body, err := d.bucket.GetRange(d.u.ctx, d.key, 0, headLen)
 	if err != nil {
 		return err
 	}
@@ -191,11 +200,7 @@ func (d *csvDecoder) close() {
 // inferCSV settles a CSV dataset's schema from the first object's header and
 // first rows, or from the --schema option, reordered to the header's order.
 func inferCSV(ctx context.Context, st storage.Config, uri string, opts Options) (*arrow.Schema, error) {
-	b, key, err := storage.Open(ctx, uri, st)
-	if err != nil {
-		return nil, err
-	}
-	body, _, err := b.Get(ctx, key)
+	body, err := openObject(ctx, st, uri)
 	if err != nil {
 		return nil, err
 	}

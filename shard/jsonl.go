@@ -73,11 +73,7 @@ type jsonlDecoder struct {
 }
 
 func newJSONLDecoder(u *unitEnv) (*jsonlDecoder, error) {
-	b, key, err := storage.Open(u.ctx, u.obj.URI, u.st)
-	if err != nil {
-		return nil, err
-	}
-	body, _, err := b.Get(u.ctx, key)
+	body, err := openObject(u.ctx, u.st, u.obj.URI)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +189,7 @@ func (d *jsonlDecoder) close() {
 // columns in first-seen order; int64 widens to float64; a column that mixes
 // numbers, strings or booleans is an error that asks for --schema.
 func inferJSONL(ctx context.Context, st storage.Config, uri string, rows int) (*arrow.Schema, error) {
-	b, key, err := storage.Open(ctx, uri, st)
-	if err != nil {
-		return nil, err
-	}
-	body, _, err := b.Get(ctx, key)
+	body, err := openObject(ctx, st, uri)
 	if err != nil {
 		return nil, err
 	}

@@ -75,10 +75,16 @@ func (o *objectReaderAt) readCached(p []byte, off, start int64) error {
 			return nil
 		}
 	}
-	data := make([]byte, min(readBlockSize, o.size-start))
+	n := min(readBlockSize, o.size-start)
+	var data []byte
 	if len(o.blocks) == readCacheBlocks {
-		data = o.blocks[0].data[:len(data)] // reuse the least recently used block's memory
+		if old := o.blocks[0].data; int64(cap(old)) >= n {
+			data = old[:n] // reuse the least recently used block's memory
+		}
 		o.blocks = o.blocks[1:]
+	}
+	if data == nil {
+		data = make([]byte, n)
 	}
 	if err := o.fetch(data, start); err != nil {
 		return err

@@ -26,6 +26,14 @@ func TestObjectReaderAtMatchesTheObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra := newObjectReaderAt(ctx, b, "obj", size)
+	// The short last block first, then enough full blocks to evict it.
+	offsets := []int64{size - 100, 0, readBlockSize, 2 * readBlockSize, 3 * readBlockSize, 4 * readBlockSize}
+	for _, off := range offsets {
+		p := make([]byte, 100)
+		if n, err := ra.ReadAt(p, off); n != 100 || err != nil || !bytes.Equal(p, data[off:off+100]) {
+			t.Fatalf("ReadAt(100 bytes at %d) = %d, %v", off, n, err)
+		}
+	}
 	for i := range 400 {
 		n := r.Int64N(64 << 10)
 		if i%10 == 0 {

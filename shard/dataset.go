@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -73,7 +72,7 @@ func (d *Dataset) Scan(ctx context.Context, i int) *Scanner {
 		return s
 	}
 	s.body = rc
-	s.src = &checksumReader{r: bufio.NewReaderSize(rc, 1<<20), crc: crc32.New(castagnoli)}
+	s.src = newReadahead(rc, crc32.New(castagnoli))
 	s.open()
 	return s
 }
@@ -84,7 +83,7 @@ type Scanner struct {
 	idx  int
 	info ShardInfo
 	body io.ReadCloser
-	src  *checksumReader
+	src  *readahead
 	br   *batchReader
 	rec  arrow.Record
 	rows int64
@@ -164,7 +163,8 @@ func (s *Scanner) Err() error { return s.err }
 func (s *Scanner) Close() {
 	s.releaseRecord()
 	if s.body != nil {
-		s.body.Close()
+		s.body.Close() // unblocks a read-ahead blocked on the network
+		s.src.stop()
 	}
 }
 

@@ -291,19 +291,23 @@ func checkOffsets(t arrow.DataType, length int, offsets *memory.Buffer, dataLen 
 	if bufLen(offsets) < (length+1)*width {
 		return fmt.Errorf("%d offset bytes for %d values", bufLen(offsets), length)
 	}
-	b := offsets.Bytes()
-	prev := int64(-1)
-	for i := 0; i <= length; i++ {
-		var v int64
-		if wide {
-			v = int64(binary.LittleEndian.Uint64(b[8*i:]))
-		} else {
-			v = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
-		}
-		if v < max(prev, 0) || v > int64(dataLen) {
-			return fmt.Errorf("offset %d of value %d outside [0, %d] or decreasing", v, i, dataLen)
-		}
+	if wide {
+		return offsetsInRange(arrow.Int64Traits.CastFromBytes(offsets.Bytes())[:length+1], int64(dataLen))
+	}
+	return offsetsInRange(arrow.Int32Traits.CastFromBytes(offsets.Bytes())[:length+1], int32(dataLen))
+}
+
+// offsetsInRange requires offsets to start at or above 0, never decrease
+// and end at or below dataLen: then every value slice is inside the data.
+func offsetsInRange[T int32 | int64](offs []T, dataLen T) error {
+	prev := offs[0]
+	bad := prev < 0
+	for _, v := range offs[1:] {
+		bad = bad || v < prev
 		prev = v
+	}
+	if bad || prev > dataLen {
+		return fmt.Errorf("value offsets are negative, decreasing or past the %d data bytes", dataLen)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -30,8 +31,10 @@ func main() {
 		reps     = flag.Int("reps", 5, "repetitions per measurement (median reported)")
 		ingReps  = flag.Int("ingest-reps", 3, "repetitions of each ingest")
 		par      = flag.Int("parallel", 2, "concurrent readers / ingest units")
+		prof     = flag.String("cpuprofile", "", "write a CPU profile of the shard scans (lz4) to this file")
 	)
 	flag.Parse()
+	scanProfile = *prof
 	if err := run(*bucket, *files, *rows, *features, *reps, *ingReps, *par); err != nil {
 		fmt.Fprintln(os.Stderr, "shardbench:", err)
 		os.Exit(1)
@@ -99,6 +102,9 @@ func run(bucketName string, files, rows, features, reps, ingReps, par int) error
 	return cleanup(ctx, st, base)
 }
 
+// scanProfile, when set, names the file for a CPU profile of the lz4 scans.
+var scanProfile string
+
 // compareRead alternates raw GETs of every shard object with full shard
 // scans (decode + checksum) at the same concurrency.
 func compareRead(ctx context.Context, st storage.Config, uri string, comp shard.Compression, reps, par int) error {
@@ -130,6 +136,7 @@ func compareRead(ctx context.Context, st storage.Config, uri string, comp shard.
 		}
 		raw = append(raw, time.Since(t0))
 
+		stopProfile := startProfile(comp)
 		t0 = time.Now()
 		var mu sync.Mutex
 		var rows int64
@@ -148,6 +155,7 @@ func compareRead(ctx context.Context, st storage.Config, uri string, comp shard.
 			return err
 		}
 		scan = append(scan, time.Since(t0))
+		stopProfile()
 		if rows != ds.Manifest.TotalRows {
 			return fmt.Errorf("scanned %d rows, want %d", rows, ds.Manifest.TotalRows)
 		}
@@ -160,6 +168,23 @@ func compareRead(ctx context.Context, st storage.Config, uri string, comp shard.
 	fmt.Printf("| shard scan, %s (decode + checksum) | %s | %.2f GB/s, %.2fM rows/s | **%.2f× raw GET** |\n",
 		comp, ms.Round(time.Millisecond), gb/ms.Seconds(), rowsPerSec(ms)/1e6, mr.Seconds()/ms.Seconds())
 	return nil
+}
+
+// startProfile profiles the lz4 scans into scanProfile (appending runs is
+// not possible, so the last repetition's profile is kept).
+func startProfile(comp shard.Compression) func() {
+	if scanProfile == "" || comp != shard.Compression(os.Getenv("PROFILE_COMP")) {
+		return func() {}
+	}
+	f, err := os.Create(scanProfile)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // cleanup deletes everything the run wrote.

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -72,7 +73,7 @@ func (d *Dataset) Scan(ctx context.Context, i int) *Scanner {
 		return s
 	}
 	s.body = rc
-	s.src = newReadahead(rc, crc32.New(castagnoli))
+	s.src = &checksumReader{r: bufio.NewReaderSize(rc, 256<<10), crc: crc32.New(castagnoli)}
 	s.open()
 	return s
 }
@@ -83,7 +84,7 @@ type Scanner struct {
 	idx  int
 	info ShardInfo
 	body io.ReadCloser
-	src  *readahead
+	src  *checksumReader
 	br   *batchReader
 	rec  arrow.Record
 	rows int64
@@ -135,12 +136,9 @@ func (s *Scanner) releaseRecord() {
 	}
 }
 
-// verify drains the footer through the checksum and checks the totals.
+// verify checks the totals; the batch reader has read the footer through
+// the checksum by the time it reports the end of the stream.
 func (s *Scanner) verify() {
-	if _, err := io.Copy(io.Discard, s.src); err != nil {
-		s.err = fmt.Errorf("reading %s: %w", s.d.ShardURI(s.idx), err)
-		return
-	}
 	sum := fmt.Sprintf("crc32c:%08x", s.src.crc.Sum32())
 	switch {
 	case s.src.n != s.info.Bytes:
@@ -164,7 +162,9 @@ func (s *Scanner) Close() {
 	s.releaseRecord()
 	if s.body != nil {
 		s.body.Close() // unblocks a read-ahead blocked on the network
-		s.src.stop()
+	}
+	if s.br != nil {
+		s.br.stop()
 	}
 }
 

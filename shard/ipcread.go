@@ -29,6 +29,11 @@ type batchReader struct {
 	maxBody int64 // no body may exceed the shard's size
 	head    [8]byte
 	meta    []byte
+
+	msgs chan rawMessage // filled by produce
+	quit chan struct{}
+	done chan struct{}
+	err  error // the error that ended the stream, once next has seen it
 }
 
 // IPC message header types and compression codecs (Arrow's Message.fbs).
@@ -69,6 +74,7 @@ func newBatchReader(r io.Reader, want *arrow.Schema, maxBody int64) (*batchReade
 	if diff := sameColumns(want, b.schema); diff != "" {
 		return nil, fmt.Errorf("schema differs from the manifest: %s", diff)
 	}
+	b.start()
 	return b, nil
 }
 
@@ -100,40 +106,127 @@ func (b *batchReader) readMeta() ([]byte, error) {
 	return b.meta, nil
 }
 
-// next decodes the next record batch; io.EOF after the end-of-stream marker.
-// The caller releases the record.
-func (b *batchReader) next() (arrow.Record, error) {
+// rawMessage is one record batch message read ahead: its metadata and its
+// body, or the error (io.EOF after the end-of-stream marker) that ends the
+// stream.
+type rawMessage struct {
+	meta []byte
+	body *memory.Buffer
+	err  error
+}
+
+// prefetchDepth is how many messages the reader may hold ahead of decoding.
+const prefetchDepth = 2
+
+// start reads messages ahead on a goroutine of its own, so receiving batch
+// k+1 from the network overlaps with decoding batch k, and bodies land in
+// their pooled buffers with no intermediate copy.
+func (b *batchReader) start() {
+	b.msgs = make(chan rawMessage, prefetchDepth)
+	b.quit = make(chan struct{})
+	b.done = make(chan struct{})
+	go b.produce()
+}
+
+func (b *batchReader) produce() {
+	defer close(b.done)
+	for {
+		m := b.readMessage()
+		select {
+		case b.msgs <- m:
+		case <-b.quit:
+			if m.body != nil {
+				m.body.Release()
+			}
+			return
+		}
+		if m.err != nil {
+			return
+		}
+	}
+}
+
+// readMessage reads one record batch message. At the end-of-stream marker
+// it reads the rest of the file (the footer) so the checksum covers it all.
+func (b *batchReader) readMessage() (m rawMessage) {
+	defer func() {
+		if r := recover(); r != nil { // flatbuffer reads of corrupt metadata
+			if m.body != nil {
+				m.body.Release()
+			}
+			m = rawMessage{err: fmt.Errorf("corrupt message metadata: %v", r)}
+		}
+	}()
 	meta, err := b.readMeta()
 	if err != nil {
-		return nil, err
+		return rawMessage{err: err}
 	}
 	if meta == nil {
-		return nil, io.EOF
+		if _, err := io.Copy(io.Discard, b.r); err != nil {
+			return rawMessage{err: fmt.Errorf("reading the footer: %w", err)}
+		}
+		return rawMessage{err: io.EOF}
 	}
+	meta = append([]byte(nil), meta...) // readMeta reuses its buffer
 	msg := rootTable(meta)
 	if o := fieldPos(msg, 1); o == 0 || msg.GetByte(o) != headerRecordBatch {
-		return nil, fmt.Errorf("message is not a record batch")
+		return rawMessage{err: fmt.Errorf("message is not a record batch")}
+	}
+	if fieldRel(msg, 2) == 0 {
+		return rawMessage{err: fmt.Errorf("record batch message without a header")}
 	}
 	var bodyLen int64
 	if o := fieldPos(msg, 3); o != 0 {
 		bodyLen = msg.GetInt64(o)
 	}
 	if bodyLen < 0 || bodyLen > b.maxBody {
-		return nil, fmt.Errorf("record batch body of %d bytes in a %d-byte shard", bodyLen, b.maxBody)
+		return rawMessage{err: fmt.Errorf("record batch body of %d bytes in a %d-byte shard", bodyLen, b.maxBody)}
 	}
-	var rb flatbuffers.Table
-	o := fieldRel(msg, 2)
-	if o == 0 {
-		return nil, fmt.Errorf("record batch message without a header")
-	}
-	msg.Union(&rb, o)
 	body := memory.NewResizableBuffer(scanPool)
-	defer body.Release()
 	body.Resize(int(bodyLen))
 	if _, err := io.ReadFull(b.r, body.Bytes()); err != nil {
-		return nil, fmt.Errorf("reading record batch body: %w", err)
+		body.Release()
+		return rawMessage{err: fmt.Errorf("reading record batch body: %w", err)}
 	}
-	return b.decode(&rb, body)
+	return rawMessage{meta: meta, body: body}
+}
+
+// next decodes the next record batch; io.EOF after the end-of-stream marker
+// (by then the whole file has been read). The caller releases the record.
+func (b *batchReader) next() (arrow.Record, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	m := <-b.msgs
+	if m.err != nil {
+		b.err = m.err
+		return nil, m.err
+	}
+	defer m.body.Release()
+	msg := rootTable(m.meta)
+	var rb flatbuffers.Table
+	msg.Union(&rb, fieldRel(msg, 2))
+	return b.decode(&rb, m.body)
+}
+
+// stop ends the read-ahead and frees what it holds. The caller first closes
+// the source, so a read blocked on the network returns.
+func (b *batchReader) stop() {
+	if b.quit == nil {
+		return
+	}
+	close(b.quit)
+	<-b.done
+	for {
+		select {
+		case m := <-b.msgs:
+			if m.body != nil {
+				m.body.Release()
+			}
+		default:
+			return
+		}
+	}
 }
 
 // decode builds the record a RecordBatch header describes over body.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 
 	"github.com/nightshift-ml/nightshift/storage"
@@ -254,9 +253,4 @@ func readManifest(ctx context.Context, b storage.Bucket, key string) (*Manifest,
 		return nil, fmt.Errorf("%s: %w", b.URI(key), err)
 	}
 	return m, nil
-}
-
-// sortResults orders unit results by unit index.
-func sortResults(rs []*UnitResult) {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Unit < rs[j].Unit })
 }

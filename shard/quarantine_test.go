@@ -59,7 +59,6 @@ func TestQuarantine(t *testing.T) {
 	type badRow struct {
 		line   int64 // or row, for columnar sources
 		column string
-		reason string
 	}
 	// 200 good rows with ids 0..199; bad rows are placed between them.
 	csvBody := func() (string, []badRow) {

@@ -189,3 +189,24 @@ func TestCorruptShardIsDetected(t *testing.T) {
 	}
 	sc.Close()
 }
+
+// TestScanClosedEarlyLeavesNothingRunning stops scans after one batch; the
+// package's goleak check then proves the read-ahead goroutines ended.
+func TestScanClosedEarlyLeavesNothingRunning(t *testing.T) {
+	e := newFileEnv(t)
+	src := e.writeSample(t, "src", sample.Spec{Files: 1, RowsPerFile: 20000, Seed: 5})
+	if _, err := shard.Ingest(context.Background(), e.st, []string{src}, e.uri("ds"), shard.Options{BatchRows: 1000}, shard.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := shard.OpenDataset(context.Background(), e.st, e.uri("ds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		sc := ds.Scan(context.Background(), 0)
+		if !sc.Next() {
+			t.Fatalf("no first batch: %v", sc.Err())
+		}
+		sc.Close()
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nightshift-ml/nightshift/storage/storagetest"
 )
 
 // run executes the CLI in-process and returns stdout and the error.
@@ -86,5 +88,37 @@ func TestParseBytes(t *testing.T) {
 		if _, err := parseBytes(bad); err == nil {
 			t.Fatalf("parseBytes(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestShardAgainstMinIO runs the CLI from local files to S3 and from S3 to
+// S3 (credentials through the environment, as users pass them).
+func TestShardAgainstMinIO(t *testing.T) {
+	st := storagetest.MinIO(t)
+	bucket := storagetest.FreshBucket(t, st)
+	t.Setenv("NIGHTSHIFT_S3_ENDPOINT", st.S3.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", st.S3.AccessKey.Reveal())
+	t.Setenv("AWS_SECRET_ACCESS_KEY", st.S3.SecretKey.Reveal())
+	dir := t.TempDir()
+	if _, err := run(t, "demo", "--data", dir, "--files", "2", "--rows", "1500", "-o", "json"); err != nil {
+		t.Fatal(err)
+	}
+	steps := [][2]string{
+		{"file://" + filepath.Join(dir, "sample", "raw"), "s3://" + bucket + "/ds-from-file"},
+		{"s3://" + bucket + "/ds-from-file/shards/", "s3://" + bucket + "/ds-from-s3"},
+	}
+	for _, s := range steps {
+		stdout, err := run(t, "shard", "--input", s[0], "--output", s[1], "-o", "json")
+		if err != nil {
+			t.Fatalf("shard %s -> %s: %v", s[0], s[1], err)
+		}
+		var sum ingestSummary
+		if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.TotalRows != 3000 {
+			t.Fatalf("shard %s -> %s: summary %+v, %v", s[0], s[1], sum, err)
+		}
+	}
+	_, err := run(t, "shard", "--input", "s3://"+bucket+"/no-such-prefix/", "--output", "s3://"+bucket+"/x")
+	if err == nil || !strings.Contains(err.Error(), "no objects found") {
+		t.Fatalf("missing input: %v", err)
 	}
 }

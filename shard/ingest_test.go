@@ -13,6 +13,7 @@ import (
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
 	"github.com/nightshift-ml/nightshift/storage"
+	"github.com/nightshift-ml/nightshift/storage/storagetest"
 )
 
 // fileEnv is a dataset folder on local disk, addressed by file:// URIs.
@@ -209,4 +210,42 @@ func TestScanClosedEarlyLeavesNothingRunning(t *testing.T) {
 		}
 		sc.Close()
 	}
+}
+
+// TestScanMemoryIsBounded scans a 60 MB shard while sampling the heap: a
+// scan holds a few batches, never the shard.
+func TestScanMemoryIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds a 60 MB shard")
+	}
+	e := newFileEnv(t)
+	src := e.writeSample(t, "src", sample.Spec{Files: 1, RowsPerFile: 300000, Features: 16, Seed: 9, Format: "arrow"})
+	res, err := shard.Ingest(context.Background(), e.st, []string{src}, e.uri("ds"),
+		shard.Options{BatchRows: 8192, Compression: shard.CompressionNone, ShardBytes: 1 << 30}, shard.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Manifest.Shards) != 1 || res.Manifest.Shards[0].Bytes < 50<<20 {
+		t.Fatalf("want one shard over 50 MB, got %d shards, %d bytes", len(res.Manifest.Shards), res.Manifest.TotalBytes)
+	}
+	ds, err := shard.OpenDataset(context.Background(), e.st, e.uri("ds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := storagetest.WatchHeap()
+	sc := ds.Scan(context.Background(), 0)
+	var rows int64
+	for sc.Next() {
+		rows += sc.Record().NumRows()
+	}
+	err = sc.Err()
+	sc.Close()
+	growth := heap.Growth()
+	if err != nil || rows != 300000 {
+		t.Fatalf("scan: %d rows, %v", rows, err)
+	}
+	if limit := uint64(res.Manifest.Shards[0].Bytes / 2); growth > limit {
+		t.Fatalf("scan of a %d-byte shard grew the heap by %d bytes (limit %d)", res.Manifest.Shards[0].Bytes, growth, limit)
+	}
+	t.Logf("scan of a %d MB shard: peak heap growth %d MB", res.Manifest.Shards[0].Bytes>>20, growth>>20)
 }

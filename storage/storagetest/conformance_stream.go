@@ -25,7 +25,7 @@ func testStreamLarge(t *testing.T, b storage.Bucket) {
 	t.Cleanup(func() { _ = b.Delete(context.WithoutCancel(ctx), key) })
 
 	sent := sha256.New()
-	heap := watchHeap()
+	heap := WatchHeap()
 	start := time.Now()
 	info, err := b.Put(ctx, key, io.TeeReader(Data(42, largeSize), sent), -1, storage.PutOptions{})
 	if err != nil {

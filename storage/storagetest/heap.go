@@ -11,19 +11,20 @@ import (
 // the analogue of runtime.MemStats.HeapInuse without stopping the world.
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
-// heapWatch samples heap use in the background until stopped.
-type heapWatch struct {
+// HeapWatch samples heap use in the background until stopped; tests use
+// it to prove a stream never holds a whole object in memory.
+type HeapWatch struct {
 	base uint64
 	stop chan struct{}
 	done sync.WaitGroup
 	peak uint64
 }
 
-// watchHeap collects garbage, records the baseline heap use and starts
+// WatchHeap collects garbage, records the baseline heap use and starts
 // sampling every few milliseconds.
-func watchHeap() *heapWatch {
+func WatchHeap() *HeapWatch {
 	runtime.GC()
-	h := &heapWatch{base: heapInUse(), stop: make(chan struct{})}
+	h := &HeapWatch{base: heapInUse(), stop: make(chan struct{})}
 	h.peak = h.base
 	h.done.Add(1)
 	go func() {
@@ -43,7 +44,7 @@ func watchHeap() *heapWatch {
 }
 
 // Growth stops sampling and returns the peak heap use above the baseline.
-func (h *heapWatch) Growth() uint64 {
+func (h *HeapWatch) Growth() uint64 {
 	close(h.stop)
 	h.done.Wait()
 	h.peak = max(h.peak, heapInUse())

@@ -10,7 +10,7 @@ var sink []byte
 // TestHeapWatchSeesAllocations keeps the streaming test's memory check
 // honest: a watch must notice a 64 MiB allocation.
 func TestHeapWatchSeesAllocations(t *testing.T) {
-	h := watchHeap()
+	h := WatchHeap()
 	sink = make([]byte, 64<<20)
 	for i := range sink {
 		sink[i] = byte(i)

@@ -3,16 +3,9 @@ package shard_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/nightshift-ml/nightshift/storage/storagetest"
 )
 
 // TestMain fails the package if a test leaves a goroutine behind: scans,
-// read-ahead producers and ingest workers must all end with their owners.
-// Idle keep-alive connections of the shared S3 transport are expected.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
-}
+// their read-ahead producers and ingest workers must end with their owners.
+func TestMain(m *testing.M) { storagetest.VerifyNoLeaks(m) }

@@ -159,15 +159,6 @@ func (m *Manifest) Encode() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ShardStart returns the global row index of shard i's first row.
-func (m *Manifest) ShardStart(i int) int64 {
-	var n int64
-	for _, s := range m.Shards[:i] {
-		n += s.Rows
-	}
-	return n
-}
-
 // String summarises the manifest in one line.
 func (m *Manifest) String() string {
 	return fmt.Sprintf("%d rows in %d shards (%s), %d bytes", m.TotalRows, len(m.Shards),

@@ -66,7 +66,6 @@ func run(bucketName string, files, rows, features, reps, ingReps, par int) error
 
 	fmt.Println("| measurement | median | rate | notes |")
 	fmt.Println("|---|---|---|---|")
-	var lastOut string
 	for _, format := range []string{"csv", "parquet"} {
 		var times []time.Duration
 		for r := range ingReps {
@@ -80,7 +79,6 @@ func run(bucketName string, files, rows, features, reps, ingReps, par int) error
 			if res.Manifest.TotalRows != total {
 				return fmt.Errorf("ingest wrote %d rows, want %d", res.Manifest.TotalRows, total)
 			}
-			lastOut = out
 		}
 		med := median(times)
 		fmt.Printf("| ingest %s → shards (%d rows, %.1f MB source) | %s | %.1f MB/s, %.0fk rows/s | %d units in parallel |\n",
@@ -98,7 +96,6 @@ func run(bucketName string, files, rows, features, reps, ingReps, par int) error
 			return err
 		}
 	}
-	_ = lastOut
 	return cleanup(ctx, st, base)
 }
 

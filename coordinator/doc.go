@@ -1,9 +1,20 @@
-// Package coordinator will own the control plane (DESIGN.md §6–§8): the
-// hashicorp/raft node, the FSM over an indexed state store with snapshots,
-// the leader-only loops (task broker, lease timers, cron), the gRPC API, the
-// model registry and the dashboard.
+// Package coordinator owns the control plane (DESIGN.md §6–§8): the
+// hashicorp/raft node (bolt log and stable store, file snapshots, TCP
+// transport with optional mTLS), the FSM over a go-memdb state store, the
+// leader-only loops (task broker, lease timers, speculation, finalizer), and
+// the gRPC services for jobs, workers and administration.
 //
-// It is empty in this release: the foundation (storage, shard) comes first,
-// and the coordinator is built on it next. It may import proto, storage and
-// shard, never worker.
+// Write path: gRPC handler → (forward to the leader when a follower) →
+// apply(ctx, Command) → FSM → state store. Apply is deterministic: the
+// leader stamps IDs and times into each command. Task transitions are
+// batched, many per log entry.
+//
+// Concurrency: a Server is safe for concurrent use. The state store is
+// read through immutable snapshots (memdb transactions); objects it returns
+// are never modified in place. Leader loops run only while this node leads
+// and are rebuilt from replicated state on election; heartbeat deadlines
+// are the only leader-memory state, and losing them only delays lease
+// expiry by one TTL.
+//
+// It may import proto, storage and shard, never worker.
 package coordinator

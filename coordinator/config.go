@@ -1,0 +1,171 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/storage"
+)
+
+// Config configures one coordinator. Start from DefaultConfig.
+type Config struct {
+	// ID names the node in Raft and gossip; unique in the cluster.
+	ID string
+	// DataDir holds the Raft log, stable store and snapshots.
+	DataDir string
+	// Bootstrap starts a new cluster with this node as its only voter when
+	// DataDir holds no Raft state. Set it on the first node only; others
+	// join through `nightshift operator raft add-peer`.
+	Bootstrap bool
+
+	// RaftAddr is the host:port the Raft TCP transport binds; RaftAdvertise
+	// is what peers dial (default RaftAddr).
+	RaftAddr      string
+	RaftAdvertise string
+	// GRPCAddr is the host:port of the API; GRPCAdvertise what others dial.
+	GRPCAddr      string
+	GRPCAdvertise string
+	// HTTPAddr serves /metrics, /healthz and /readyz; empty disables it.
+	HTTPAddr string
+	// GossipAddr is the memberlist host:port; Seeds are members to join.
+	GossipAddr      string
+	GossipAdvertise string
+	Seeds           []string
+	// GossipKey encrypts gossip (16, 24 or 32 bytes) when set.
+	GossipKey []byte
+	// TLS, when enabled, secures the gRPC API and the Raft transport with
+	// mutual TLS.
+	TLS rpc.TLSConfig
+	// LoopbackOnly refuses any non-loopback bind address (dev mode).
+	LoopbackOnly bool
+
+	// Storage reaches the object store (finalizing outputs, ingest plans).
+	Storage storage.Config
+
+	// LeaseTTL is how long an attempt lives without a heartbeat.
+	LeaseTTL time.Duration
+	// HeartbeatInterval is how often workers are told to heartbeat.
+	HeartbeatInterval time.Duration
+	// RetryBackoff is the first retry delay of a failed task; it doubles per
+	// failure up to MaxRetryBackoff.
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	// MaxAttempts is the default attempt budget of a task.
+	MaxAttempts int32
+	// Speculation starts a backup attempt of a task running longer than
+	// SpeculationMultiplier × the job's median task time, once
+	// SpeculationQuantile of its tasks are done. 0 disables it.
+	SpeculationMultiplier float64
+	SpeculationQuantile   float64
+	SpeculationMinRuntime time.Duration
+
+	// Raft timings; zero keeps hashicorp/raft's defaults.
+	RaftHeartbeatTimeout time.Duration
+	RaftElectionTimeout  time.Duration
+	RaftLeaderLease      time.Duration
+	RaftCommitTimeout    time.Duration
+	SnapshotThreshold    uint64
+	SnapshotInterval     time.Duration
+	// FastGossip tightens memberlist timings (loopback tests and dev).
+	FastGossip bool
+
+	// Version is advertised in gossip.
+	Version string
+	Logger  *slog.Logger
+}
+
+// DefaultConfig returns production defaults; ID, DataDir and addresses are
+// still to be set.
+func DefaultConfig() Config {
+	return Config{
+		RaftAddr:              "127.0.0.1:7101",
+		GRPCAddr:              "127.0.0.1:7100",
+		GossipAddr:            "127.0.0.1:7102",
+		LeaseTTL:              10 * time.Second,
+		HeartbeatInterval:     time.Second,
+		RetryBackoff:          time.Second,
+		MaxRetryBackoff:       30 * time.Second,
+		MaxAttempts:           4,
+		SpeculationMultiplier: 2,
+		SpeculationQuantile:   0.75,
+		SpeculationMinRuntime: 2 * time.Second,
+		SnapshotThreshold:     8192,
+		SnapshotInterval:      2 * time.Minute,
+		Version:               "dev",
+	}
+}
+
+// TestConfig returns timings for in-process clusters: sub-second elections,
+// leases and gossip.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.RaftAddr, c.GRPCAddr, c.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	c.LoopbackOnly = true
+	c.LeaseTTL = 2 * time.Second
+	c.HeartbeatInterval = 200 * time.Millisecond
+	c.RetryBackoff = 50 * time.Millisecond
+	c.MaxRetryBackoff = 500 * time.Millisecond
+	c.SpeculationMinRuntime = 500 * time.Millisecond
+	c.RaftHeartbeatTimeout = 300 * time.Millisecond
+	c.RaftElectionTimeout = 300 * time.Millisecond
+	c.RaftLeaderLease = 150 * time.Millisecond
+	c.RaftCommitTimeout = 5 * time.Millisecond
+	c.FastGossip = true
+	return c
+}
+
+// Validate reports the first configuration error.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("id is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is required"))
+	}
+	for name, addr := range map[string]string{"raft_addr": c.RaftAddr, "grpc_addr": c.GRPCAddr, "gossip_addr": c.GossipAddr} {
+		if err := checkAddr(name, addr, c.LoopbackOnly); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.HTTPAddr != "" {
+		if err := checkAddr("http_addr", c.HTTPAddr, c.LoopbackOnly); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		errs = append(errs, fmt.Errorf("gossip_key must be 16, 24 or 32 bytes, got %d", n))
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LeaseTTL <= 0 || c.HeartbeatInterval <= 0 || c.HeartbeatInterval*2 > c.LeaseTTL {
+		errs = append(errs, fmt.Errorf("lease_ttl (%s) must be at least twice heartbeat_interval (%s)", c.LeaseTTL, c.HeartbeatInterval))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, errors.New("max_attempts must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddr validates a host:port, refusing non-loopback hosts when asked.
+func checkAddr(name, addr string, loopbackOnly bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", name, addr, err)
+	}
+	if !loopbackOnly {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s %q: dev mode binds loopback only", name, addr)
+	}
+	return nil
+}

@@ -1,0 +1,9 @@
+// Package gossip wraps hashicorp/memberlist for nightshift: every process
+// (coordinator or worker) joins one gossip cluster and advertises a small
+// Meta record (role, pool, slots, labels, gRPC address, version, state).
+// The coordinator leader learns from it which workers died; workers learn
+// from it where the coordinators are.
+//
+// A Node is safe for concurrent use. Event callbacks run on memberlist's
+// goroutines and must not block.
+package gossip

@@ -1,0 +1,53 @@
+package gossip
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Roles a node advertises.
+const (
+	RoleCoordinator = "coordinator"
+	RoleWorker      = "worker"
+)
+
+// Meta is what a node advertises to the cluster. It must fit memberlist's
+// 512-byte metadata limit once encoded.
+type Meta struct {
+	Role    string            `json:"r"`
+	ID      string            `json:"id"`
+	Pool    string            `json:"p,omitempty"`
+	Slots   int               `json:"s,omitempty"`
+	Labels  map[string]string `json:"l,omitempty"`
+	GRPC    string            `json:"g,omitempty"`
+	Raft    string            `json:"rf,omitempty"`
+	Version string            `json:"v,omitempty"`
+	State   string            `json:"st,omitempty"`
+}
+
+// maxMeta is memberlist's MetaMaxSize.
+const maxMeta = 512
+
+// Encode returns the wire form of m, or an error when it is too large.
+func (m Meta) Encode() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMeta {
+		return nil, fmt.Errorf("gossip: node metadata is %d bytes, limit %d (fewer or shorter labels)", len(b), maxMeta)
+	}
+	return b, nil
+}
+
+// DecodeMeta parses a node's metadata.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if len(b) == 0 {
+		return m, fmt.Errorf("gossip: empty node metadata")
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("gossip: bad node metadata: %w", err)
+	}
+	return m, nil
+}

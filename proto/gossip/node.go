@@ -1,0 +1,209 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures one gossip member.
+type Config struct {
+	// Name is unique in the cluster (the node ID).
+	Name string
+	// BindAddr is host:port to listen on (UDP and TCP); port 0 picks one.
+	BindAddr string
+	// AdvertiseAddr is host:port others reach; default BindAddr's.
+	AdvertiseAddr string
+	// Seeds are host:port of members to join; empty starts a new cluster.
+	Seeds []string
+	// Key encrypts gossip (AES, 16, 24 or 32 bytes); nil sends clear text.
+	Key []byte
+	// Meta is advertised from the start.
+	Meta Meta
+	// Fast uses LAN timings tightened for loopback clusters (tests, dev).
+	Fast bool
+	// OnChange, when set, is called after a member joins, updates, or
+	// leaves or is declared dead. It must not block.
+	OnChange func(Member)
+	Logger   *slog.Logger
+}
+
+// Member is one node as gossip sees it.
+type Member struct {
+	Name  string
+	Addr  string
+	Meta  Meta
+	State string // alive, suspect, dead, left
+	// MetaErr is set when the node's metadata did not decode.
+	MetaErr error
+}
+
+// Alive reports whether gossip considers the member reachable.
+func (m Member) Alive() bool { return m.State == "alive" || m.State == "suspect" }
+
+// Node is a running gossip member.
+type Node struct {
+	ml   *memberlist.Memberlist
+	cfg  Config
+	mu   sync.Mutex
+	meta []byte
+}
+
+// Start creates the member, binds its sockets and joins the seeds. Joining
+// fails only when seeds were given and none answered.
+func Start(cfg Config) (*Node, error) {
+	meta, err := cfg.Meta.Encode()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, meta: meta}
+	mc := memberlist.DefaultLANConfig()
+	if cfg.Fast {
+		mc = memberlist.DefaultLocalConfig()
+		mc.ProbeInterval = 200 * time.Millisecond
+		mc.ProbeTimeout = 100 * time.Millisecond
+		mc.GossipInterval = 50 * time.Millisecond
+		mc.SuspicionMult = 2
+		mc.PushPullInterval = 2 * time.Second
+	}
+	mc.Name = cfg.Name
+	host, port, err := splitHostPort(cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gossip bind address: %w", err)
+	}
+	mc.BindAddr, mc.BindPort = host, port
+	if cfg.AdvertiseAddr != "" {
+		ah, ap, err := splitHostPort(cfg.AdvertiseAddr)
+		if err != nil {
+			return nil, fmt.Errorf("gossip advertise address: %w", err)
+		}
+		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
+	}
+	if len(cfg.Key) > 0 {
+		mc.SecretKey = cfg.Key
+	}
+	mc.Delegate = (*delegate)(n)
+	mc.Events = (*events)(n)
+	mc.Logger = log.New(io.Discard, "", 0)
+	if cfg.Logger != nil {
+		mc.Logger = slog.NewLogLogger(cfg.Logger.With("subsystem", "gossip").Handler(), slog.LevelDebug)
+	}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	n.ml = ml
+	if len(cfg.Seeds) > 0 {
+		if _, err := ml.Join(cfg.Seeds); err != nil {
+			_ = ml.Shutdown()
+			return nil, fmt.Errorf("gossip: join %v: %w", cfg.Seeds, err)
+		}
+	}
+	return n, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", ps, err)
+	}
+	return host, port, nil
+}
+
+// Addr returns the host:port the member listens on (after port 0 was resolved).
+func (n *Node) Addr() string {
+	ln := n.ml.LocalNode()
+	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+}
+
+// Join joins more seeds after start.
+func (n *Node) Join(seeds []string) error {
+	_, err := n.ml.Join(seeds)
+	return err
+}
+
+// SetMeta advertises new metadata and pushes it to the cluster.
+func (n *Node) SetMeta(m Meta) error {
+	b, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.cfg.Meta, n.meta = m, b
+	n.mu.Unlock()
+	return n.ml.UpdateNode(2 * time.Second)
+}
+
+// Members returns every node gossip knows, the dead and departed included
+// until memberlist forgets them.
+func (n *Node) Members() []Member {
+	var out []Member
+	for _, nd := range n.ml.Members() {
+		out = append(out, toMember(nd))
+	}
+	return out
+}
+
+func toMember(nd *memberlist.Node) Member {
+	m := Member{Name: nd.Name, Addr: nd.Address(), State: stateName(nd.State)}
+	m.Meta, m.MetaErr = DecodeMeta(nd.Meta)
+	return m
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
+
+// Leave tells the cluster this member is going, then stops it.
+func (n *Node) Leave(timeout time.Duration) error {
+	err := n.ml.Leave(timeout)
+	return errors.Join(err, n.ml.Shutdown())
+}
+
+// Shutdown stops the member without telling anyone (as a crash would).
+func (n *Node) Shutdown() error { return n.ml.Shutdown() }
+
+type delegate Node
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.meta
+}
+func (d *delegate) NotifyMsg([]byte)                           {}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *delegate) LocalState(join bool) []byte                { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+type events Node
+
+func (e *events) notify(nd *memberlist.Node) {
+	if e.cfg.OnChange != nil {
+		e.cfg.OnChange(toMember(nd))
+	}
+}
+func (e *events) NotifyJoin(nd *memberlist.Node)   { e.notify(nd) }
+func (e *events) NotifyLeave(nd *memberlist.Node)  { e.notify(nd) }
+func (e *events) NotifyUpdate(nd *memberlist.Node) { e.notify(nd) }

@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/storage"
+)
+
+// Config configures one worker. Start from DefaultConfig.
+type Config struct {
+	// ID names the worker in gossip and in the coordinator; unique.
+	ID string
+	// Pool is the worker pool; jobs run only on workers of their pool.
+	Pool   string
+	Slots  int
+	Labels map[string]string
+	// MemoryBytes bounds the memory the worker's running tasks may need
+	// together (by their estimates); 0 means no bound.
+	MemoryBytes int64
+
+	// Coordinators are gRPC addresses of coordinators; any will do
+	// (followers forward to the leader). More are learnt from gossip.
+	Coordinators []string
+	// GRPCAddr is the worker's own gRPC server (collectives between
+	// workers); GRPCAdvertise what peers dial.
+	GRPCAddr      string
+	GRPCAdvertise string
+	// HTTPAddr serves /metrics, /healthz and /readyz; empty disables it.
+	HTTPAddr string
+	// GossipAddr is the memberlist host:port; Seeds are members to join.
+	GossipAddr      string
+	GossipAdvertise string
+	Seeds           []string
+	GossipKey       []byte
+	FastGossip      bool
+	// TLS, when enabled, is used for every gRPC connection (mTLS).
+	TLS          rpc.TLSConfig
+	LoopbackOnly bool
+
+	Storage storage.Config
+
+	// DrainGrace is how long a draining worker lets running tasks finish
+	// before handing the rest back.
+	DrainGrace time.Duration
+	// LeaseWait is how long one lease call waits for work (long poll).
+	LeaseWait time.Duration
+
+	Version string
+	Logger  *slog.Logger
+}
+
+// DefaultConfig returns production defaults.
+func DefaultConfig() Config {
+	return Config{
+		Pool:       "default",
+		Slots:      2,
+		GRPCAddr:   "127.0.0.1:7200",
+		GossipAddr: "127.0.0.1:7202",
+		DrainGrace: 30 * time.Second,
+		LeaseWait:  2 * time.Second,
+		Version:    "dev",
+	}
+}
+
+// TestConfig returns fast timings for in-process clusters on loopback.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.GRPCAddr, c.GossipAddr = "127.0.0.1:0", "127.0.0.1:0"
+	c.FastGossip, c.LoopbackOnly = true, true
+	c.DrainGrace = 5 * time.Second
+	c.LeaseWait = 500 * time.Millisecond
+	return c
+}
+
+// Validate reports configuration errors.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("id is required"))
+	}
+	if c.Pool == "" {
+		errs = append(errs, errors.New("pool is required"))
+	}
+	if c.Slots < 1 {
+		errs = append(errs, fmt.Errorf("slots must be at least 1, got %d", c.Slots))
+	}
+	if len(c.Coordinators) == 0 && len(c.Seeds) == 0 {
+		errs = append(errs, errors.New("give coordinators or gossip seeds to find the cluster"))
+	}
+	for name, addr := range map[string]string{"grpc_addr": c.GRPCAddr, "gossip_addr": c.GossipAddr} {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+			continue
+		}
+		if ip := net.ParseIP(host); c.LoopbackOnly && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			errs = append(errs, fmt.Errorf("%s %q: dev mode binds loopback only", name, addr))
+		}
+	}
+	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		errs = append(errs, fmt.Errorf("gossip_key must be 16, 24 or 32 bytes, got %d", n))
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,64 @@
+package coordinator
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+)
+
+// metrics are one coordinator's Prometheus series, on its own registry.
+type metrics struct {
+	reg        *prometheus.Registry
+	commands   *prometheus.CounterVec
+	batchOps   prometheus.Histogram
+	leader     prometheus.Gauge
+	leases     prometheus.Counter
+	expired    prometheus.Counter
+	finalized  *prometheus.CounterVec
+	heartbeats prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nightshift_raft_commands_applied_total", Help: "Raft commands applied to the FSM, by op.",
+		}, []string{"op"}),
+		batchOps: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "nightshift_task_batch_ops", Help: "Task transitions per TaskBatch log entry.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "nightshift_leader", Help: "1 while this node leads."}),
+		leases: prometheus.NewCounter(prometheus.CounterOpts{Name: "nightshift_leases_total", Help: "Attempts leased to workers."}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nightshift_leases_expired_total", Help: "Attempts expired (lease ran out or worker died).",
+		}),
+		finalized: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nightshift_jobs_finalized_total", Help: "Jobs whose output the leader published, by outcome.",
+		}, []string{"outcome"}),
+		heartbeats: prometheus.NewCounter(prometheus.CounterOpts{Name: "nightshift_heartbeats_total", Help: "Worker heartbeats received."}),
+	}
+	m.reg.MustRegister(m.commands, m.batchOps, m.leader, m.leases, m.expired, m.finalized, m.heartbeats,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeApply(cmd *pb.Command) {
+	name := "unknown"
+	switch cmd.Op.(type) {
+	case *pb.Command_SubmitJob:
+		name = "submit_job"
+	case *pb.Command_CancelJob:
+		name = "cancel_job"
+	case *pb.Command_TaskBatch:
+		name = "task_batch"
+	case *pb.Command_RegisterWorker:
+		name = "register_worker"
+	case *pb.Command_SetWorkerState:
+		name = "set_worker_state"
+	case *pb.Command_FinishJob:
+		name = "finish_job"
+	}
+	m.commands.WithLabelValues(name).Inc()
+}

@@ -1,0 +1,178 @@
+package coordinator
+
+import (
+	"github.com/hashicorp/go-memdb"
+
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+)
+
+// View is a consistent read-only snapshot of the store. Its objects are
+// shared: never modify them.
+type View struct {
+	txn     *memdb.Txn
+	abandon chan struct{}
+}
+
+// Abandoned is closed when the store was replaced by a snapshot restore;
+// watchers must then take a new View.
+func (v *View) Abandoned() <-chan struct{} { return v.abandon }
+
+// Job returns a job, or nil.
+func (v *View) Job(id string) *pb.Job { return getJob(v.txn, id) }
+
+// JobWatch returns a job and a channel closed when it changes.
+func (v *View) JobWatch(id string) (*pb.Job, <-chan struct{}) {
+	ch, obj, err := v.txn.FirstWatch(tableJobs, "id", []byte(id))
+	if err != nil || obj == nil {
+		return nil, ch
+	}
+	return obj.(*pb.Job), ch
+}
+
+func getJob(txn *memdb.Txn, id string) *pb.Job {
+	obj, err := txn.First(tableJobs, "id", []byte(id))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.Job)
+}
+
+// JobByKey returns the job submitted with an idempotency key, or nil.
+func (v *View) JobByKey(key string) *pb.Job {
+	obj, err := v.txn.First(tableJobs, "idem", []byte(key))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.Job)
+}
+
+// Jobs returns every job, newest first.
+func (v *View) Jobs() []*pb.Job {
+	it, err := v.txn.GetReverse(tableJobs, "seq_prefix", []byte{})
+	if err != nil {
+		return nil
+	}
+	var out []*pb.Job
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj.(*pb.Job))
+	}
+	return out
+}
+
+// ActiveJobs returns jobs not yet in a terminal state, oldest first.
+func (v *View) ActiveJobs() []*pb.Job {
+	it, err := v.txn.Get(tableJobs, "active_prefix", []byte{})
+	if err != nil {
+		return nil
+	}
+	var out []*pb.Job
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj.(*pb.Job))
+	}
+	return out
+}
+
+// Task returns one task, or nil.
+func (v *View) Task(jobID string, idx int32) *pb.Task { return getTask(v.txn, jobID, idx) }
+
+func getTask(txn *memdb.Txn, jobID string, idx int32) *pb.Task {
+	obj, err := txn.First(tableTasks, "id", taskKey(jobID, idx))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.Task)
+}
+
+// Tasks returns a job's tasks in index order.
+func (v *View) Tasks(jobID string) []*pb.Task { return tasksOf(v.txn, jobID) }
+
+func tasksOf(txn *memdb.Txn, jobID string) []*pb.Task {
+	it, err := txn.Get(tableTasks, "id_prefix", jobPrefix(jobID))
+	if err != nil {
+		return nil
+	}
+	var out []*pb.Task
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj.(*pb.Task))
+	}
+	return out
+}
+
+// Pending iterates leasable tasks of a pool in FIFO order until fn returns false.
+// The returned channel closes when the set of pending tasks changes.
+func (v *View) Pending(pool string, fn func(*pb.Task) bool) <-chan struct{} {
+	it, err := v.txn.Get(tableTasks, "pending_prefix", pendingPrefix(pool))
+	if err != nil {
+		return nil
+	}
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		if !fn(obj.(*pb.Task)) {
+			break
+		}
+	}
+	return it.WatchCh()
+}
+
+// Running iterates tasks with live attempts until fn returns false.
+func (v *View) Running(fn func(*pb.Task) bool) { runningTasks(v.txn, fn) }
+
+func runningTasks(txn *memdb.Txn, fn func(*pb.Task) bool) {
+	it, err := txn.Get(tableTasks, "running_prefix", []byte{})
+	if err != nil {
+		return
+	}
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		if !fn(obj.(*pb.Task)) {
+			return
+		}
+	}
+}
+
+// Worker returns a worker, or nil.
+func (v *View) Worker(id string) *pb.Worker { return getWorker(v.txn, id) }
+
+func getWorker(txn *memdb.Txn, id string) *pb.Worker {
+	obj, err := txn.First(tableWorkers, "id", []byte(id))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.Worker)
+}
+
+// Workers returns every worker by ID.
+func (v *View) Workers() []*pb.Worker {
+	it, err := v.txn.Get(tableWorkers, "id_prefix", []byte{})
+	if err != nil {
+		return nil
+	}
+	var out []*pb.Worker
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj.(*pb.Worker))
+	}
+	return out
+}
+
+// Request returns a remembered request, or nil.
+func (v *View) Request(id string) *pb.RequestRecord { return getRequest(v.txn, id) }
+
+func getRequest(txn *memdb.Txn, id string) *pb.RequestRecord {
+	obj, err := txn.First(tableRequests, "id", []byte(id))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.RequestRecord)
+}
+
+// all yields every object of a table (snapshots).
+func all(txn *memdb.Txn, table string, fn func(any) error) error {
+	it, err := txn.Get(table, "id_prefix", []byte{})
+	if err != nil {
+		return err
+	}
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		if err := fn(obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}

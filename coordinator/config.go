@@ -70,6 +70,9 @@ type Config struct {
 	RaftCommitTimeout    time.Duration
 	SnapshotThreshold    uint64
 	SnapshotInterval     time.Duration
+	// TrailingLogs is how many log entries a snapshot leaves behind (0 keeps
+	// raft's default); a follower further behind gets the snapshot instead.
+	TrailingLogs uint64
 	// FastGossip tightens memberlist timings (loopback tests and dev).
 	FastGossip bool
 

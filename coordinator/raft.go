@@ -73,6 +73,9 @@ func startRaft(cfg *Config, f raft.FSM, log *slog.Logger) (*raftNode, error) {
 	if cfg.RaftCommitTimeout > 0 {
 		rc.CommitTimeout = cfg.RaftCommitTimeout
 	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 512
 	fail := func(err error) (*raftNode, error) {

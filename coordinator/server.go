@@ -145,7 +145,7 @@ func (s *Server) IsLeader() bool { return s.raft.raft.State() == raft.Leader }
 func (s *Server) Store() *Store { return s.store }
 
 // AppliedIndex returns the last Raft index applied to the state.
-func (s *Server) AppliedIndex() uint64 { return s.fsm.applied.Load() }
+func (s *Server) AppliedIndex() uint64 { return s.raft.raft.AppliedIndex() }
 
 // Registry returns the node's Prometheus registry.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }

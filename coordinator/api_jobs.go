@@ -3,8 +3,8 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/nightshift-ml/nightshift/shard"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/storage"
 )
 

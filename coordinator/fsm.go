@@ -103,7 +103,9 @@ func writeSnapshot(w io.Writer, txn *memdb.Txn) error {
 	}
 	err := errors.Join(
 		all(txn, tableJobs, func(o any) error { return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Job{Job: o.(*pb.Job)}}) }),
-		all(txn, tableTasks, func(o any) error { return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Task{Task: o.(*pb.Task)}}) }),
+		all(txn, tableTasks, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Task{Task: o.(*pb.Task)}})
+		}),
 		all(txn, tableWorkers, func(o any) error {
 			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Worker{Worker: o.(*pb.Worker)}})
 		}),

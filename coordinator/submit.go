@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/nightshift-ml/nightshift/shard"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/storage"
 )
 

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/nightshift-ml/nightshift/storage"
@@ -13,29 +12,35 @@ type DevOptions struct {
 	// Workers to start (default 2), each with Slots task slots (default 2).
 	Workers int
 	Slots   int
-	// DataDir holds the coordinator's Raft state and the local object store
-	// (file:// URIs resolve below DataDir/store when Storage.FileRoot is empty).
+	// DataDir holds the coordinator's Raft state.
 	DataDir string
 	// GRPCAddr is the coordinator API address (default 127.0.0.1:7100).
 	GRPCAddr string
-	Storage  storage.Config
-	Logger   *slog.Logger
+	// Storage reaches the object store: file:// URIs on the local disk
+	// (the embedded default) or an S3 endpoint.
+	Storage storage.Config
+	Logger  *slog.Logger
 }
 
 // Dev is a running development cluster: one single-voter coordinator and
-// its workers on loopback.
+// its workers on loopback, the same code paths as a real cluster.
 type Dev struct {
-	addr string
+	*Cluster
 }
 
 // StartDev starts a development cluster and returns once the coordinator
 // leads and every worker registered.
 func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
-	return nil, errors.New("dev cluster: not wired yet")
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.GRPCAddr == "" {
+		opts.GRPCAddr = "127.0.0.1:7100"
+	}
+	c, err := Start(ctx, Options{Coordinators: 1, Workers: opts.Workers, Slots: opts.Slots, DataDir: opts.DataDir,
+		GRPCAddr: opts.GRPCAddr, Storage: opts.Storage, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Dev{Cluster: c}, nil
 }
-
-// Addr returns the coordinator's gRPC address.
-func (d *Dev) Addr() string { return d.addr }
-
-// Close stops the workers (draining them) and the coordinator.
-func (d *Dev) Close() error { return nil }

@@ -1,0 +1,296 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nightshift-ml/nightshift/coordinator"
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/storage"
+	"github.com/nightshift-ml/nightshift/worker"
+)
+
+// Options configures an in-process cluster.
+type Options struct {
+	// Coordinators is the number of Raft voters (1, 3 or 5).
+	Coordinators int
+	// Workers to start, each with Slots task slots, in Pool.
+	Workers int
+	Slots   int
+	Pool    string
+	// DataDir holds each coordinator's Raft state.
+	DataDir string
+	// GRPCAddr is the first coordinator's API address ("" picks a free port).
+	GRPCAddr string
+	Storage  storage.Config
+	Logger   *slog.Logger
+	// Fast uses test timings: sub-second elections, leases and gossip.
+	Fast bool
+	// Coordinator and Worker adjust each node's config before it starts.
+	Coordinator func(i int, c *coordinator.Config)
+	Worker      func(i int, c *worker.Config)
+}
+
+// Cluster is coordinators and workers running in this process on loopback.
+type Cluster struct {
+	opts Options
+	mu   sync.Mutex
+	// Coordinators[i] is nil once killed.
+	Coordinators []*coordinator.Server
+	Workers      []*Worker
+	seeds        []string
+	apiAddrs     []string
+}
+
+// Worker is one running worker agent.
+type Worker struct {
+	*worker.Agent
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Stop drains the worker (as SIGTERM does) and waits for it.
+func (w *Worker) Stop() error {
+	w.cancel()
+	return <-w.done
+}
+
+// Start starts the coordinators, waits for a leader, then starts the workers
+// and waits until each registered.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	if opts.Coordinators < 1 {
+		opts.Coordinators = 1
+	}
+	if opts.Slots < 1 {
+		opts.Slots = 2
+	}
+	if opts.Pool == "" {
+		opts.Pool = "default"
+	}
+	c := &Cluster{opts: opts}
+	if err := c.startCoordinators(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	for range opts.Workers {
+		if _, err := c.AddWorker(ctx, nil); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) coordinatorConfig(i int) coordinator.Config {
+	cfg := coordinator.DefaultConfig()
+	if c.opts.Fast {
+		cfg = coordinator.TestConfig()
+	}
+	cfg.ID = fmt.Sprintf("coordinator-%d", i+1)
+	cfg.DataDir = filepath.Join(c.opts.DataDir, cfg.ID)
+	cfg.RaftAddr, cfg.GossipAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if i == 0 && c.opts.GRPCAddr != "" {
+		cfg.GRPCAddr = c.opts.GRPCAddr
+	}
+	cfg.LoopbackOnly = true
+	cfg.Bootstrap = i == 0
+	cfg.Seeds = c.seeds
+	cfg.Storage = c.opts.Storage
+	if c.opts.Logger != nil {
+		cfg.Logger = c.opts.Logger.With("role", "coordinator")
+	}
+	if c.opts.Coordinator != nil {
+		c.opts.Coordinator(i, &cfg)
+	}
+	return cfg
+}
+
+func (c *Cluster) startCoordinators(ctx context.Context) error {
+	for i := range c.opts.Coordinators {
+		s, err := coordinator.New(c.coordinatorConfig(i))
+		if err != nil {
+			return err
+		}
+		c.Coordinators = append(c.Coordinators, s)
+		c.apiAddrs = append(c.apiAddrs, s.Addr())
+		if i == 0 {
+			c.seeds = []string{s.GossipAddr()}
+			if _, err := c.WaitLeader(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.AddPeer(ctx, s); err != nil {
+			return err
+		}
+	}
+	_, err := c.WaitLeader(ctx)
+	return err
+}
+
+// AddPeer makes a running coordinator a voter through the admin API, as
+// `nightshift operator raft add-peer` does.
+func (c *Cluster) AddPeer(ctx context.Context, s *coordinator.Server) error {
+	return retry(ctx, func(ctx context.Context) error {
+		conn, err := rpc.Dial(c.Addr(), rpc.TLSConfig{})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = pb.NewAdminServiceClient(conn).AddPeer(ctx, &pb.AddPeerRequest{Id: s.ID(), RaftAddr: s.RaftAddr()})
+		return err
+	})
+}
+
+// retry calls fn until it succeeds or ctx ends (a minute at most).
+func retry(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		err := fn(cctx)
+		ccancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// AddWorker starts one more worker and waits until it registered.
+func (c *Cluster) AddWorker(ctx context.Context, tweak func(*worker.Config)) (*Worker, error) {
+	c.mu.Lock()
+	i := len(c.Workers)
+	c.mu.Unlock()
+	cfg := worker.DefaultConfig()
+	if c.opts.Fast {
+		cfg = worker.TestConfig()
+	}
+	cfg.ID = fmt.Sprintf("worker-%d", i+1)
+	cfg.Pool, cfg.Slots = c.opts.Pool, c.opts.Slots
+	cfg.GRPCAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.LoopbackOnly = true
+	cfg.Coordinators = append([]string(nil), c.apiAddrs...)
+	cfg.Seeds = c.seeds
+	cfg.Storage = c.opts.Storage
+	if c.opts.Logger != nil {
+		cfg.Logger = c.opts.Logger.With("role", "worker")
+	}
+	if c.opts.Worker != nil {
+		c.opts.Worker(i, &cfg)
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	a, err := worker.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	w := &Worker{Agent: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { w.done <- a.Run(wctx) }()
+	c.mu.Lock()
+	c.Workers = append(c.Workers, w)
+	c.mu.Unlock()
+	err = retry(ctx, func(ctx context.Context) error {
+		if l := c.Leader(); l != nil && l.Store().Snapshot().Worker(cfg.ID) != nil {
+			return nil
+		}
+		return fmt.Errorf("worker %s not registered yet", cfg.ID)
+	})
+	return w, err
+}
+
+// Leader returns the coordinator leading now, or nil.
+func (c *Cluster) Leader() *coordinator.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.Coordinators {
+		if s != nil && s.IsLeader() {
+			return s
+		}
+	}
+	return nil
+}
+
+// WaitLeader waits until a coordinator leads.
+func (c *Cluster) WaitLeader(ctx context.Context) (*coordinator.Server, error) {
+	var l *coordinator.Server
+	err := retry(ctx, func(context.Context) error {
+		if l = c.Leader(); l == nil {
+			return errors.New("no leader yet")
+		}
+		return nil
+	})
+	return l, err
+}
+
+// Addr returns the API address of a live coordinator (the first one alive).
+func (c *Cluster) Addr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.Coordinators {
+		if s != nil {
+			return s.Addr()
+		}
+	}
+	return ""
+}
+
+// KillCoordinator crashes coordinator i (no graceful leave).
+func (c *Cluster) KillCoordinator(i int) {
+	c.mu.Lock()
+	s := c.Coordinators[i]
+	c.Coordinators[i] = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.Kill()
+	}
+}
+
+// KillLeader crashes the current leader and returns its index.
+func (c *Cluster) KillLeader() int {
+	c.mu.Lock()
+	idx := -1
+	for i, s := range c.Coordinators {
+		if s != nil && s.IsLeader() {
+			idx = i
+		}
+	}
+	c.mu.Unlock()
+	if idx >= 0 {
+		c.KillCoordinator(idx)
+	}
+	return idx
+}
+
+// Close stops every worker (draining) and coordinator.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	workers, coords := c.Workers, c.Coordinators
+	c.Workers, c.Coordinators = nil, nil
+	c.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.cancel(); <-w.done }()
+	}
+	wg.Wait()
+	for _, s := range coords {
+		if s != nil {
+			errs = append(errs, s.Shutdown())
+		}
+	}
+	return errors.Join(errs...)
+}

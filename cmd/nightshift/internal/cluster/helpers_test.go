@@ -70,7 +70,7 @@ func newFixture(t *testing.T, files, rowsPerFile int, rowsPerShard int64) *fixtu
 	return f
 }
 
-func clients(t *testing.T, addr string) (pb.JobServiceClient, pb.AdminServiceClient) {
+func clients(t testing.TB, addr string) (pb.JobServiceClient, pb.AdminServiceClient) {
 	t.Helper()
 	conn, err := rpc.Dial(addr, rpc.TLSConfig{})
 	if err != nil {

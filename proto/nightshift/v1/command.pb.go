@@ -703,9 +703,12 @@ func (x *SucceedOp) GetResult() *TaskResult {
 
 // FailOp ends an attempt with an error; permanent errors fail the job at once.
 type FailOp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Permanent     bool                   `protobuf:"varint,2,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Error     string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Permanent bool                   `protobuf:"varint,2,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	// Retry backoff stamped by the leader: base × 2^(failures-1), capped.
+	RetryBaseMs   int64 `protobuf:"varint,3,opt,name=retry_base_ms,json=retryBaseMs,proto3" json:"retry_base_ms,omitempty"`
+	RetryMaxMs    int64 `protobuf:"varint,4,opt,name=retry_max_ms,json=retryMaxMs,proto3" json:"retry_max_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +755,20 @@ func (x *FailOp) GetPermanent() bool {
 		return x.Permanent
 	}
 	return false
+}
+
+func (x *FailOp) GetRetryBaseMs() int64 {
+	if x != nil {
+		return x.RetryBaseMs
+	}
+	return 0
+}
+
+func (x *FailOp) GetRetryMaxMs() int64 {
+	if x != nil {
+		return x.RetryMaxMs
+	}
+	return 0
 }
 
 // ReleaseOp hands an attempt back unfinished (drain); it is no failure.
@@ -1298,10 +1315,13 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\aLeaseOp\x12 \n" +
 	"\vspeculative\x18\x01 \x01(\bR\vspeculative\">\n" +
 	"\tSucceedOp\x121\n" +
-	"\x06result\x18\x01 \x01(\v2\x19.nightshift.v1.TaskResultR\x06result\"<\n" +
+	"\x06result\x18\x01 \x01(\v2\x19.nightshift.v1.TaskResultR\x06result\"\x82\x01\n" +
 	"\x06FailOp\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x1c\n" +
-	"\tpermanent\x18\x02 \x01(\bR\tpermanent\"#\n" +
+	"\tpermanent\x18\x02 \x01(\bR\tpermanent\x12\"\n" +
+	"\rretry_base_ms\x18\x03 \x01(\x03R\vretryBaseMs\x12 \n" +
+	"\fretry_max_ms\x18\x04 \x01(\x03R\n" +
+	"retryMaxMs\"#\n" +
 	"\tReleaseOp\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\"\n" +
 	"\bExpireOp\x12\x16\n" +

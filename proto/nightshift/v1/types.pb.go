@@ -508,6 +508,10 @@ type NoopSpec struct {
 	// Tasks with these indexes fail: permanently when fail_permanent is set.
 	FailTasks     []int32 `protobuf:"varint,3,rep,packed,name=fail_tasks,json=failTasks,proto3" json:"fail_tasks,omitempty"`
 	FailPermanent bool    `protobuf:"varint,4,opt,name=fail_permanent,json=failPermanent,proto3" json:"fail_permanent,omitempty"`
+	// The first attempt of these tasks sleeps slow_ms instead (stragglers,
+	// to exercise speculative execution).
+	SlowTasks     []int32 `protobuf:"varint,5,rep,packed,name=slow_tasks,json=slowTasks,proto3" json:"slow_tasks,omitempty"`
+	SlowMs        int32   `protobuf:"varint,6,opt,name=slow_ms,json=slowMs,proto3" json:"slow_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -568,6 +572,20 @@ func (x *NoopSpec) GetFailPermanent() bool {
 		return x.FailPermanent
 	}
 	return false
+}
+
+func (x *NoopSpec) GetSlowTasks() []int32 {
+	if x != nil {
+		return x.SlowTasks
+	}
+	return nil
+}
+
+func (x *NoopSpec) GetSlowMs() int32 {
+	if x != nil {
+		return x.SlowMs
+	}
+	return 0
 }
 
 // Job is the replicated record of one job.
@@ -1306,13 +1324,16 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\tShardSpec\x12\x18\n" +
 	"\asources\x18\x01 \x03(\tR\asources\x12\x16\n" +
 	"\x06output\x18\x02 \x01(\tR\x06output\x12!\n" +
-	"\foptions_json\x18\x03 \x01(\fR\voptionsJson\"\x81\x01\n" +
+	"\foptions_json\x18\x03 \x01(\fR\voptionsJson\"\xb9\x01\n" +
 	"\bNoopSpec\x12\x14\n" +
 	"\x05tasks\x18\x01 \x01(\x05R\x05tasks\x12\x19\n" +
 	"\bsleep_ms\x18\x02 \x01(\x05R\asleepMs\x12\x1d\n" +
 	"\n" +
 	"fail_tasks\x18\x03 \x03(\x05R\tfailTasks\x12%\n" +
-	"\x0efail_permanent\x18\x04 \x01(\bR\rfailPermanent\"\xc1\x05\n" +
+	"\x0efail_permanent\x18\x04 \x01(\bR\rfailPermanent\x12\x1d\n" +
+	"\n" +
+	"slow_tasks\x18\x05 \x03(\x05R\tslowTasks\x12\x17\n" +
+	"\aslow_ms\x18\x06 \x01(\x05R\x06slowMs\"\xc1\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04spec\x18\x02 \x01(\v2\x16.nightshift.v1.JobSpecR\x04spec\x12-\n" +

@@ -231,7 +231,7 @@ func (a *applier) cancelJob(c *pb.CancelJob) *applyResult {
 		if reason == "" {
 			reason = "cancelled by request"
 		}
-		a.endJob(j, pb.JobState_JOB_STATE_CANCELLED, "")
+		a.endJob(j, pb.JobState_JOB_STATE_CANCELLED, "cancelled: "+reason)
 		a.event(j, "cancelled: %s", reason)
 	}
 	return &applyResult{job: j}

@@ -195,7 +195,10 @@ func (s *Server) close(graceful bool) error {
 		}
 		if s.gossip != nil {
 			if graceful {
-				errs = append(errs, s.gossip.Leave(time.Second))
+				// Leaving is a courtesy: peers detect a silent node anyway.
+				if err := s.gossip.Leave(time.Second); err != nil {
+					s.log.Warn("leaving gossip", "err", err)
+				}
 			} else {
 				errs = append(errs, s.gossip.Shutdown())
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nightshift-ml/nightshift/storage/storagetest"
 )
 
@@ -25,13 +27,45 @@ func run(t *testing.T, args ...string) (string, error) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, c := range newRootCmd().Commands() {
-		out, err := run(t, c.Name(), "--help")
-		if err != nil {
-			t.Fatalf("%s --help: %v", c.Name(), err)
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		for _, sub := range c.Commands() {
+			if sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			p := append(append([]string(nil), path...), sub.Name())
+			name := strings.Join(p, " ")
+			out, err := run(t, append(p, "--help")...)
+			if err != nil {
+				t.Fatalf("%s --help: %v", name, err)
+			}
+			if !strings.Contains(out, "Usage:") {
+				t.Fatalf("%s --help printed no usage:\n%s", name, out)
+			}
+			if sub.Short == "" || sub.Long == "" || sub.Example == "" {
+				t.Errorf("%s: Short, Long and Example must all be set", name)
+			}
+			walk(sub, p)
 		}
-		if !strings.Contains(out, "Usage:") {
-			t.Fatalf("%s --help printed no usage:\n%s", c.Name(), out)
+	}
+	walk(newRootCmd(), nil)
+}
+
+// TestClientCommandsTakeCommonFlags checks that every command that talks to
+// a coordinator takes --coordinator and the TLS flags, and -o where it prints.
+func TestClientCommandsTakeCommonFlags(t *testing.T) {
+	root := newRootCmd()
+	for _, path := range [][]string{{"score"}, {"shard"}, {"jobs", "list"}, {"jobs", "get"}, {"jobs", "cancel"}, {"jobs", "watch"},
+		{"workers", "list"}, {"workers", "drain"}, {"workers", "undrain"},
+		{"operator", "raft", "list-peers"}, {"operator", "raft", "add-peer"}, {"operator", "raft", "remove-peer"}} {
+		cmd, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, flag := range []string{"coordinator", "tls-ca", "tls-cert", "tls-key", "timeout", "output-format"} {
+			if cmd.Flags().Lookup(flag) == nil {
+				t.Errorf("%s has no --%s", strings.Join(path, " "), flag)
+			}
 		}
 	}
 }

@@ -2,25 +2,32 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nightshift-ml/nightshift/cmd/nightshift/internal/cluster"
+	"github.com/nightshift-ml/nightshift/coordinator"
+	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
 	"github.com/nightshift-ml/nightshift/storage"
+	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
 type demoFlags struct {
-	data  string
-	files int
-	rows  int
-	feats int
-	seed  uint64
-	out   outputFormat
+	data    string
+	files   int
+	rows    int
+	feats   int
+	seed    uint64
+	workers int
+	out     outputFormat
 }
 
 func newDemoCmd() *cobra.Command {
@@ -28,22 +35,49 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the main job end to end on the embedded local store",
-		Long: `demo generates a realistic sample dataset (customer churn: numeric and
-categorical columns, missing values, a label drawn from a known logistic
-model) as several CSV files in a local-disk store, shards it into Arrow IPC,
-reads every shard back to check it, and prints what it made.`,
-		Example: "  nightshift demo --data ./.demo",
+		Long: `demo runs nightshift's main job end to end on one machine:
+
+  1. generate a realistic sample dataset (customer churn: numeric and
+     categorical columns, missing values, a label drawn from a known
+     logistic model) as CSV files in the embedded local-disk store;
+  2. start a development cluster in this process (a single-voter Raft
+     coordinator and --workers workers on loopback, the same code as a
+     real cluster);
+  3. shard the CSV files into Arrow IPC shards as a distributed job;
+  4. bulk-score every row with a model artifact (the generator's true
+     logistic weights, until training exists) and commit the output
+     exactly once: part-NNNNN.parquet per shard, _manifest.json, _SUCCESS.
+
+It prints rows scored, throughput and where the output is.`,
+		Example: "  nightshift demo --data ./.demo\n  nightshift demo --rows 200000 -o json",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.data, "data", filepath.Join(os.TempDir(), "nightshift-demo"), "folder of the embedded local store")
+	fl.StringVar(&f.data, "data", filepath.Join(os.TempDir(), "nightshift-demo"), "folder of the embedded local store and the cluster's state")
 	fl.IntVar(&f.files, "files", 8, "CSV files to generate")
 	fl.IntVar(&f.rows, "rows", 25000, "rows per file")
 	fl.IntVar(&f.feats, "features", 8, "extra numeric features beside the named ones")
 	fl.Uint64Var(&f.seed, "seed", 42, "generator seed")
+	fl.IntVar(&f.workers, "workers", 2, "workers in the development cluster")
 	addOutputFlag(cmd, &f.out)
 	return cmd
+}
+
+// demoSummary is the demo's -o json output.
+type demoSummary struct {
+	SampleBytes  int64   `json:"sample_bytes"`
+	Dataset      string  `json:"dataset"`
+	DatasetRows  int64   `json:"dataset_rows"`
+	Shards       int     `json:"shards"`
+	ShardSeconds float64 `json:"shard_seconds"`
+	Model        string  `json:"model"`
+	ScoreJob     string  `json:"score_job"`
+	RowsScored   int64   `json:"rows_scored"`
+	ScoreSeconds float64 `json:"score_seconds"`
+	RowsPerSec   float64 `json:"rows_per_second"`
+	Output       string  `json:"output"`
+	Manifest     string  `json:"manifest"`
 }
 
 func runDemo(cmd *cobra.Command, f *demoFlags) error {
@@ -52,11 +86,13 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return err
+	// Start from a clean slate, so files of an earlier, larger run never mix in.
+	for _, sub := range []string{"sample", "cluster", "datasets", "models", "scored"} {
+		if err := os.RemoveAll(filepath.Join(root, sub)); err != nil {
+			return err
+		}
 	}
-	// Start from a clean sample, so files of an earlier, larger run never mix in.
-	if err := os.RemoveAll(filepath.Join(root, "sample")); err != nil {
+	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
 	st := storage.Config{FileRoot: root}
@@ -67,49 +103,130 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 			fmt.Fprintf(w, format, args...)
 		}
 	}
+	var sum demoSummary
 
-	say("== 1/3 generate: %d CSV files x %d rows into %s/sample/raw\n", f.files, f.rows, base)
+	say("== 1/4 generate: %d CSV files x %d rows into %s/sample/raw\n", f.files, f.rows, base)
 	t0 := time.Now()
 	spec := sample.Spec{Files: f.files, RowsPerFile: f.rows, Features: f.feats, Seed: f.seed, Format: "csv"}
 	written, err := generateSample(ctx, st, base+"/sample", spec)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
+	sum.SampleBytes = written.Bytes
 	say("   %s in %s\n\n", humanBytes(written.Bytes), time.Since(t0).Round(time.Millisecond))
 
-	say("== 2/3 shard: %s/sample/raw -> %s/datasets/churn\n", base, base)
+	say("== 2/4 start a development cluster: 1 coordinator (Raft), %d workers, on loopback\n", f.workers)
+	dev, err := cluster.StartDev(ctx, cluster.DevOptions{Workers: f.workers, DataDir: filepath.Join(root, "cluster"),
+		GRPCAddr: "127.0.0.1:0", Storage: st})
+	if err != nil {
+		return fmt.Errorf("dev cluster: %w", err)
+	}
+	defer dev.Close()
+	client, err := (&clientFlags{addr: dev.Addr(), timeout: 30 * time.Second}).dial()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	say("   coordinator %s\n\n", dev.Addr())
+
+	sum.Dataset = base + "/datasets/churn"
+	say("== 3/4 shard (a distributed job): %s/sample/raw -> %s\n", base, sum.Dataset)
+	opts, _ := json.Marshal(shard.Options{Label: "label", RowsPerShard: 25000})
 	t1 := time.Now()
-	res, err := shard.Ingest(ctx, st, []string{base + "/sample/raw"}, base+"/datasets/churn",
-		shard.Options{Label: "label", RowsPerShard: 50000}, shard.RunOptions{Parallel: 2})
+	shardJob, err := runDemoJob(ctx, cmd, client, f.out, &nsv1.JobSpec{Name: "demo-shard", Kind: &nsv1.JobSpec_Shard{Shard: &nsv1.ShardSpec{
+		Sources: []string{base + "/sample/raw"}, Output: sum.Dataset, OptionsJson: opts}}})
 	if err != nil {
 		return fmt.Errorf("shard: %w", err)
 	}
-	ingestTime := time.Since(t1)
-	if f.out == outputTable {
-		if err := printIngest(cmd, f.out, res, ingestTime); err != nil {
-			return err
-		}
-		if err := printShards(cmd, res.Manifest); err != nil {
-			return err
-		}
-	}
-
-	say("\n== 3/3 read back every shard and verify checksums\n")
-	t2 := time.Now()
-	rows, positives, err := scanDataset(ctx, st, res.URI)
+	sum.ShardSeconds = time.Since(t1).Seconds()
+	ds, err := shard.OpenDataset(ctx, st, sum.Dataset)
 	if err != nil {
-		return fmt.Errorf("read back: %w", err)
+		return fmt.Errorf("shard: %w", err)
 	}
-	readTime := time.Since(t2)
-	if rows != res.Manifest.TotalRows {
-		return fmt.Errorf("read back %d rows, the manifest says %d", rows, res.Manifest.TotalRows)
+	sum.DatasetRows, sum.Shards = ds.Manifest.TotalRows, ds.NumShards()
+	say("   job %s: %d rows in %d shards, %s (%s)\n\n", shardJob.GetId(), sum.DatasetRows, sum.Shards,
+		humanBytes(ds.Manifest.TotalBytes), time.Duration(sum.ShardSeconds*float64(time.Second)).Round(time.Millisecond))
+
+	sum.Model = base + "/models/churn-truth"
+	say("== 4/4 score every row with the generator's true logistic model (%s)\n", sum.Model)
+	m, err := model.FromTruth(sample.NewTruth(spec))
+	if err != nil {
+		return err
 	}
-	say("   %d rows read (%s), %.1f%% labelled 1, checksums ok\n", rows, rate(float64(rows), readTime, "rows"), 100*float64(positives)/float64(rows))
+	if err := m.Save(ctx, st, sum.Model); err != nil {
+		return fmt.Errorf("saving the model: %w", err)
+	}
+	t2 := time.Now()
+	scoreJob, err := runDemoJob(ctx, cmd, client, f.out, &nsv1.JobSpec{Name: "demo-score", Kind: &nsv1.JobSpec_Score{Score: &nsv1.ScoreSpec{
+		Model: sum.Model, Input: sum.Dataset, Output: base + "/scored", Passthrough: []string{"id", "label"}}}})
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	el := time.Since(t2)
+	sum.ScoreJob, sum.RowsScored, sum.ScoreSeconds = scoreJob.GetId(), scoreJob.GetRowsDone(), el.Seconds()
+	sum.RowsPerSec = float64(sum.RowsScored) / el.Seconds()
+	sum.Output, sum.Manifest = scoreJob.GetOutputDir(), scoreJob.GetResultUri()
+	if err := checkDemoOutput(ctx, st, sum.Manifest, sum.DatasetRows); err != nil {
+		return err
+	}
 	if f.out == outputJSON {
-		return writeJSON(w, map[string]any{"sample_bytes": written.Bytes, "ingest": summarize(res, ingestTime),
-			"read_rows": rows, "read_seconds": readTime.Seconds(), "positive_rate": float64(positives) / float64(rows)})
+		return writeJSON(w, sum)
 	}
-	say("\nDone. Try: nightshift shard --input %s/sample/raw --output %s/datasets/churn   (reuses the manifest)\n", base, base)
+	say("   job %s: %d rows scored in %s (%s, submit to _SUCCESS)\n", sum.ScoreJob, sum.RowsScored,
+		el.Round(time.Millisecond), rate(float64(sum.RowsScored), el, "rows"))
+	say("   output   %s/part-*.parquet (one per shard)\n", sum.Output)
+	say("   manifest %s (every input row exactly once)\n", sum.Manifest)
+	say("\nDone. Keep a cluster up with `nightshift dev`, then try:\n")
+	say("  nightshift score --model %s --input %s --output %s/scored --wait\n", sum.Model, sum.Dataset, base)
+	return nil
+}
+
+// runDemoJob submits a job, follows it with a progress bar, and returns
+// it once it succeeded.
+func runDemoJob(ctx context.Context, cmd *cobra.Command, c *apiClient, out outputFormat, spec *nsv1.JobSpec) (*nsv1.Job, error) {
+	spec.IdempotencyKey = randomID("demo-")
+	cctx, cancel := c.call(ctx)
+	resp, err := c.jobs.SubmitJob(cctx, &nsv1.SubmitJobRequest{Spec: spec, RequestId: randomID("req-")})
+	cancel()
+	if err != nil {
+		return nil, c.apiError(err, "")
+	}
+	var bar *progressBar
+	if out == outputTable {
+		bar = newProgressBar(cmd.ErrOrStderr())
+	}
+	job, err := watchJob(ctx, c, resp.GetJob().GetId(), watchOptions{bar: bar})
+	if bar != nil {
+		bar.finish()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return job, jobOutcome(job)
+}
+
+// checkDemoOutput reads the committed manifest and checks it covers every row.
+func checkDemoOutput(ctx context.Context, st storage.Config, uri string, rows int64) error {
+	b, key, err := storage.Open(ctx, uri, st)
+	if err != nil {
+		return err
+	}
+	rc, _, err := b.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("reading the output manifest: %w", err)
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	var man coordinator.ScoreManifest
+	if err := json.Unmarshal(body, &man); err != nil {
+		return fmt.Errorf("output manifest %s: %w", uri, err)
+	}
+	if man.Rows != rows {
+		return fmt.Errorf("output manifest %s lists %d rows, the dataset has %d", uri, man.Rows, rows)
+	}
 	return nil
 }
 
@@ -119,49 +236,4 @@ func generateSample(ctx context.Context, st storage.Config, uri string, spec sam
 		return nil, err
 	}
 	return sample.Write(ctx, b, key, spec)
-}
-
-func printShards(cmd *cobra.Command, m *shard.Manifest) error {
-	var rows [][]string
-	for i, s := range m.Shards {
-		if i == 6 && len(m.Shards) > 8 {
-			rows = append(rows, []string{fmt.Sprintf("... %d more", len(m.Shards)-7), "", "", ""})
-			i = len(m.Shards) - 1
-			s = m.Shards[i]
-			rows = append(rows, []string{s.Key, fmt.Sprint(s.Rows), humanBytes(s.Bytes), s.Checksum})
-			break
-		}
-		rows = append(rows, []string{s.Key, fmt.Sprint(s.Rows), humanBytes(s.Bytes), s.Checksum})
-	}
-	fmt.Fprintln(cmd.OutOrStdout())
-	return writeTable(cmd.OutOrStdout(), []string{"SHARD", "ROWS", "BYTES", "CHECKSUM"}, rows)
-}
-
-// scanDataset streams every shard, verifying checksums, and counts rows
-// and positive labels.
-func scanDataset(ctx context.Context, st storage.Config, uri string) (rows, positives int64, err error) {
-	ds, err := shard.OpenDataset(ctx, st, uri)
-	if err != nil {
-		return 0, 0, err
-	}
-	label := ds.Schema.FieldIndices("label")[0]
-	for i := range ds.NumShards() {
-		sc := ds.Scan(ctx, i)
-		for sc.Next() {
-			rec := sc.Record()
-			rows += rec.NumRows()
-			col := rec.Column(label)
-			for j := range col.Len() {
-				if col.ValueStr(j) == "1" {
-					positives++
-				}
-			}
-		}
-		err := sc.Err()
-		sc.Close()
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	return rows, positives, nil
 }

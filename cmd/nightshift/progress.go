@@ -62,6 +62,16 @@ func (p *progressBar) update(done, total int64, detail string) {
 	fmt.Fprintf(p.w, "\r[%s%s]%s\x1b[K", strings.Repeat("=", fill), strings.Repeat(" ", barWidth-fill), text)
 }
 
+// since makes rates and the ETA count from t (a job that started before
+// the bar did).
+func (p *progressBar) since(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !t.IsZero() && t.Before(p.start) {
+		p.start = t
+	}
+}
+
 // finish ends the status line.
 func (p *progressBar) finish() {
 	if p.on {

@@ -19,20 +19,28 @@ models data-parallel across workers, and bulk-scores whole datasets.
 
 Storage URIs are s3://bucket/prefix (endpoint and credentials from
 NIGHTSHIFT_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
-or file:///absolute/path.`,
+or file:///absolute/path.
+
+Client commands (score, jobs, workers, operator, shard --submit) reach a
+coordinator at --coordinator (env NIGHTSHIFT_ADDR, default 127.0.0.1:7100,
+where nightshift dev listens), with mutual TLS from --tls-ca, --tls-cert and
+--tls-key (env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
-	root.AddCommand(newShardCmd(), newDemoCmd(), newVersionCmd())
+	root.AddCommand(newShardCmd(), newScoreCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
+		newCoordinatorCmd(), newWorkerCmd(), newDevCmd(), newTLSCmd(), newDemoCmd(), newVersionCmd())
 	return root
 }
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print the version",
+		Long:    "version prints the version this binary was built from (a release tag, or dev-<commit>).",
+		Example: "  nightshift version",
+		Args:    cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintln(cmd.OutOrStdout(), "nightshift", buildVersion())
 		},

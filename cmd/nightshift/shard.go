@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 )
 
@@ -21,6 +23,8 @@ type shardFlags struct {
 	badRows  string
 	out      outputFormat
 	st       storageFlags
+	submit   bool
+	job      submitFlags
 }
 
 func newShardCmd() *cobra.Command {
@@ -34,10 +38,19 @@ writes compressed Arrow IPC shards plus manifest.json (written last) under --out
 Ingesting an unchanged source with the same options again reuses the existing
 manifest and writes nothing. Bad input fails with the object, line or row and
 column named; --bad-rows quarantine sets bad rows aside instead, up to
---max-bad-fraction of all rows.`,
+--max-bad-fraction of all rows.
+
+By default shard runs here, in this process. With --submit it runs as a
+distributed shard job on the cluster instead (one task per unit, on the
+workers of --pool), with the same options and the same output; --wait
+follows it with a progress bar. The workers read --input and write --output
+with their own storage settings (the --s3-*/--file-root flags apply here only).
+
+With --submit: ` + idempotencyHelp,
 		Example: `  nightshift shard --input s3://lake/events/2026-11-22/ --output s3://lake/datasets/events-1122
   nightshift shard --input file:///data/train.csv --output file:///data/ds --rows-per-shard 500000 --label churned
-  nightshift shard --input s3://lake/raw/ --output s3://lake/ds --format jsonl --schema 'id:int64,x:float64,tag:string' -o json`,
+  nightshift shard --input s3://lake/raw/ --output s3://lake/ds --format jsonl --schema 'id:int64,x:float64,tag:string' -o json
+  nightshift shard --input s3://lake/events/2026-11-22/ --output s3://lake/datasets/events-1122 --submit --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runShard(cmd, &f) },
 	}
@@ -58,7 +71,9 @@ column named; --bad-rows quarantine sets bad rows aside instead, up to
 	f.split = shard.DefaultCSVSplitBytes
 	fl.Var(&f.split, "csv-split-bytes", "split CSV objects larger than this into byte-range units (-1: never; needed if quoted fields hold newlines)")
 	fl.IntVar(&f.opts.InferRows, "infer-rows", shard.DefaultInferRows, "rows sampled to infer a CSV/JSON lines schema")
-	fl.IntVar(&f.parallel, "parallel", 2, "units ingested at once")
+	fl.IntVar(&f.parallel, "parallel", 2, "units ingested at once (here; not with --submit)")
+	fl.BoolVar(&f.submit, "submit", false, "run the ingest as a job on the cluster instead of here")
+	addSubmitFlags(cmd, &f.job, " (with --submit)")
 	addOutputFlag(cmd, &f.out)
 	addStorageFlags(cmd, &f.st)
 	_ = cmd.MarkFlagRequired("input")
@@ -72,6 +87,14 @@ func runShard(cmd *cobra.Command, f *shardFlags) error {
 	f.opts.BadRows = shard.BadRowPolicy(f.badRows)
 	f.opts.ShardBytes = int64(f.bytes)
 	f.opts.CSVSplitBytes = int64(f.split)
+	if f.submit {
+		return submitShard(cmd, f)
+	}
+	for _, name := range []string{"wait", "pool", "name", "idempotency-key", "new"} {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s needs --submit", name)
+		}
+	}
 	bar := newProgressBar(cmd.ErrOrStderr())
 	start := time.Now()
 	res, err := shard.Ingest(cmd.Context(), f.st.config(), f.inputs, f.output, f.opts, shard.RunOptions{
@@ -86,6 +109,16 @@ func runShard(cmd *cobra.Command, f *shardFlags) error {
 		return err
 	}
 	return printIngest(cmd, f.out, res, time.Since(start))
+}
+
+// submitShard runs the ingest as a distributed shard job.
+func submitShard(cmd *cobra.Command, f *shardFlags) error {
+	opts, err := json.Marshal(f.opts)
+	if err != nil {
+		return err
+	}
+	spec := &nsv1.ShardSpec{Sources: f.inputs, Output: trimURI(f.output), OptionsJson: opts}
+	return submitJob(cmd, &f.job, f.out, &nsv1.JobSpec{Kind: &nsv1.JobSpec_Shard{Shard: spec}})
 }
 
 // ingestSummary is the stable JSON shape of `shard -o json`.

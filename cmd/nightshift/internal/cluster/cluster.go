@@ -32,6 +32,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Fast uses test timings: sub-second elections, leases and gossip.
 	Fast bool
+	// ClientTLS is what the cluster's own admin calls (adding peers) use
+	// when the coordinators require mutual TLS.
+	ClientTLS rpc.TLSConfig
 	// Coordinator and Worker adjust each node's config before it starts.
 	Coordinator func(i int, c *coordinator.Config)
 	Worker      func(i int, c *worker.Config)
@@ -138,7 +141,7 @@ func (c *Cluster) startCoordinators(ctx context.Context) error {
 // `nightshift operator raft add-peer` does.
 func (c *Cluster) AddPeer(ctx context.Context, s *coordinator.Server) error {
 	return retry(ctx, func(ctx context.Context) error {
-		conn, err := rpc.Dial(c.Addr(), rpc.TLSConfig{})
+		conn, err := rpc.Dial(c.Addr(), c.opts.ClientTLS)
 		if err != nil {
 			return err
 		}

@@ -238,3 +238,26 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSpeculativeBackupBeatsStraggler makes one task's first attempt
+// straggle: the leader starts a backup attempt on another worker, the
+// backup's result is committed and the job does not wait for the straggler.
+func TestSpeculativeBackupBeatsStraggler(t *testing.T) {
+	c := startCluster(t, 1, 2, nil)
+	jobs, _ := clients(t, c.Addr())
+	start := time.Now()
+	resp, err := jobs.SubmitJob(context.Background(), &pb.SubmitJobRequest{Spec: &pb.JobSpec{Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{
+		Tasks: 20, SleepMs: 20, SlowTasks: []int32{3}, SlowMs: 20_000}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitJob(t, c, resp.Job.Id, 15*time.Second, nil)
+	if j.State != pb.JobState_JOB_STATE_SUCCEEDED || j.Speculative < 1 {
+		t.Fatalf("job %s with %d speculative attempts: %s", j.State, j.Speculative, j.Error)
+	}
+	task := c.Leader().Store().Snapshot().Task(resp.Job.Id, 3)
+	if task.Result.GetAttempt() < 2 {
+		t.Fatalf("straggler committed from attempt %d", task.Result.GetAttempt())
+	}
+	t.Logf("job done in %s with the straggler's backup (attempt %d)", time.Since(start).Round(time.Millisecond), task.Result.GetAttempt())
+}

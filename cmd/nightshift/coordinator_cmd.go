@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nightshift-ml/nightshift/coordinator"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+)
+
+// coordinatorFile is the YAML config file of `nightshift coordinator`.
+// README.md (Configuration) lists every field with its default.
+type coordinatorFile struct {
+	ID                *string         `yaml:"id"`
+	DataDir           *string         `yaml:"data_dir"`
+	Bootstrap         *bool           `yaml:"bootstrap"`
+	RaftAddr          *string         `yaml:"raft_addr"`
+	RaftAdvertise     *string         `yaml:"raft_advertise"`
+	GRPCAddr          *string         `yaml:"grpc_addr"`
+	GRPCAdvertise     *string         `yaml:"grpc_advertise"`
+	HTTPAddr          *string         `yaml:"http_addr"`
+	GossipAddr        *string         `yaml:"gossip_addr"`
+	GossipAdvertise   *string         `yaml:"gossip_advertise"`
+	Seeds             []string        `yaml:"seeds"`
+	GossipKey         yamlBase64      `yaml:"gossip_key"`
+	TLS               *rpc.TLSConfig  `yaml:"tls"`
+	LoopbackOnly      *bool           `yaml:"loopback_only"`
+	Storage           storageFile     `yaml:"storage"`
+	LeaseTTL          yamlDuration    `yaml:"lease_ttl"`
+	HeartbeatInterval yamlDuration    `yaml:"heartbeat_interval"`
+	RetryBackoff      yamlDuration    `yaml:"retry_backoff"`
+	MaxRetryBackoff   yamlDuration    `yaml:"max_retry_backoff"`
+	MaxAttempts       *int32          `yaml:"max_attempts"`
+	Speculation       speculationFile `yaml:"speculation"`
+	Raft              raftFile        `yaml:"raft"`
+	Log               logFile         `yaml:"log"`
+}
+
+type speculationFile struct {
+	Multiplier *float64     `yaml:"multiplier"`
+	Quantile   *float64     `yaml:"quantile"`
+	MinRuntime yamlDuration `yaml:"min_runtime"`
+}
+
+type raftFile struct {
+	HeartbeatTimeout  yamlDuration `yaml:"heartbeat_timeout"`
+	ElectionTimeout   yamlDuration `yaml:"election_timeout"`
+	LeaderLease       yamlDuration `yaml:"leader_lease"`
+	CommitTimeout     yamlDuration `yaml:"commit_timeout"`
+	SnapshotThreshold *uint64      `yaml:"snapshot_threshold"`
+	SnapshotInterval  yamlDuration `yaml:"snapshot_interval"`
+	TrailingLogs      *uint64      `yaml:"trailing_logs"`
+}
+
+// coordinatorConfig turns the file into a coordinator.Config: the
+// defaults, overridden by every field the file sets.
+func coordinatorConfig(f *coordinatorFile) coordinator.Config {
+	c := coordinator.DefaultConfig()
+	setIf(&c.ID, f.ID)
+	setIf(&c.DataDir, f.DataDir)
+	setIf(&c.Bootstrap, f.Bootstrap)
+	setIf(&c.RaftAddr, f.RaftAddr)
+	setIf(&c.RaftAdvertise, f.RaftAdvertise)
+	setIf(&c.GRPCAddr, f.GRPCAddr)
+	setIf(&c.GRPCAdvertise, f.GRPCAdvertise)
+	setIf(&c.HTTPAddr, f.HTTPAddr)
+	setIf(&c.GossipAddr, f.GossipAddr)
+	setIf(&c.GossipAdvertise, f.GossipAdvertise)
+	if f.Seeds != nil {
+		c.Seeds = f.Seeds
+	}
+	if f.GossipKey != nil {
+		c.GossipKey = f.GossipKey
+	}
+	setIf(&c.TLS, f.TLS)
+	setIf(&c.LoopbackOnly, f.LoopbackOnly)
+	c.Storage = f.Storage.config()
+	f.LeaseTTL.apply(&c.LeaseTTL)
+	f.HeartbeatInterval.apply(&c.HeartbeatInterval)
+	f.RetryBackoff.apply(&c.RetryBackoff)
+	f.MaxRetryBackoff.apply(&c.MaxRetryBackoff)
+	setIf(&c.MaxAttempts, f.MaxAttempts)
+	setIf(&c.SpeculationMultiplier, f.Speculation.Multiplier)
+	setIf(&c.SpeculationQuantile, f.Speculation.Quantile)
+	f.Speculation.MinRuntime.apply(&c.SpeculationMinRuntime)
+	f.Raft.HeartbeatTimeout.apply(&c.RaftHeartbeatTimeout)
+	f.Raft.ElectionTimeout.apply(&c.RaftElectionTimeout)
+	f.Raft.LeaderLease.apply(&c.RaftLeaderLease)
+	f.Raft.CommitTimeout.apply(&c.RaftCommitTimeout)
+	setIf(&c.SnapshotThreshold, f.Raft.SnapshotThreshold)
+	f.Raft.SnapshotInterval.apply(&c.SnapshotInterval)
+	setIf(&c.TrailingLogs, f.Raft.TrailingLogs)
+	c.Version = buildVersion()
+	return c
+}
+
+// loadCoordinatorConfig reads, converts and validates a coordinator file.
+func loadCoordinatorConfig(path string) (coordinator.Config, *coordinatorFile, error) {
+	var f coordinatorFile
+	if err := loadYAML(path, &f); err != nil {
+		return coordinator.Config{}, nil, err
+	}
+	return coordinatorConfig(&f), &f, nil
+}
+
+func newCoordinatorCmd() *cobra.Command {
+	var (
+		path      string
+		id        string
+		dataDir   string
+		bootstrap bool
+		check     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "coordinator --config FILE",
+		Short: "Run a coordinator (a Raft voter serving the API)",
+		Long: `coordinator runs one coordinator of the cluster: a Raft node with the
+replicated job, task, worker and model state, the gRPC API (any coordinator
+answers; followers forward writes to the leader) and, on the leader, the
+scheduler. It runs until SIGINT or SIGTERM.
+
+The YAML config file is decoded strictly: an unknown field, a bad duration or
+byte size fails with the file, line and field named. Fields left out keep
+their defaults (README.md, Configuration). S3 credentials come from the
+environment only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). --id, --data-dir
+and --bootstrap override the file.
+
+Start the first coordinator of a new cluster with bootstrap: true (or
+--bootstrap); start the others without it and add them with
+nightshift operator raft add-peer.`,
+		Example: `  nightshift coordinator --config deploy/config/coordinator-1.yaml
+  nightshift coordinator --config deploy/config/coordinator-2.yaml
+  nightshift operator raft add-peer --id coordinator-2 --address 127.0.0.1:7111
+  nightshift coordinator --config /etc/nightshift/coordinator.yaml --check`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, f, err := loadCoordinatorConfig(path)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			if fl.Changed("id") {
+				cfg.ID = id
+			}
+			if fl.Changed("data-dir") {
+				cfg.DataDir = dataDir
+			}
+			if fl.Changed("bootstrap") {
+				cfg.Bootstrap = bootstrap
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("%s: %s", path, oneLine(err))
+			}
+			if check {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: coordinator %s, api %s, raft %s, gossip %s, bootstrap %v, data %s\n",
+					path, cfg.ID, cfg.GRPCAddr, cfg.RaftAddr, cfg.GossipAddr, cfg.Bootstrap, cfg.DataDir)
+				return nil
+			}
+			cfg.Logger = f.Log.newLogger(cmd.ErrOrStderr())
+			srv, err := coordinator.New(cfg)
+			if err != nil {
+				return err
+			}
+			cfg.Logger.Info("coordinator starting", "node", cfg.ID, "version", cfg.Version, "api", cfg.GRPCAddr, "raft", cfg.RaftAddr, "gossip", cfg.GossipAddr)
+			return runUntilSignal(cmd.Context(), cfg.Logger, srv.Run)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&path, "config", "", "YAML config file")
+	fl.StringVar(&id, "id", "", "node id (overrides id in the file)")
+	fl.StringVar(&dataDir, "data-dir", "", "Raft state folder (overrides data_dir)")
+	fl.BoolVar(&bootstrap, "bootstrap", false, "start a new cluster with this node as its only voter if it has no state (overrides bootstrap)")
+	fl.BoolVar(&check, "check", false, "only check the config: load, validate, print a line and exit")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}

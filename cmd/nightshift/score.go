@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard"
+	"github.com/nightshift-ml/nightshift/worker/model"
+	"github.com/nightshift-ml/nightshift/worker/score"
+)
+
+type scoreFlags struct {
+	spec          nsv1.ScoreSpec
+	skipPreflight bool
+	submit        submitFlags
+	st            storageFlags
+	out           outputFormat
+}
+
+func newScoreCmd() *cobra.Command {
+	var f scoreFlags
+	cmd := &cobra.Command{
+		Use:   "score --model URI --input URI --output URI",
+		Short: "Bulk-score a dataset with a model on the cluster",
+		Long: `score submits a job that scores every row of a dataset (a folder holding
+manifest.json, as written by nightshift shard) with a model artifact (a folder
+holding model.json), one task per input shard, on the workers of --pool.
+
+Before submitting, score checks locally that the model loads and that the
+dataset has every column the model and --passthrough need, so a bad model or
+a missing column fails at once with a clear error (--skip-preflight skips
+this, e.g. where this machine cannot read the storage).
+
+The output is written exactly once under OUTPUT/job-<id>/: one
+part-NNNNN.parquet (or .arrow) per input shard with the --passthrough columns
+and the predictions, then _manifest.json and _SUCCESS, written last. Until
+_SUCCESS exists nothing there is committed output.
+
+` + idempotencyHelp,
+		Example: `  nightshift score --model s3://lake/models/churn/v3 --input s3://lake/datasets/events-1122 \
+      --output s3://lake/scores/churn --passthrough customer_id --wait
+  nightshift score --model file:///data/model --input file:///data/ds --output file:///data/out --format arrow -o json
+  nightshift score ... --new           # run again although the same spec ran before`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runScore(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.spec.Model, "model", "", "model artifact folder URI (holding model.json)")
+	fl.StringVar(&f.spec.Input, "input", "", "dataset folder URI (holding manifest.json)")
+	fl.StringVar(&f.spec.Output, "output", "", "output folder URI; the job writes below OUTPUT/job-<id>/")
+	fl.StringVar(&f.spec.Format, "format", "parquet", "output format: parquet or arrow")
+	fl.StringSliceVar(&f.spec.Passthrough, "passthrough", nil, "input columns copied beside the predictions, e.g. id,age")
+	fl.StringVar(&f.spec.BadRows, "bad-rows", "fail", "rows the model cannot score: fail the job, or quarantine them with their reason")
+	fl.BoolVar(&f.skipPreflight, "skip-preflight", false, "submit without loading the model and the dataset's manifest here first")
+	addSubmitFlags(cmd, &f.submit, "")
+	addOutputFlag(cmd, &f.out)
+	addStorageFlags(cmd, &f.st)
+	for _, name := range []string{"model", "input", "output"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func runScore(cmd *cobra.Command, f *scoreFlags) error {
+	spec := &f.spec
+	if err := normaliseScore(spec); err != nil {
+		return err
+	}
+	if !f.skipPreflight {
+		if err := preflightScore(cmd.Context(), f); err != nil {
+			return err
+		}
+	}
+	return submitJob(cmd, &f.submit, f.out, &nsv1.JobSpec{Kind: &nsv1.JobSpec_Score{Score: spec}})
+}
+
+// normaliseScore checks the flags and puts the spec in its canonical form,
+// so equal commands make equal specs (and idempotency keys).
+func normaliseScore(spec *nsv1.ScoreSpec) error {
+	spec.Model, spec.Input, spec.Output = trimURI(spec.Model), trimURI(spec.Input), trimURI(spec.Output)
+	spec.Format, spec.BadRows = strings.ToLower(spec.Format), strings.ToLower(spec.BadRows)
+	if spec.Format != "parquet" && spec.Format != "arrow" {
+		return fmt.Errorf("--format: want parquet or arrow, got %q", spec.Format)
+	}
+	if spec.BadRows != "fail" && spec.BadRows != "quarantine" {
+		return fmt.Errorf("--bad-rows: want fail or quarantine, got %q", spec.BadRows)
+	}
+	for i, c := range spec.Passthrough {
+		spec.Passthrough[i] = strings.TrimSpace(c)
+	}
+	return nil
+}
+
+// preflightScore loads the model and the input's manifest and checks that
+// the one can score the other, before anything is submitted.
+func preflightScore(ctx context.Context, f *scoreFlags) error {
+	st := f.st.config()
+	m, err := model.Load(ctx, st, f.spec.Model)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", f.spec.Model, err)
+	}
+	ds, err := shard.OpenDataset(ctx, st, f.spec.Input)
+	if err != nil {
+		return fmt.Errorf("input %s is not a dataset (run nightshift shard first?): %w", f.spec.Input, err)
+	}
+	opts := score.Options{Format: f.spec.Format, Passthrough: f.spec.Passthrough, BadRows: f.spec.BadRows}
+	if err := score.Validate(m, ds.Schema, opts); err != nil {
+		return fmt.Errorf("model %s cannot score %s: %w", f.spec.Model, f.spec.Input, err)
+	}
+	return nil
+}
+
+// trimURI drops trailing slashes of a folder URI, so "x/" and "x" are the
+// same spec (and the same idempotency key).
+func trimURI(u string) string {
+	u = strings.TrimSpace(u)
+	for strings.HasSuffix(u, "/") && !strings.HasSuffix(u, "://") && !strings.HasSuffix(u, ":///") {
+		u = strings.TrimSuffix(u, "/")
+	}
+	return u
+}

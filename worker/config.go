@@ -49,6 +49,13 @@ type Config struct {
 	DrainGrace time.Duration
 	// LeaseWait is how long one lease call waits for work (long poll).
 	LeaseWait time.Duration
+	// RPCTimeout bounds one attempt of a unary call to a coordinator (a
+	// lease call gets LeaseWait on top); a call that times out is retried
+	// on the next coordinator.
+	RPCTimeout time.Duration
+	// FlushTimeout bounds what a stopping worker spends, after its tasks
+	// ended, delivering its last reports and leaving gossip.
+	FlushTimeout time.Duration
 
 	Version string
 	Logger  *slog.Logger
@@ -57,13 +64,15 @@ type Config struct {
 // DefaultConfig returns production defaults.
 func DefaultConfig() Config {
 	return Config{
-		Pool:       "default",
-		Slots:      2,
-		GRPCAddr:   "127.0.0.1:7200",
-		GossipAddr: "127.0.0.1:7202",
-		DrainGrace: 30 * time.Second,
-		LeaseWait:  2 * time.Second,
-		Version:    "dev",
+		Pool:         "default",
+		Slots:        2,
+		GRPCAddr:     "127.0.0.1:7200",
+		GossipAddr:   "127.0.0.1:7202",
+		DrainGrace:   30 * time.Second,
+		LeaseWait:    2 * time.Second,
+		RPCTimeout:   5 * time.Second,
+		FlushTimeout: 10 * time.Second,
+		Version:      "dev",
 	}
 }
 
@@ -74,6 +83,8 @@ func TestConfig() Config {
 	c.FastGossip, c.LoopbackOnly = true, true
 	c.DrainGrace = 5 * time.Second
 	c.LeaseWait = 500 * time.Millisecond
+	c.RPCTimeout = 2 * time.Second
+	c.FlushTimeout = 3 * time.Second
 	return c
 }
 
@@ -102,6 +113,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: dev mode binds loopback only", name, addr))
 		}
 	}
+	if c.MemoryBytes < 0 {
+		errs = append(errs, fmt.Errorf("memory_bytes must not be negative, got %d", c.MemoryBytes))
+	}
+	for name, d := range map[string]time.Duration{"drain_grace": c.DrainGrace, "lease_wait": c.LeaseWait,
+		"rpc_timeout": c.RPCTimeout, "flush_timeout": c.FlushTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, d))
+		}
+	}
 	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
 		errs = append(errs, fmt.Errorf("gossip_key must be 16, 24 or 32 bytes, got %d", n))
 	}
@@ -109,4 +129,20 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// withDefaults fills the timings a caller may leave zero (a Config built
+// without DefaultConfig) with the production defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.RPCTimeout == 0 {
+		c.RPCTimeout = d.RPCTimeout
+	}
+	if c.FlushTimeout == 0 {
+		c.FlushTimeout = d.FlushTimeout
+	}
+	if c.Version == "" {
+		c.Version = d.Version
+	}
+	return c
 }

@@ -1,8 +1,47 @@
-// Package worker will own the stateless worker agent (DESIGN.md §2, §6–§9):
-// memberlist gossip, the lease loop and drain, and the task runners (shard
-// ingest units, scoring, training with ring all-reduce).
+// Package worker is the stateless worker agent (DESIGN.md §2, §6–§8): it
+// registers with the coordinators, joins memberlist gossip, leases tasks,
+// runs them and reports their outcomes, and drains on request.
 //
-// It is empty in this release; the shard package already exposes what the
-// ingest runner will call (shard.RunUnit). It may import proto, storage and
-// shard, never coordinator.
+// # Loops
+//
+// Run starts a handful of goroutines around one mutex-guarded state (the
+// running attempts, the report queue, drain and pause flags):
+//
+//   - the lease loop asks for work whenever a slot (and memory) is free,
+//     one Lease call at a time, long-polling when no work is ready; queued
+//     reports ride on the call;
+//   - the flush loop sends with Report the reports the lease loop will not
+//     carry soon (it is inside a long poll, backing off, or not leasing),
+//     batching whatever accumulates while a call is in flight;
+//   - the heartbeat loop keeps the running attempts' leases alive and
+//     applies the answer: abort attempts, drain or undrain, register again;
+//   - one goroutine per running attempt, cancelled by abort, by the end of
+//     a drain's grace, or by Kill;
+//   - gossip join and metadata loops, and the gRPC and HTTP servers.
+//
+// Reports are never dropped on an RPC error: they go back to the head of
+// the queue and are retried (the coordinator applies them once per
+// attempt). A report the coordinator rejects belongs to a stale attempt;
+// the object it wrote (score jobs write one object per attempt, below
+// _temporary) is deleted.
+//
+// Coordinator calls go to any coordinator (followers forward to the
+// leader): the configured ones and those gossip reports. A transient
+// failure moves to the next one after a capped, jittered backoff.
+//
+// # Runners
+//
+// Each job kind has a runner: noop (sleep, optional injected failure),
+// shard (one ingest unit of a shard.Plan) and score (one dataset shard
+// through a model). A failure is permanent when it is deterministic (bad
+// input, a model that does not load, an unknown kind), so the coordinator
+// does not retry it blindly.
+//
+// # Concurrency
+//
+// An Agent is safe for concurrent use. Run is called once and waits for
+// every goroutine it started before returning. Kill, Drain, Pause and
+// Resume may be called at any time from any goroutine.
+//
+// The package may import proto, storage and shard, never coordinator.
 package worker

@@ -69,4 +69,3 @@ These are for development and tests; in production use your own PKI.`,
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
-

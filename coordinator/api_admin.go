@@ -45,7 +45,7 @@ func (a *adminAPI) ListWorkers(ctx context.Context, req *pb.ListWorkersRequest) 
 	for _, w := range view.Workers() {
 		ws := &pb.WorkerStatus{Worker: w, Running: running[w.Id], LastHeartbeatMsAgo: -1, Gossip: gossipState[w.Id]}
 		if ws.Gossip == "" {
-			ws.Gossip = "unknown"
+			ws.Gossip = "gone" // not alive in gossip: dead, left or never joined
 		}
 		if last := a.s.hb.lastSeen(w.Id); !last.IsZero() && a.s.IsLeader() {
 			ws.LastHeartbeatMsAgo = now.Sub(last).Milliseconds()

@@ -76,7 +76,7 @@ func (a *applier) lease(j *pb.Job, t *pb.Task, workerID string, speculative bool
 		}
 	case speculative && t.State == pb.TaskState_TASK_STATE_RUNNING && len(t.Active) == 1 && t.Active[0].WorkerId != workerID:
 		j.Speculative++
-		a.event(j, "task %d: speculative attempt %d on %s (attempt %d on %s is slow)", t.Index, t.Attempts+1, workerID, t.Active[0].Number, t.Active[0].WorkerId)
+		a.event(j, "%s: speculative attempt %d on %s (attempt %d on %s is slow)", taskName(j, t.Index), t.Attempts+1, workerID, t.Active[0].Number, t.Active[0].WorkerId)
 	default:
 		return reject("task %s/%d is %s with %d attempts", t.JobId, t.Index, t.State, len(t.Active))
 	}

@@ -77,7 +77,6 @@ func (s *Server) startLeading() {
 			wg.Add(1)
 			go func() { defer wg.Done(); loop(ctx) }()
 		}
-		s.markDeadWorkers(ctx)
 		wg.Wait()
 	}()
 }
@@ -116,16 +115,6 @@ func (s *Server) onGossip(m gossip.Member) {
 		return
 	}
 	go s.markDown(context.Background(), m.Meta.ID, "gossip: worker "+m.State)
-}
-
-// markDeadWorkers marks down the workers gossip already considers gone
-// when this node takes over.
-func (s *Server) markDeadWorkers(ctx context.Context) {
-	for _, m := range s.gossip.Members() {
-		if !m.Alive() && m.MetaErr == nil && m.Meta.Role == gossip.RoleWorker {
-			s.markDown(ctx, m.Meta.ID, "gossip: worker "+m.State)
-		}
-	}
 }
 
 // markDown commits a worker's DOWN state, which expires its attempts.

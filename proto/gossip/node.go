@@ -146,8 +146,7 @@ func (n *Node) SetMeta(m Meta) error {
 	return n.ml.UpdateNode(2 * time.Second)
 }
 
-// Members returns every node gossip knows, the dead and departed included
-// until memberlist forgets them.
+// Members returns the nodes gossip considers alive or suspect.
 func (n *Node) Members() []Member {
 	var out []Member
 	for _, nd := range n.ml.Members() {
@@ -199,11 +198,26 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type events Node
 
-func (e *events) notify(nd *memberlist.Node) {
-	if e.cfg.OnChange != nil {
-		e.cfg.OnChange(toMember(nd))
+func (e *events) notify(nd *memberlist.Node, state string) {
+	if e.cfg.OnChange == nil {
+		return
 	}
+	m := toMember(nd)
+	if state != "" {
+		m.State = state
+	}
+	e.cfg.OnChange(m)
 }
-func (e *events) NotifyJoin(nd *memberlist.Node)   { e.notify(nd) }
-func (e *events) NotifyLeave(nd *memberlist.Node)  { e.notify(nd) }
-func (e *events) NotifyUpdate(nd *memberlist.Node) { e.notify(nd) }
+func (e *events) NotifyJoin(nd *memberlist.Node)   { e.notify(nd, "") }
+func (e *events) NotifyUpdate(nd *memberlist.Node) { e.notify(nd, "") }
+
+// NotifyLeave reports a node that left or was declared dead. memberlist
+// passes the node with its state field not yet updated (the new state lives
+// in its internal record), so the state is set here.
+func (e *events) NotifyLeave(nd *memberlist.Node) {
+	st := "dead"
+	if nd.State == memberlist.StateLeft {
+		st = "left"
+	}
+	e.notify(nd, st)
+}

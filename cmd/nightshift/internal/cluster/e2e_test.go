@@ -128,7 +128,10 @@ func TestPausedWorkerOutputNeverCommitted(t *testing.T) {
 func TestKilledWorkerRequeuedByGossip(t *testing.T) {
 	f := newFixture(t, 2, 1000, 20) // 100 shards
 	c := startCluster(t, 1, 2, func(o *Options) {
-		o.Coordinator = func(_ int, cfg *coordinator.Config) { cfg.LeaseTTL = 5 * time.Minute }
+		o.Coordinator = func(_ int, cfg *coordinator.Config) {
+			cfg.LeaseTTL = 5 * time.Minute
+			cfg.SpeculationMultiplier = 0 // no backup attempts: only gossip can rescue the victim's shards
+		}
 	})
 	victim := c.Workers[0]
 	victim.Pause() // hold its attempts so the kill lands mid-task
@@ -142,8 +145,7 @@ func TestKilledWorkerRequeuedByGossip(t *testing.T) {
 	}
 	t.Logf("job finished %s after the kill (lease TTL 5m)", time.Since(start).Round(time.Millisecond))
 	onlyCommitted(t, checkScoreOutput(t, f, final))
-	w := c.Leader().Store().Snapshot().Worker(victim.ID())
-	if w.State != pb.WorkerState_WORKER_STATE_DOWN {
+	if w := c.Leader().Store().Snapshot().Worker(victim.ID()); w.State != pb.WorkerState_WORKER_STATE_DOWN {
 		t.Fatalf("killed worker is %s", w.State)
 	}
 }

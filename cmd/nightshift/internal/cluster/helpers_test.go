@@ -53,7 +53,7 @@ func newFixture(t *testing.T, files, rowsPerFile int, rowsPerShard int64) *fixtu
 		t.Fatal(err)
 	}
 	f.dataset = f.base + "/dataset"
-	res, err := shard.Ingest(ctx, f.st, []string{f.base + "/raw/"}, f.dataset,
+	res, err := shard.Ingest(ctx, f.st, []string{f.base + "/raw/raw/"}, f.dataset,
 		shard.Options{RowsPerShard: rowsPerShard, BatchRows: int(rowsPerShard), Compression: shard.CompressionNone}, shard.RunOptions{Parallel: 2})
 	if err != nil {
 		t.Fatal(err)

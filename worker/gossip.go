@@ -1,0 +1,92 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/nightshift-ml/nightshift/proto/gossip"
+)
+
+// States a worker advertises in gossip.
+const (
+	stateActive   = "active"
+	stateDraining = "draining"
+)
+
+// meta is what the worker advertises in gossip.
+func (a *Agent) meta(state string) gossip.Meta {
+	return gossip.Meta{
+		Role:    gossip.RoleWorker,
+		ID:      a.cfg.ID,
+		Pool:    a.cfg.Pool,
+		Slots:   a.cfg.Slots,
+		Labels:  a.cfg.Labels,
+		GRPC:    a.grpcAddr,
+		Version: a.cfg.Version,
+		State:   state,
+	}
+}
+
+// stateLocked is the state to advertise now.
+func (a *Agent) stateLocked() string {
+	if a.localDrain || a.opDrain || a.shutdown {
+		return stateDraining
+	}
+	return stateActive
+}
+
+// onMember learns coordinators' gRPC addresses from gossip events. It runs
+// on memberlist's goroutines and must not block. (It trusts events rather
+// than Node.Members, whose entries memberlist keeps mutating: reading them
+// is a data race. A coordinator is forgotten once an event says it is
+// gone; until then a dead one costs a failed dial and a rotation.)
+func (a *Agent) onMember(m gossip.Member) {
+	if m.MetaErr != nil || m.Meta.Role != gossip.RoleCoordinator || m.Meta.GRPC == "" {
+		return
+	}
+	a.client.learn(m.Name, m.Meta.GRPC, m.Alive())
+}
+
+// joinLoop joins the seeds, retrying until one answers: a worker started
+// before the rest of the cluster keeps trying rather than failing.
+func (a *Agent) joinLoop() {
+	if len(a.cfg.Seeds) == 0 {
+		return
+	}
+	log := a.base.With("subsystem", "worker-gossip")
+	bo := backoff{min: 200 * time.Millisecond, max: 5 * time.Second}
+	for {
+		err := a.gossip.Join(a.cfg.Seeds)
+		if err == nil {
+			log.Info("joined gossip", "seeds", a.cfg.Seeds)
+			return
+		}
+		if a.life.Err() != nil {
+			return
+		}
+		log.Warn("joining gossip failed; retrying", "seeds", a.cfg.Seeds, "err", err)
+		if !sleepCtx(a.life, bo.next()) {
+			return
+		}
+	}
+}
+
+// metaLoop advertises the worker's state (active or draining) whenever it
+// changes. It runs apart because SetMeta waits for the broadcast.
+func (a *Agent) metaLoop() {
+	log := a.base.With("subsystem", "worker-gossip")
+	last := stateActive // what New advertised
+	for {
+		a.mu.Lock()
+		state, ch := a.stateLocked(), a.changed
+		a.mu.Unlock()
+		if state != last {
+			if err := a.gossip.SetMeta(a.meta(state)); err != nil {
+				log.Warn("advertising state", "state", state, "err", err)
+			}
+			last = state
+		}
+		if !waitChange(a.life, ch) {
+			return
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package worker
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+)
+
+func TestHTTPAndHealth(t *testing.T) {
+	f := newFake(t)
+	f.update(func(f *fakeCoord) { f.down = true }) // not registered yet
+	cfg := testConfig(t, "w1", f.addr)
+	cfg.HTTPAddr = "127.0.0.1:0"
+	a, _ := runAgent(t, cfg)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + a.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz before registration = %d, want 503", code)
+	}
+
+	f.update(func(f *fakeCoord) { f.down = false })
+	f.add(noop("j1", 0, 0))
+	f.waitFor(t, "the report", func(f *fakeCoord) bool { return f.distinctLocked() == 1 })
+	if code, _ := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz after registration = %d, want 200", code)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`nightshift_worker_tasks_started_total{kind="noop",worker="w1"} 1`,
+		`nightshift_worker_tasks_succeeded_total{kind="noop",worker="w1"} 1`,
+		`nightshift_worker_running{worker="w1"} 0`,
+		`nightshift_worker_task_seconds_count{kind="noop",worker="w1"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	conn, err := rpc.Dial(a.GRPCAddr(), rpc.TLSConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc, err := grpc_health_v1.NewHealthClient(conn).Check(context.Background(), &grpc_health_v1.HealthCheckRequest{})
+	if err != nil || hc.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC health = %v, %v; want SERVING", hc, err)
+	}
+}

@@ -1,0 +1,52 @@
+package worker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are one agent's Prometheus metrics, on a registry of its own so
+// that several agents can live in one process (dev mode, tests). Every
+// series carries the worker's ID.
+type metrics struct {
+	reg                                           *prometheus.Registry
+	started, succeeded, failed, aborted, released *prometheus.CounterVec
+	rejected                                      prometheus.Counter
+	running                                       prometheus.Gauge
+	seconds                                       *prometheus.HistogramVec
+}
+
+func newMetrics(workerID string) *metrics {
+	labels := prometheus.Labels{"worker": workerID}
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nightshift", Subsystem: "worker", Name: name, Help: help, ConstLabels: labels,
+		}, []string{"kind"})
+	}
+	m := &metrics{
+		reg:       prometheus.NewRegistry(),
+		started:   counter("tasks_started_total", "Attempts started, by job kind."),
+		succeeded: counter("tasks_succeeded_total", "Attempts that succeeded, by job kind."),
+		failed:    counter("tasks_failed_total", "Attempts that failed, by job kind."),
+		aborted:   counter("tasks_aborted_total", "Attempts the coordinator aborted, by job kind."),
+		released:  counter("tasks_released_total", "Attempts handed back unfinished when a drain's grace ran out, by job kind."),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "nightshift", Subsystem: "worker", Name: "reports_rejected_total",
+			Help: "Reports the coordinator rejected as stale.", ConstLabels: labels,
+		}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "nightshift", Subsystem: "worker", Name: "running",
+			Help: "Attempts running now.", ConstLabels: labels,
+		}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "nightshift", Subsystem: "worker", Name: "task_seconds",
+			Help: "Wall time of attempts, by job kind.", ConstLabels: labels,
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12), // 1 ms … ~70 min
+		}, []string{"kind"}),
+	}
+	m.reg.MustRegister(m.started, m.succeeded, m.failed, m.aborted, m.released, m.rejected, m.running, m.seconds)
+	return m
+}
+
+// Metrics returns the agent's Prometheus registry, for a process that
+// serves several agents' metrics on one endpoint.
+func (a *Agent) Metrics() *prometheus.Registry { return a.metrics.reg }

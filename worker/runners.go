@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+
+	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+)
+
+// Job kinds, as metrics label them.
+const (
+	kindNoop  = "noop"
+	kindShard = "shard"
+	kindScore = "score"
+)
+
+// kindOf names the kind of a job spec: the name of the set field of its
+// kind oneof, "none" when unset.
+func kindOf(spec *nightshiftv1.JobSpec) string {
+	if spec == nil {
+		return "none"
+	}
+	m := spec.ProtoReflect()
+	fd := m.WhichOneof(m.Descriptor().Oneofs().ByName("kind"))
+	if fd == nil {
+		return "none"
+	}
+	return string(fd.Name())
+}
+
+// runTask runs an attempt with the runner of its job kind and fills in
+// what every result carries.
+func (a *Agent) runTask(at *attempt) (*nightshiftv1.TaskResult, error) {
+	var res *nightshiftv1.TaskResult
+	var err error
+	switch k := at.as.GetSpec().GetKind().(type) {
+	case *nightshiftv1.JobSpec_Noop:
+		res, err = runNoop(at.ctx, at.key.task, at.key.attempt, k.Noop)
+	case *nightshiftv1.JobSpec_Shard:
+		res, err = a.runShard(at.ctx, at.as)
+	case *nightshiftv1.JobSpec_Score:
+		res, err = a.runScore(at, k.Score)
+	default:
+		err = permanent(fmt.Errorf("job kind %q is not supported by this worker (version %s)", at.kind, a.cfg.Version))
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Attempt = at.key.attempt
+	res.WorkerId = a.cfg.ID
+	res.DurationMs = time.Since(at.begin).Milliseconds()
+	return res, nil
+}

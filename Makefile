@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Seconds each fuzz target runs inside `make test` (longer runs: make fuzz).
 FUZZTIME ?= 5s
 
-.PHONY: all build test test-short demo bench lint proto fuzz tools image clean
+.PHONY: all build test test-short e2e demo bench bench-sched lint proto fuzz tools image clean
 
 all: build
 
@@ -25,6 +25,10 @@ test:
 test-short:
 	$(GO) test ./...
 
+## e2e: a 3-coordinator cluster from deploy/config as processes, leader killed mid-score
+e2e: build
+	scripts/e2e/cluster.sh
+
 ## demo: the main job end to end on the embedded local store
 demo: build
 	$(BIN) demo --data .demo
@@ -32,6 +36,10 @@ demo: build
 ## bench: shard ingest/read throughput against a local MinIO, next to raw GET
 bench: build
 	scripts/bench/shard.sh
+
+## bench-sched: scheduling overhead, 10,000 no-op tasks on a 3-voter cluster with 4 workers
+bench-sched:
+	$(GO) test ./cmd/nightshift/internal/cluster/ -run '^$$' -bench Schedule10k -benchtime 3x -count 3
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:

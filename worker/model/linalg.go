@@ -272,14 +272,93 @@ func relu(x []float32) {
 }
 
 // sigmoid is the logistic function, stable for large |z|: with
-// e = exp(-|z|) <= 1 it is 1/(1+e) for z >= 0 and e/(1+e) below. The
-// choice is made on the sign bit without a branch, which the random signs
-// of scored rows would mispredict half the time.
+// e = exp(-|z|) <= 1 it is 1/(1+e) for z >= 0 and e/(1+e) below.
 func sigmoid(z float64) float64 {
-	e := math.Exp(-math.Abs(z))
+	return logistic(z, expNonPos(-math.Abs(z)))
+}
+
+// logistic finishes sigmoid(z) given e = exp(-|z|). The branch on the
+// sign is made on the sign bit instead, as the random signs of scored rows
+// would mispredict half the time.
+func logistic(z, e float64) float64 {
+	if math.Abs(z) > -expMin {
+		e = 0 // exp(-|z|) is below the smallest normal
+	}
 	r := 1 / (1 + e)
 	neg := uint64(int64(math.Float64bits(z)) >> 63) // all ones when z < 0
 	return math.Float64frombits(math.Float64bits(r)&^neg | math.Float64bits(e*r)&neg)
+}
+
+// sigmoidBlock replaces each z[i] with sigmoid(z[i]). It evaluates four
+// exponentials side by side: each is a chain of dependent multiply-adds,
+// and interleaving four chains keeps the floating-point units busy.
+func sigmoidBlock(z []float64) {
+	i := 0
+	for ; i+4 <= len(z); i += 4 {
+		q := z[i : i+4 : i+4]
+		k0, r0 := expReduce(-math.Abs(q[0]))
+		k1, r1 := expReduce(-math.Abs(q[1]))
+		k2, r2 := expReduce(-math.Abs(q[2]))
+		k3, r3 := expReduce(-math.Abs(q[3]))
+		p0, p1, p2, p3 := expTaylor[0], expTaylor[0], expTaylor[0], expTaylor[0]
+		for _, c := range expTaylor[1:] {
+			p0, p1, p2, p3 = p0*r0+c, p1*r1+c, p2*r2+c, p3*r3+c
+		}
+		q[0] = logistic(q[0], p0*expScale(k0))
+		q[1] = logistic(q[1], p1*expScale(k1))
+		q[2] = logistic(q[2], p2*expScale(k2))
+		q[3] = logistic(q[3], p3*expScale(k3))
+	}
+	for ; i < len(z); i++ {
+		z[i] = sigmoid(z[i])
+	}
+}
+
+// expMin is where exp(x) leaves the normal range; expNonPos returns 0
+// below it.
+const expMin = -708
+
+// expTaylor holds 1/n! for n = 12 down to 0: e^r to degree 12, in Horner
+// order. On |r| <= ln2/2 its truncation error is below 2e-16.
+var expTaylor = [...]float64{1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320,
+	1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1}
+
+// expReduce splits x = k·ln2 + r with k an integer (returned as a float)
+// and |r| <= ln2/2. x is clamped to [expMin, 0].
+func expReduce(x float64) (k, r float64) {
+	const (
+		log2e   = 1.44269504088896338700e+00
+		ln2Hi   = 6.93147180369123816490e-01
+		ln2Lo   = 1.90821492927058770002e-10
+		shifter = 0x1.8p52 // adding and subtracting it rounds to an integer
+	)
+	x = max(x, expMin)
+	k = (x*log2e + shifter) - shifter
+	return k, (x - k*ln2Hi) - k*ln2Lo
+}
+
+// expScale returns 2^k for an integer k in [-1022, 0], from its bits.
+func expScale(k float64) float64 {
+	return math.Float64frombits(uint64(int64(k)+1023) << 52)
+}
+
+// expNonPos returns e^x for x <= 0 (0 below expMin, where the result would
+// be subnormal), within a few ulp of math.Exp and without a call or a
+// branch on the common path: e^r by its Taylor polynomial, 2^k by the
+// exponent bits.
+func expNonPos(x float64) float64 {
+	if x < expMin || x != x {
+		if x != x {
+			return x
+		}
+		return 0
+	}
+	k, r := expReduce(x)
+	p := expTaylor[0]
+	for _, c := range expTaylor[1:] {
+		p = p*r + c
+	}
+	return p * expScale(k)
 }
 
 // softmax writes the softmax of logits to p (same length), subtracting the

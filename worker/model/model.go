@@ -55,7 +55,7 @@ type input struct {
 
 // narrowLayer is the output width below which a layer is computed as dot
 // products over its transposed weights rather than row updates.
-const narrowLayer = 8
+const narrowLayer = 16
 
 // New validates spec and weights and builds a Model. It takes ownership of
 // weights (the caller must not modify them afterwards) and sets

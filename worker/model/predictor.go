@@ -201,9 +201,7 @@ func (p *Predictor) predictLinear(rec arrow.Record, z []float64) {
 			p.diagnoseLinear(rec, lo, zb)
 		}
 		if logistic {
-			for r, v := range zb {
-				zb[r] = sigmoid(v)
-			}
+			sigmoidBlock(zb)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func (s *scorer) run() (*Result, error) {
 		}
 	}()
 	cw := newCountingWriter(ow)
-	fw, err := newRecordWriter(cw, s.schema, s.m, s.opts)
+	fw, err := newRecordWriter(cw, s.schema, s.opts)
 	if err != nil {
 		return nil, fmt.Errorf("shard %d: output %s: %w", s.index, s.bucket.URI(s.key), err)
 	}

@@ -12,8 +12,6 @@ import (
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
-
-	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -30,7 +28,7 @@ type recordWriter interface {
 }
 
 // newRecordWriter starts a file of opts.Format with schema on w.
-func newRecordWriter(w io.Writer, schema *arrow.Schema, m *model.Model, opts Options) (recordWriter, error) {
+func newRecordWriter(w io.Writer, schema *arrow.Schema, opts Options) (recordWriter, error) {
 	if opts.Format == FormatArrow {
 		ipcOpts := []ipc.Option{ipc.WithSchema(schema)}
 		switch opts.Compression {
@@ -51,10 +49,13 @@ func newRecordWriter(w io.Writer, schema *arrow.Schema, m *model.Model, opts Opt
 	}
 	codec := map[string]compress.Compression{"snappy": compress.Codecs.Snappy, "zstd": compress.Codecs.Zstd, "none": compress.Codecs.Uncompressed}[opts.Compression]
 	props := []parquet.WriterProperty{parquet.WithCompression(codec)}
-	for _, f := range m.OutputFields() {
-		if f.Type.ID() == arrow.FLOAT64 {
-			// Probabilities are nearly all distinct: a dictionary only
-			// costs time before parquet gives up on it.
+	for _, f := range schema.Fields() {
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.BOOL:
+		default:
+			// Numbers and timestamps (ids, probabilities) are mostly
+			// distinct: a dictionary costs a hash per value, about as much
+			// as scoring the row, and saves nothing. Text keeps it.
 			props = append(props, parquet.WithDictionaryFor(f.Name, false))
 		}
 	}

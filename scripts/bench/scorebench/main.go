@@ -17,16 +17,12 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -46,6 +42,7 @@ type config struct {
 	files, rows, features   int
 	reps, par, memRows      int
 	python, sklearn, format string
+	profile                 string
 }
 
 func main() {
@@ -60,6 +57,7 @@ func main() {
 	flag.StringVar(&c.python, "python", "python3", "Python with numpy and scikit-learn; empty skips (d)")
 	flag.StringVar(&c.sklearn, "sklearn-script", "scripts/bench/score_sklearn.py", "the (d) helper")
 	flag.StringVar(&c.format, "format", score.FormatParquet, "output format of (b)")
+	flag.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the (b) runs to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "scorebench:", err)
@@ -177,6 +175,7 @@ func compareScoring(ctx context.Context, st storage.Config, ds *shard.Dataset, m
 		var mu sync.Mutex
 		var rows int64
 		outBytes = 0
+		stop := startProfile(c.profile, rep == c.reps-1)
 		t0 = time.Now()
 		err = forEach(ds.NumShards(), c.par, func(i int) error {
 			out := fmt.Sprintf("%s/out-%d/part-%05d.%s", base, rep, i, c.format)
@@ -194,12 +193,32 @@ func compareScoring(ctx context.Context, st storage.Config, ds *shard.Dataset, m
 			return nil, nil, 0, err
 		}
 		scored = append(scored, time.Since(t0))
+		stop()
 		if rows != ds.Manifest.TotalRows {
 			return nil, nil, 0, fmt.Errorf("scored %d rows, want %d", rows, ds.Manifest.TotalRows)
 		}
 		logf("rep %d: raw GET %s, scoring %s", rep+1, raw[rep].Round(time.Millisecond), scored[rep].Round(time.Millisecond))
 	}
 	return raw, scored, outBytes, nil
+}
+
+// startProfile profiles into path when on (the last repetition: a profile
+// cannot span several runs); it returns the stop function.
+func startProfile(path string, on bool) func() {
+	if path == "" || !on {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		logf("cpuprofile: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		logf("cpuprofile: %v", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // firstRows reads the dataset's first n rows as record batches.
@@ -246,160 +265,6 @@ func predictInMemory(m *model.Model, recs []arrow.Record, reps int) (int64, []ti
 		}
 	}
 	return rows, times, cpu, probs, nil
-}
-
-type sklearnResult struct {
-	Rows       int       `json:"rows"`
-	Cols       int       `json:"cols"`
-	Seconds    []float64 `json:"seconds"`
-	CPUSeconds []float64 `json:"cpu_seconds"`
-	MaxAbsDiff float64   `json:"max_abs_diff"`
-	Version    string    `json:"sklearn_version"`
-	Threads    string    `json:"threads"`
-}
-
-// runSklearn writes the rows of recs as a float64 matrix (numeric
-// features raw with missing values at the mean, categoricals one-hot), the
-// equivalent coefficients and the Go probabilities, and runs the helper.
-func runSklearn(c config, t *sample.Truth, recs []arrow.Record, probs []float64) (*sklearnResult, error) {
-	dir, err := os.MkdirTemp("", "scorebench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	X, coef, intercept := designMatrix(t, recs)
-	cols := len(coef)
-	if err := writeFloats(filepath.Join(dir, "x.f64"), X); err != nil {
-		return nil, err
-	}
-	if err := writeFloats(filepath.Join(dir, "go_proba.f64"), probs); err != nil {
-		return nil, err
-	}
-	params, _ := json.Marshal(map[string]any{"coef": coef, "intercept": intercept, "rows": len(probs), "cols": cols, "reps": max(c.reps, 3)})
-	if err := os.WriteFile(filepath.Join(dir, "params.json"), params, 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(c.python, c.sklearn, dir)
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1", "BLIS_NUM_THREADS=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", c.python, c.sklearn, err)
-	}
-	var res sklearnResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, fmt.Errorf("sklearn helper output %q: %w", out, err)
-	}
-	return &res, nil
-}
-
-// designMatrix lays the rows out as scikit-learn sees them. The truth's
-// z = (x-mean)/std becomes coefficient w/std on raw x, and the intercept
-// absorbs -w*mean/std; a missing income is set to its mean (no effect).
-func designMatrix(t *sample.Truth, recs []arrow.Record) (X, coef []float64, intercept float64) {
-	intercept = t.Bias
-	for _, f := range t.Features {
-		coef = append(coef, t.Weights[f]/t.Stds[f])
-		intercept -= t.Weights[f] * t.Means[f] / t.Stds[f]
-	}
-	type cat struct {
-		col    string
-		levels []string
-		effect map[string]float64
-	}
-	var cats []cat
-	for _, c := range []cat{{col: "region", effect: t.Region}, {col: "device", effect: t.Device}, {col: "plan", effect: t.Plan}} {
-		for lv := range c.effect {
-			c.levels = append(c.levels, lv)
-		}
-		slices.Sort(c.levels)
-		for _, lv := range c.levels {
-			coef = append(coef, c.effect[lv])
-		}
-		cats = append(cats, c)
-	}
-	cols := len(coef)
-	for _, rec := range recs {
-		idx := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
-		base := len(X)
-		X = append(X, make([]float64, int(rec.NumRows())*cols)...)
-		for j, f := range t.Features {
-			a := idx(f)
-			for r := range int(rec.NumRows()) {
-				v := t.Means[f]
-				if !a.IsNull(r) {
-					switch c := a.(type) {
-					case *array.Float64:
-						v = c.Value(r)
-					case *array.Int64:
-						v = float64(c.Value(r))
-					}
-				}
-				X[base+r*cols+j] = v
-			}
-		}
-		off := len(t.Features)
-		for _, c := range cats {
-			a := idx(c.col).(*array.String)
-			for r := range int(rec.NumRows()) {
-				if k, ok := slices.BinarySearch(c.levels, a.Value(r)); ok {
-					X[base+r*cols+off+k] = 1
-				}
-			}
-			off += len(c.levels)
-		}
-	}
-	return X, coef, intercept
-}
-
-func writeFloats(path string, v []float64) error {
-	buf := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(buf[8*i:], math.Float64bits(x))
-	}
-	return os.WriteFile(path, buf, 0o644)
-}
-
-func report(c config, ds *shard.Dataset, raw, scored []time.Duration, outBytes, memRows int64, pred, predCPU []time.Duration, sk *sklearnResult) {
-	rows := float64(ds.Manifest.TotalRows)
-	gb := float64(ds.Manifest.TotalBytes) / 1e9
-	mr, ms := median(raw), median(scored)
-	fmt.Printf("\n%d rows (%d numeric features + 3 categoricals), %d shards, %.1f MB of shards; %d goroutines; median of %d\n\n",
-		ds.Manifest.TotalRows, c.features+6, ds.NumShards(), gb*1e3, c.par, len(raw))
-	fmt.Println("| measurement | median | rate | notes |")
-	fmt.Println("|---|---|---|---|")
-	fmt.Printf("| (a) raw MinIO GET of every shard | %s | %.2f GB/s ≙ %.2fM rows/s | %d parallel GETs |\n",
-		mr.Round(time.Millisecond), gb/mr.Seconds(), rows/mr.Seconds()/1e6, c.par)
-	fmt.Printf("| (b) score.Shard, MinIO → MinIO, every shard | %s | %.2fM rows/s (%.2f GB/s of shards) | %d goroutines, %s out (id + probability, %.1f MB); **(b)/(a) = %.2f** |\n",
-		ms.Round(time.Millisecond), rows/ms.Seconds()/1e6, gb/ms.Seconds(), c.par, c.format, float64(outBytes)/1e6, mr.Seconds()/ms.Seconds())
-	pr := float64(memRows) / median(pred).Seconds()
-	pc := 0.0
-	cpuNote := ""
-	if len(predCPU) > 0 {
-		pc = float64(memRows) / median(predCPU).Seconds()
-		cpuNote = fmt.Sprintf("; %.2fM rows/s per CPU-second", pc/1e6)
-	}
-	fmt.Printf("| (c) model.Predictor in memory | %s for %d rows | %.2fM rows/s%s | one goroutine, 64Ki-row batches |\n",
-		median(pred).Round(time.Microsecond), memRows, pr/1e6, cpuNote)
-	if sk == nil {
-		fmt.Println("| (d) scikit-learn predict_proba | skipped | | |")
-		return
-	}
-	sw, sc := medianF(sk.Seconds), medianF(sk.CPUSeconds)
-	sr, scr := float64(sk.Rows)/sw, float64(sk.Rows)/sc
-	fmt.Printf("| (d) scikit-learn %s LogisticRegression.predict_proba | %.1f ms for %d rows | %.2fM rows/s; %.2fM rows/s per CPU-second | one thread (%s), float64 %d×%d matrix; max abs(p_go − p_sklearn) = %.1e |\n",
-		sk.Version, 1e3*sw, sk.Rows, sr/1e6, scr/1e6, sk.Threads, sk.Rows, sk.Cols, sk.MaxAbsDiff)
-	if pc > 0 {
-		fmt.Printf("\n**(c)/(d) = %.2f** in wall time, **%.2f** in CPU time (the machine may be shared: CPU time counts only our thread's work).\n", pr/sr, pc/scr)
-	} else {
-		fmt.Printf("\n**(c)/(d) = %.2f** in wall time.\n", pr/sr)
-	}
-}
-
-func medianF(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // cleanup deletes everything the run wrote.

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -128,15 +127,14 @@ func (a *workerAPI) Report(ctx context.Context, req *pb.ReportRequest) (*pb.Repo
 	return resp, nil
 }
 
-// reportOps turns worker reports into task transitions.
+// reportOps turns worker reports into task transitions. A malformed report
+// becomes an op the FSM rejects, so it is answered accepted=false without
+// holding up the others in the call.
 func (a *workerAPI) reportOps(worker string, reports []*pb.TaskReport) ([]*pb.TaskOp, error) {
 	ops := make([]*pb.TaskOp, 0, len(reports))
-	for i, r := range reports {
+	for _, r := range reports {
 		at := r.GetAttempt()
-		if at == nil {
-			return nil, fmt.Errorf("%w: report %d names no attempt", errInvalid, i)
-		}
-		op := &pb.TaskOp{JobId: at.JobId, Task: at.Task, Attempt: at.Attempt, WorkerId: worker}
+		op := &pb.TaskOp{JobId: at.GetJobId(), Task: at.GetTask(), Attempt: at.GetAttempt(), WorkerId: worker}
 		switch o := r.Outcome.(type) {
 		case *pb.TaskReport_Success:
 			op.Op = &pb.TaskOp_Succeed{Succeed: &pb.SucceedOp{Result: o.Success}}
@@ -145,8 +143,6 @@ func (a *workerAPI) reportOps(worker string, reports []*pb.TaskReport) ([]*pb.Ta
 				RetryBaseMs: a.s.cfg.RetryBackoff.Milliseconds(), RetryMaxMs: a.s.cfg.MaxRetryBackoff.Milliseconds()}}
 		case *pb.TaskReport_Released:
 			op.Op = &pb.TaskOp_Release{Release: &pb.ReleaseOp{Reason: o.Released}}
-		default:
-			return nil, fmt.Errorf("%w: report %d has no outcome", errInvalid, i)
 		}
 		ops = append(ops, op)
 	}

@@ -234,3 +234,42 @@ func TestFollowerRestartCatchesUpFromSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestFiveVotersSurviveTwoFailuresAndPeerRemoval runs 5 voters, kills two
+// (the leader first), keeps committing with the remaining quorum of 3,
+// then removes a dead voter through the admin API.
+func TestFiveVotersSurviveTwoFailuresAndPeerRemoval(t *testing.T) {
+	c := newTestCluster(t, 5, nil)
+	var killed []string
+	for range 2 {
+		l := c.waitLeader()
+		killed = append(killed, l.ID())
+		l.Kill()
+		for i, s := range c.nodes {
+			if s == l {
+				c.nodes[i] = nil
+			}
+		}
+	}
+	l := c.waitLeader()
+	conn := dial(t, l.Addr())
+	resp := callRetry(t, func(ctx context.Context) (*pb.SubmitJobResponse, error) {
+		return pb.NewJobServiceClient(conn).SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 1}}}})
+	})
+	if !resp.Created {
+		t.Fatal("job not created")
+	}
+	admin := pb.NewAdminServiceClient(conn)
+	callRetry(t, func(ctx context.Context) (*pb.RemovePeerResponse, error) {
+		return admin.RemovePeer(ctx, &pb.RemovePeerRequest{Id: killed[0]})
+	})
+	peers := callRetry(t, func(ctx context.Context) (*pb.ListPeersResponse, error) { return admin.ListPeers(ctx, &pb.ListPeersRequest{}) })
+	if len(peers.Peers) != 4 {
+		t.Fatalf("%d peers after removing one of 5", len(peers.Peers))
+	}
+	for _, p := range peers.Peers {
+		if p.Id == killed[0] {
+			t.Fatalf("removed peer %s still listed", p.Id)
+		}
+	}
+}

@@ -58,20 +58,21 @@ type Agent struct {
 	mu sync.Mutex
 	// changed is closed and replaced on every change of the fields below:
 	// the loops wait on it as on a condition variable that can be selected.
-	changed     chan struct{}
-	registered  bool
-	hbInterval  time.Duration
-	leaseTTL    time.Duration
-	localDrain  bool          // Drain was called
-	opDrain     bool          // the coordinator says drain (operator)
-	shutdown    bool          // Run's context ended: draining to stop
-	dead        bool          // Kill was called
-	resume      chan struct{} // non-nil while paused; closed by Resume
-	held        int           // tasks waiting in hold (tests watch it)
-	running     map[attemptKey]*attempt
-	usedBytes   int64
-	peakRunning int   // high-water marks of running and usedBytes, for tests
-	peakBytes   int64 //
+	changed    chan struct{}
+	registered bool
+	hbInterval time.Duration
+	leaseTTL   time.Duration
+	localDrain bool          // Drain was called
+	opDrain    bool          // the coordinator says drain (operator)
+	shutdown   bool          // Run's context ended: draining to stop
+	dead       bool          // Kill was called
+	resume     chan struct{} // non-nil while paused; closed by Resume
+	held       int           // tasks waiting in hold (tests watch it)
+	running    map[attemptKey]*attempt
+	usedBytes  int64
+	// High-water marks of len(running) and usedBytes, for tests.
+	peakRunning int
+	peakBytes   int64
 	lease       leasePhase
 	pending     []*pendingReport
 	reporting   bool // a Report call is in flight
@@ -202,7 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		close(a.leaseDone)
 		if ctx.Err() == nil && !a.isDead() {
 			a.log.Error("registration refused; stopping", "err", err)
-			a.stopAll(false)
+			a.stopAll(true)
 			return fmt.Errorf("worker %s: register: %w", a.cfg.ID, err)
 		}
 	} else {
@@ -258,9 +259,7 @@ func (a *Agent) closeResources(graceful bool) {
 		if a.gossip != nil {
 			var err error
 			if graceful {
-				a.log.Info("DBG leaving gossip")
 				err = a.gossip.Leave(a.cfg.FlushTimeout)
-				a.log.Info("DBG left gossip", "err", err)
 			} else {
 				err = a.gossip.Shutdown()
 			}

@@ -215,14 +215,21 @@ func TestLocalDrain(t *testing.T) {
 	}
 }
 
+// TestUnknownWorkerRegistersAgain: a worker the coordinator forgot (marked
+// down) stops the attempts it was running and registers again.
 func TestUnknownWorkerRegistersAgain(t *testing.T) {
 	f := newFake(t)
-	runAgent(t, testConfig(t, "w1", f.addr))
-	f.waitFor(t, "a heartbeat", func(f *fakeCoord) bool { return len(f.heartbeats) > 0 })
+	a, _ := runAgent(t, testConfig(t, "w1", f.addr))
+	f.add(noop("j1", 0, 60_000))
+	waitUntil(t, "the task to run", func() bool { return a.Running() == 1 })
 	f.update(func(f *fakeCoord) { f.unknown = 1 })
 	f.waitFor(t, "a second registration", func(f *fakeCoord) bool { return len(f.registers) == 2 })
-	f.add(noop("j1", 0, 0))
+	waitUntil(t, "the lost attempt to stop", func() bool { return a.Running() == 0 })
+	f.add(noop("j1", 1, 0))
 	f.waitFor(t, "work after registering again", func(f *fakeCoord) bool { return f.distinctLocked() == 1 })
+	if r := read(f, func(f *fakeCoord) []*nightshiftv1.TaskReport { return f.reportsForLocked("j1", 0, 1) }); len(r) != 0 {
+		t.Errorf("the lost attempt reported %v", r)
+	}
 	regs := read(f, func(f *fakeCoord) []*nightshiftv1.RegisterRequest { return f.registers })
 	if regs[0].GetRequestId() == regs[1].GetRequestId() {
 		t.Errorf("two registrations share request ID %q", regs[0].GetRequestId())

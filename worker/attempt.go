@@ -100,45 +100,47 @@ func (a *Agent) runAttempt(at *attempt) {
 // report, and the rejection is what deletes the output it wrote.
 func (a *Agent) finish(at *attempt, res *nightshiftv1.TaskResult, err error) {
 	at.cancel()
+	took := time.Since(at.begin)
 	ref := at.as.GetAttempt()
 	var rep *nightshiftv1.TaskReport
+	var outcome string
 	a.mu.Lock()
 	delete(a.running, at.key)
 	a.usedBytes -= at.as.GetEstBytes()
 	switch {
 	case a.dead:
+		outcome = "killed"
 	case err == nil:
+		outcome = "succeeded"
 		rep = &nightshiftv1.TaskReport{Attempt: ref, Outcome: &nightshiftv1.TaskReport_Success{Success: res}}
 	case at.stop == stopAbort:
+		outcome = "aborted"
 	case at.stop == stopRelease:
+		outcome = "released"
 		rep = released(ref, "worker draining: the task did not finish within the drain grace")
 	default:
+		outcome = "failed"
 		rep = &nightshiftv1.TaskReport{Attempt: ref, Outcome: &nightshiftv1.TaskReport_Failure{
 			Failure: &nightshiftv1.TaskFailure{Error: err.Error(), Permanent: isPermanent(err)}}}
 	}
+	// Counted before the report can leave, so the metrics never lag what
+	// the coordinator was told.
+	a.metrics.finished(at.kind, outcome, took, len(a.running))
 	if rep != nil {
 		a.enqueueLocked(&pendingReport{rep: rep, written: at.written})
 	}
-	stop := at.stop
-	a.metrics.running.Set(float64(len(a.running)))
 	a.notifyLocked()
 	a.mu.Unlock()
 
-	took := time.Since(at.begin)
-	a.metrics.seconds.WithLabelValues(at.kind).Observe(took.Seconds())
 	log := a.log.With("job", at.key.job, "task", at.key.task, "attempt", at.key.attempt, "kind", at.kind, "took", took)
-	switch {
-	case err == nil:
-		a.metrics.succeeded.WithLabelValues(at.kind).Inc()
+	switch outcome {
+	case "succeeded":
 		log.Debug("attempt succeeded")
-	case stop == stopAbort:
-		a.metrics.aborted.WithLabelValues(at.kind).Inc()
+	case "aborted":
 		log.Info("attempt aborted by the coordinator")
-	case stop == stopRelease:
-		a.metrics.released.WithLabelValues(at.kind).Inc()
+	case "released":
 		log.Info("attempt handed back: drain grace expired")
-	case rep != nil:
-		a.metrics.failed.WithLabelValues(at.kind).Inc()
+	case "failed":
 		log.Warn("attempt failed", "err", err, "permanent", isPermanent(err))
 	}
 }

@@ -89,11 +89,11 @@ func (a *Agent) Kill() {
 	})
 }
 
-// Pause is a test hook that freezes the worker the way a stopped process
-// or a partition would, as far as the coordinator can tell: heartbeats,
-// lease and report calls stop, and every running task is held just before
-// it writes its output and again before it reports, until Resume. Held
-// tasks still end when aborted or killed.
+// Pause is a test hook that turns the worker into a zombie: heartbeats
+// stop (so the coordinator lets its leases expire) and every running task,
+// and every task leased meanwhile, is held just before it writes its
+// output and again before it reports, until Resume. Leasing goes on up to
+// the free slots. Held tasks still end when aborted or killed.
 func (a *Agent) Pause() {
 	a.mu.Lock()
 	defer a.mu.Unlock()

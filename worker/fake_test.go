@@ -157,8 +157,9 @@ func (f *fakeCoord) Heartbeat(_ context.Context, req *nightshiftv1.HeartbeatRequ
 	f.heartbeats = append(f.heartbeats, req)
 	f.notifyLocked()
 	if f.unknown > 0 {
+		// As the coordinator: a worker marked down lost its attempts.
 		f.unknown--
-		return &nightshiftv1.HeartbeatResponse{UnknownWorker: true}, nil
+		return &nightshiftv1.HeartbeatResponse{UnknownWorker: true, Abort: req.GetRunning()}, nil
 	}
 	resp := &nightshiftv1.HeartbeatResponse{Abort: f.abort, Drain: f.drain}
 	f.abort = nil
@@ -277,7 +278,7 @@ func testConfig(t *testing.T, id string, coords ...string) Config {
 	cfg.LeaseWait = 100 * time.Millisecond
 	cfg.DrainGrace = 2 * time.Second
 	cfg.FlushTimeout = 2 * time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return cfg
 }
 

@@ -41,7 +41,9 @@ func (a *Agent) heartbeatLoop() {
 				log.Warn("heartbeat failed", "err", err)
 			}
 		case resp.GetUnknownWorker():
-			log.Warn("coordinator does not know this worker; registering again")
+			// A worker marked down lost its attempts: stop them too.
+			log.Warn("coordinator does not know this worker; registering again", "aborting", len(resp.GetAbort()))
+			a.abort(resp.GetAbort())
 			a.markUnknown()
 		default:
 			a.abort(resp.GetAbort())

@@ -23,12 +23,12 @@ const (
 // free, for other tasks to end so that one call carries all their reports
 // and asks for as many tasks. It stays far below the ~10 ms in which a
 // report must reach the coordinator.
-const coalesceWindow = time.Millisecond
+const coalesceWindow = 3 * time.Millisecond
 
 // canLeaseLocked reports whether the worker may ask for more work now.
 func (a *Agent) canLeaseLocked() bool {
 	return a.registered && !a.reregister && !a.localDrain && !a.opDrain && !a.shutdown && !a.dead &&
-		a.resume == nil && len(a.running) < a.cfg.Slots &&
+		len(a.running) < a.cfg.Slots &&
 		(a.cfg.MemoryBytes == 0 || a.usedBytes < a.cfg.MemoryBytes)
 }
 

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -45,6 +47,23 @@ func newMetrics(workerID string) *metrics {
 	}
 	m.reg.MustRegister(m.started, m.succeeded, m.failed, m.aborted, m.released, m.rejected, m.running, m.seconds)
 	return m
+}
+
+// finished records an attempt that ended with outcome ("succeeded",
+// "failed", "aborted", "released" or "killed"), leaving running attempts.
+func (m *metrics) finished(kind, outcome string, took time.Duration, running int) {
+	m.running.Set(float64(running))
+	m.seconds.WithLabelValues(kind).Observe(took.Seconds())
+	switch outcome {
+	case "succeeded":
+		m.succeeded.WithLabelValues(kind).Inc()
+	case "failed":
+		m.failed.WithLabelValues(kind).Inc()
+	case "aborted":
+		m.aborted.WithLabelValues(kind).Inc()
+	case "released":
+		m.released.WithLabelValues(kind).Inc()
+	}
 }
 
 // Metrics returns the agent's Prometheus registry, for a process that

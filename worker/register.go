@@ -81,11 +81,3 @@ func (a *Agent) registeredWith(resp *nightshiftv1.RegisterResponse) {
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	a.log.Info("registered", "lease_ttl", ttl, "heartbeat_interval", iv)
 }
-
-// isRegistered reports whether a coordinator accepted the worker and has
-// not since forgotten it.
-func (a *Agent) isRegistered() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.registered && !a.reregister
-}

@@ -98,7 +98,7 @@ func (a *Agent) nextFlush() ([]*pendingReport, bool) {
 		if a.dead || a.life.Err() != nil {
 			return nil, false
 		}
-		if len(a.pending) > 0 && a.resume == nil && !a.leaseWillCarryLocked() {
+		if len(a.pending) > 0 && !a.leaseWillCarryLocked() {
 			a.reporting = true
 			return a.takeReportsLocked(), true
 		}

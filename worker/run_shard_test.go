@@ -105,15 +105,15 @@ func TestShardRunner(t *testing.T) {
 	}
 }
 
-// TestPauseHoldsBeforeWrite: a paused worker's shard task loads its plan
-// but writes nothing until Resume.
+// TestPauseHoldsBeforeWrite: a shard task leased by a paused worker loads
+// its plan but writes nothing until Resume.
 func TestPauseHoldsBeforeWrite(t *testing.T) {
 	planURI, outDir := shardJob(t, 50, 0)
 	f := newFake(t)
 	a, _ := runAgent(t, testConfig(t, "w1", f.addr))
 	f.waitFor(t, "registration", func(f *fakeCoord) bool { return len(f.registers) == 1 })
 	a.Pause()
-	a.start(shardAssignment(planURI, 0)) // as if leased just before Pause
+	f.add(shardAssignment(planURI, 0))
 	waitUntil(t, "the task to be held", func() bool { return agentState(a, func(a *Agent) int { return a.held }) == 1 })
 	if _, err := os.Stat(strings.TrimPrefix(outDir, "file://")); !os.IsNotExist(err) {
 		t.Fatalf("a held task wrote output (stat: %v)", err)

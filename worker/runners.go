@@ -7,15 +7,9 @@ import (
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
-// Job kinds, as metrics label them.
-const (
-	kindNoop  = "noop"
-	kindShard = "shard"
-	kindScore = "score"
-)
-
-// kindOf names the kind of a job spec: the name of the set field of its
-// kind oneof, "none" when unset.
+// kindOf names the kind of a job spec, as logs and metrics label it: the
+// name of the set field of its kind oneof ("noop", "shard", "score"), or
+// "none" when unset.
 func kindOf(spec *nightshiftv1.JobSpec) string {
 	if spec == nil {
 		return "none"

@@ -263,3 +263,27 @@ func TestSpeculativeBackupBeatsStraggler(t *testing.T) {
 	}
 	t.Logf("job done in %s with the straggler's backup (attempt %d)", time.Since(start).Round(time.Millisecond), task.Result.GetAttempt())
 }
+
+// TestCancelStopsWorkPromptly cancels a job of long tasks: the workers
+// abort their attempts within a couple of heartbeats.
+func TestCancelStopsWorkPromptly(t *testing.T) {
+	c := startCluster(t, 1, 2, nil)
+	jobs, _ := clients(t, c.Addr())
+	ctx := context.Background()
+	resp, err := jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 8, SleepMs: 60_000}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := func() int { return c.Workers[0].Running() + c.Workers[1].Running() }
+	waitUntil(t, 10*time.Second, "tasks to start", func() bool { return running() == 4 })
+	start := time.Now()
+	if _, err := jobs.CancelJob(ctx, &pb.CancelJobRequest{Id: resp.Job.Id, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "workers to abort their attempts", func() bool { return running() == 0 })
+	t.Logf("attempts aborted %s after cancel", time.Since(start).Round(time.Millisecond))
+	j, _ := getJob(c, resp.Job.Id)
+	if j.State != pb.JobState_JOB_STATE_CANCELLED || j.Error != "cancelled: test" {
+		t.Fatalf("job %s %q", j.State, j.Error)
+	}
+}

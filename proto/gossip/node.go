@@ -7,7 +7,9 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +57,10 @@ type Node struct {
 	cfg  Config
 	mu   sync.Mutex
 	meta []byte
+	// members is this node's view, copied from memberlist's events: the
+	// node records memberlist hands out stay live and are written under
+	// its own lock, so reading them later would race.
+	members map[string]Member
 }
 
 // Start creates the member, binds its sockets and joins the seeds. Joining
@@ -64,7 +70,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, meta: meta}
+	n := &Node{cfg: cfg, meta: meta, members: map[string]Member{}}
 	mc := memberlist.DefaultLANConfig()
 	if cfg.Fast {
 		mc = memberlist.DefaultLocalConfig()
@@ -146,12 +152,15 @@ func (n *Node) SetMeta(m Meta) error {
 	return n.ml.UpdateNode(2 * time.Second)
 }
 
-// Members returns the nodes gossip considers alive or suspect.
+// Members returns the nodes gossip considers alive (or suspect), by name.
 func (n *Node) Members() []Member {
-	var out []Member
-	for _, nd := range n.ml.Members() {
-		out = append(out, toMember(nd))
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]Member, 0, len(n.members))
+	for _, m := range n.members {
+		out = append(out, m)
 	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -198,26 +207,33 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type events Node
 
-func (e *events) notify(nd *memberlist.Node, state string) {
-	if e.cfg.OnChange == nil {
-		return
+// notify records a change in the member view and passes it on. It runs
+// on memberlist's goroutines while memberlist holds the node's record
+// still, so copying it here is safe.
+func (e *events) notify(m Member) {
+	e.mu.Lock()
+	if m.Alive() {
+		e.members[m.Name] = m
+	} else {
+		delete(e.members, m.Name)
 	}
-	m := toMember(nd)
-	if state != "" {
-		m.State = state
+	e.mu.Unlock()
+	if e.cfg.OnChange != nil {
+		e.cfg.OnChange(m)
 	}
-	e.cfg.OnChange(m)
 }
-func (e *events) NotifyJoin(nd *memberlist.Node)   { e.notify(nd, "") }
-func (e *events) NotifyUpdate(nd *memberlist.Node) { e.notify(nd, "") }
+
+func (e *events) NotifyJoin(nd *memberlist.Node)   { e.notify(withState(nd, "alive")) }
+func (e *events) NotifyUpdate(nd *memberlist.Node) { e.notify(withState(nd, "alive")) }
 
 // NotifyLeave reports a node that left or was declared dead. memberlist
-// passes the node with its state field not yet updated (the new state lives
-// in its internal record), so the state is set here.
-func (e *events) NotifyLeave(nd *memberlist.Node) {
-	st := "dead"
-	if nd.State == memberlist.StateLeft {
-		st = "left"
-	}
-	e.notify(nd, st)
+// passes the node record without its new state (that lives in its
+// internal record), so a departure cannot be told from a death here;
+// both are reported as "dead".
+func (e *events) NotifyLeave(nd *memberlist.Node) { e.notify(withState(nd, "dead")) }
+
+func withState(nd *memberlist.Node, state string) Member {
+	m := toMember(nd)
+	m.State = state
+	return m
 }

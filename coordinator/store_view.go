@@ -48,28 +48,12 @@ func (v *View) JobByKey(key string) *pb.Job {
 
 // Jobs returns every job, newest first.
 func (v *View) Jobs() []*pb.Job {
-	it, err := v.txn.GetReverse(tableJobs, "seq_prefix", []byte{})
-	if err != nil {
-		return nil
-	}
-	var out []*pb.Job
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, obj.(*pb.Job))
-	}
-	return out
+	return collect[*pb.Job](v.txn.GetReverse(tableJobs, "seq_prefix", []byte{}))
 }
 
 // ActiveJobs returns jobs not yet in a terminal state, oldest first.
 func (v *View) ActiveJobs() []*pb.Job {
-	it, err := v.txn.Get(tableJobs, "active_prefix", []byte{})
-	if err != nil {
-		return nil
-	}
-	var out []*pb.Job
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, obj.(*pb.Job))
-	}
-	return out
+	return collect[*pb.Job](v.txn.Get(tableJobs, "active_prefix", []byte{}))
 }
 
 // Task returns one task, or nil.
@@ -87,15 +71,7 @@ func getTask(txn *memdb.Txn, jobID string, idx int32) *pb.Task {
 func (v *View) Tasks(jobID string) []*pb.Task { return tasksOf(v.txn, jobID) }
 
 func tasksOf(txn *memdb.Txn, jobID string) []*pb.Task {
-	it, err := txn.Get(tableTasks, "id_prefix", jobPrefix(jobID))
-	if err != nil {
-		return nil
-	}
-	var out []*pb.Task
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, obj.(*pb.Task))
-	}
-	return out
+	return collect[*pb.Task](txn.Get(tableTasks, "id_prefix", jobPrefix(jobID)))
 }
 
 // Pending iterates leasable tasks of a pool in FIFO order until fn returns false.
@@ -141,15 +117,7 @@ func getWorker(txn *memdb.Txn, id string) *pb.Worker {
 
 // Workers returns every worker by ID.
 func (v *View) Workers() []*pb.Worker {
-	it, err := v.txn.Get(tableWorkers, "id_prefix", []byte{})
-	if err != nil {
-		return nil
-	}
-	var out []*pb.Worker
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, obj.(*pb.Worker))
-	}
-	return out
+	return collect[*pb.Worker](v.txn.Get(tableWorkers, "id_prefix", []byte{}))
 }
 
 // Request returns a remembered request, or nil.
@@ -175,4 +143,17 @@ func all(txn *memdb.Txn, table string, fn func(any) error) error {
 		}
 	}
 	return nil
+}
+
+// collect gathers an index scan's objects (none on an index error, which
+// only a broken schema can cause).
+func collect[T any](it memdb.ResultIterator, err error) []T {
+	if err != nil {
+		return nil
+	}
+	var out []T
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj.(T))
+	}
+	return out
 }

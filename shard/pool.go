@@ -5,14 +5,15 @@ import (
 	"sync"
 )
 
-// poolAllocator is an arrow memory.Allocator that recycles buffers by
+// BufferPool is an arrow memory.Allocator that recycles buffers by
 // power-of-two size class. Scans allocate a body and a few column buffers
-// per batch and free them at the next batch; reusing them skips the zeroing
-// and page faults that fresh allocations cost (they dominate decode time on
-// these VMs, see DESIGN.md §14). Buffers handed out are not zeroed: only
-// code that overwrites every byte (message bodies, decompression output)
-// uses this allocator.
-type poolAllocator struct {
+// per batch and free them at the next batch (and predictors their output
+// columns); reusing them skips the zeroing and page faults that fresh
+// allocations cost (they dominate decode time on these VMs, see DESIGN.md
+// §14). Buffers handed out are not zeroed: only code that overwrites every
+// byte (message bodies, decompression output, predictions) may use it.
+// It is safe for concurrent use.
+type BufferPool struct {
 	classes [maxClass + 1]sync.Pool
 }
 
@@ -22,7 +23,10 @@ const (
 )
 
 // scanPool is shared by all scans in the process.
-var scanPool = &poolAllocator{}
+var scanPool = NewBufferPool()
+
+// NewBufferPool returns an empty pool.
+func NewBufferPool() *BufferPool { return &BufferPool{} }
 
 func sizeClass(n int) int {
 	if n <= 1<<minClass {
@@ -32,7 +36,7 @@ func sizeClass(n int) int {
 }
 
 // Allocate returns a buffer of len size with unspecified contents.
-func (p *poolAllocator) Allocate(size int) []byte {
+func (p *BufferPool) Allocate(size int) []byte {
 	c := sizeClass(size)
 	if c > maxClass {
 		return make([]byte, size)
@@ -44,7 +48,7 @@ func (p *poolAllocator) Allocate(size int) []byte {
 }
 
 // Reallocate grows b to size, keeping its contents.
-func (p *poolAllocator) Reallocate(size int, b []byte) []byte {
+func (p *BufferPool) Reallocate(size int, b []byte) []byte {
 	if size <= cap(b) {
 		return b[:size]
 	}
@@ -55,7 +59,7 @@ func (p *poolAllocator) Reallocate(size int, b []byte) []byte {
 }
 
 // Free returns b to its size class.
-func (p *poolAllocator) Free(b []byte) {
+func (p *BufferPool) Free(b []byte) {
 	c := bits.Len(uint(cap(b))) - 1
 	if c < minClass || c > maxClass || cap(b) != 1<<c {
 		return // not one of ours; the GC takes it

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -46,6 +47,9 @@ These are for development and tests; in production use your own PKI.`,
 				return errors.New("--days must be at least 1")
 			}
 			files, err := rpc.WriteDevPKI(f.dir, f.hosts, time.Duration(f.days)*24*time.Hour, f.force)
+			if errors.Is(err, rpc.ErrPKIExists) {
+				return fmt.Errorf("%w (pass --force to overwrite)", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// ErrPKIExists is returned when a file WriteDevPKI would write exists and
+// overwriting was not asked for.
+var ErrPKIExists = errors.New("exists")
+
 // DevRoles are the identities WriteDevPKI issues, one certificate each.
 var DevRoles = []string{"coordinator", "worker", "client"}
 
@@ -55,7 +59,7 @@ func WriteDevPKI(dir string, hosts []string, validity time.Duration, force bool)
 	if !force {
 		for _, p := range files {
 			if _, err := os.Stat(p); err == nil {
-				return nil, fmt.Errorf("%s exists (overwrite not requested)", p)
+				return nil, fmt.Errorf("%s %w", p, ErrPKIExists)
 			}
 		}
 	}

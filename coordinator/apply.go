@@ -14,6 +14,10 @@ import (
 // applyTimeout bounds how long a proposal waits to be enqueued in Raft.
 const applyTimeout = 10 * time.Second
 
+// maxCommandBytes caps one log entry: bulk data never goes through Raft
+// (a dataset of a million shards is still far below it).
+const maxCommandBytes = 32 << 20
+
 // apply proposes a command on the leader and waits for it to be applied,
 // returning the FSM's answer. The leader stamps the version and its clock.
 func (s *Server) apply(ctx context.Context, cmd *pb.Command) (*applyResult, error) {
@@ -27,6 +31,9 @@ func (s *Server) apply(ctx context.Context, cmd *pb.Command) (*applyResult, erro
 	data, err := proto.Marshal(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)
+	}
+	if len(data) > maxCommandBytes {
+		return nil, fmt.Errorf("%w: the command is %d bytes, the limit is %d", errInvalid, len(data), maxCommandBytes)
 	}
 	f := s.raft.raft.Apply(data, applyTimeout)
 	done := make(chan error, 1)

@@ -263,7 +263,9 @@ func TestFiveVotersSurviveTwoFailuresAndPeerRemoval(t *testing.T) {
 	callRetry(t, func(ctx context.Context) (*pb.RemovePeerResponse, error) {
 		return admin.RemovePeer(ctx, &pb.RemovePeerRequest{Id: killed[0]})
 	})
-	peers := callRetry(t, func(ctx context.Context) (*pb.ListPeersResponse, error) { return admin.ListPeers(ctx, &pb.ListPeersRequest{}) })
+	peers := callRetry(t, func(ctx context.Context) (*pb.ListPeersResponse, error) {
+		return admin.ListPeers(ctx, &pb.ListPeersRequest{})
+	})
 	if len(peers.Peers) != 4 {
 		t.Fatalf("%d peers after removing one of 5", len(peers.Peers))
 	}

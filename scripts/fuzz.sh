@@ -17,7 +17,7 @@ while IFS= read -r line; do
   fi
 done < <(grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   dir=$(dirname "$f"); dir=${dir#./}
-  grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed "s/^func /$dir:/"
+  grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed "s|^func |$dir:|"
 done)
 rm -f /tmp/nightshift-fuzz.$$
 exit $status

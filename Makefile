@@ -25,9 +25,10 @@ test:
 test-short:
 	$(GO) test ./...
 
-## e2e: a 3-coordinator cluster from deploy/config as processes, leader killed mid-score
+## e2e: 3 coordinators + 2 workers as processes (deploy/config) and on Docker (deploy/compose), leader killed mid-score
 e2e: build
 	scripts/e2e/cluster.sh
+	scripts/e2e/docker.sh
 
 ## demo: the main job end to end on the embedded local store
 demo: build

@@ -13,6 +13,8 @@ echo "== go test -race (with MinIO)" >&2
 scripts/with-minio.sh go test -race -count=1 -timeout 20m ./...
 echo "== end to end: 3 coordinator processes from deploy/config, leader killed mid-job" >&2
 scripts/e2e/cluster.sh
+echo "== end to end on Docker (skipped without an engine): compose cluster, leader container killed" >&2
+scripts/e2e/docker.sh
 echo "== fuzz (${FUZZTIME:-5s} per target)" >&2
 FUZZTIME=${FUZZTIME:-5s} scripts/fuzz.sh
 echo "== all tests passed" >&2

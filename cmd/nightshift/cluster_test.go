@@ -95,6 +95,13 @@ func TestEndToEndScoreOnDevCluster(t *testing.T) {
 	if sub.Created || sub.Job.ID != j.ID || sub.Job.State != "JOB_STATE_SUCCEEDED" {
 		t.Fatalf("resubmission: %+v", sub)
 	}
+	// A raw source is ingested first, then scored: every row comes out.
+	jsonOut(t, &sub, args("score", "--model", base+"/model", "--input", base+"/sample/raw", "--output", base+"/scores-raw",
+		"--file-root", root, "--wait", "-o", "json")...)
+	if sub.Job.State != "JOB_STATE_SUCCEEDED" || sub.Job.RowsDone != fmt.Sprint(res.Manifest.TotalRows) ||
+		!strings.HasPrefix(sub.Job.OutputDir, base+"/scores-raw/job-") {
+		t.Fatalf("score of a raw source: %+v", sub)
+	}
 	// A model that cannot score the input fails before anything is submitted.
 	_, err = run(t, args("score", "--model", base+"/model", "--input", base+"/ds", "--output", base+"/scores",
 		"--passthrough", "no_such_column", "--file-root", root)...)
@@ -109,7 +116,8 @@ func TestEndToEndScoreOnDevCluster(t *testing.T) {
 		} `json:"jobs"`
 	}
 	jsonOut(t, &jobs, args("jobs", "list", "-o", "json")...)
-	if len(jobs.Jobs) != 1 || jobs.Jobs[0].ID != j.ID || jobs.Jobs[0].State != "JOB_STATE_SUCCEEDED" {
+	// Newest first: the raw-input score job, its ingest job, the first score job.
+	if len(jobs.Jobs) != 3 || jobs.Jobs[0].ID != sub.Job.ID || jobs.Jobs[2].ID != j.ID || jobs.Jobs[2].State != "JOB_STATE_SUCCEEDED" {
 		t.Fatalf("jobs list: %+v", jobs)
 	}
 

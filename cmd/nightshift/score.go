@@ -30,6 +30,12 @@ func newScoreCmd() *cobra.Command {
 manifest.json, as written by nightshift shard) with a model artifact (a folder
 holding model.json), one task per input shard, on the workers of --pool.
 
+--input may also be a raw source (CSV, Parquet, Arrow IPC or JSON-lines
+objects under a prefix): score then first ingests it as a distributed shard
+job into OUTPUT/_datasets/<hash of the input> with default options, waits for
+it, and scores that dataset. Running it again reuses the dataset while the
+source is unchanged. (Not with --skip-preflight.)
+
 Before submitting, score checks locally that the model loads and that the
 dataset has every column the model and --passthrough need, so a bad model or
 a missing column fails at once with a clear error (--skip-preflight skips
@@ -50,7 +56,7 @@ _SUCCESS exists nothing there is committed output.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.spec.Model, "model", "", "model artifact folder URI (holding model.json)")
-	fl.StringVar(&f.spec.Input, "input", "", "dataset folder URI (holding manifest.json)")
+	fl.StringVar(&f.spec.Input, "input", "", "dataset folder URI (holding manifest.json), or a raw source to ingest first")
 	fl.StringVar(&f.spec.Output, "output", "", "output folder URI; the job writes below OUTPUT/job-<id>/")
 	fl.StringVar(&f.spec.Format, "format", "parquet", "output format: parquet or arrow")
 	fl.StringSliceVar(&f.spec.Passthrough, "passthrough", nil, "input columns copied beside the predictions, e.g. id,age")
@@ -71,6 +77,9 @@ func runScore(cmd *cobra.Command, f *scoreFlags) error {
 		return err
 	}
 	if !f.skipPreflight {
+		if err := ingestIfRaw(cmd.Context(), cmd, f); err != nil {
+			return err
+		}
 		if err := preflightScore(cmd.Context(), f); err != nil {
 			return err
 		}

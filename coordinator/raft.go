@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
 // raftNode is the Raft machinery of one coordinator and what must be
@@ -146,6 +148,30 @@ func newStreamLayer(cfg *Config) (*streamLayer, error) {
 }
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// Accept hands Raft only connections from coordinators: with mutual TLS,
+// the handshake is completed here and a peer whose certificate names
+// another role (a worker, a client) is dropped.
+func (s *streamLayer) Accept() (net.Conn, error) {
+	for {
+		conn, err := s.Listener.Accept()
+		if err != nil || s.server == nil {
+			return conn, err
+		}
+		tc := conn.(*tls.Conn)
+		_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			_ = tc.Close()
+			continue
+		}
+		_ = tc.SetDeadline(time.Time{})
+		if rpc.StateRole(tc.ConnectionState()) != rpc.RoleCoordinator {
+			_ = tc.Close()
+			continue
+		}
+		return tc, nil
+	}
+}
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout}

@@ -114,6 +114,13 @@ func (s *Server) startGRPC() error {
 	if err != nil {
 		return err
 	}
+	// A certificate names its role: workers may only call the worker API,
+	// clients only the job and admin APIs; coordinators (forwarding) all.
+	opts = append(opts, rpc.Policy{
+		"nightshift.v1.JobService":    {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.AdminService":  {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.WorkerService": {rpc.RoleWorker, rpc.RoleCoordinator},
+	}.Interceptors()...)
 	s.grpc = grpc.NewServer(opts...)
 	pb.RegisterJobServiceServer(s.grpc, &jobAPI{s: s})
 	pb.RegisterWorkerServiceServer(s.grpc, &workerAPI{s: s})

@@ -2,8 +2,13 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/nightshift-ml/nightshift/coordinator"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
@@ -48,6 +53,48 @@ func TestMutualTLSCluster(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A certificate's role limits what it may call.
+	roleCall := func(role string, call func(context.Context, *grpc.ClientConn) error) error {
+		conn, err := rpc.Dial(c.Addr(), rpc.DevTLS(pki, role))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer ccancel()
+		return call(cctx, conn)
+	}
+	listWorkers := func(ctx context.Context, conn *grpc.ClientConn) error {
+		_, err := pb.NewAdminServiceClient(conn).ListWorkers(ctx, &pb.ListWorkersRequest{})
+		return err
+	}
+	register := func(ctx context.Context, conn *grpc.ClientConn) error {
+		_, err := pb.NewWorkerServiceClient(conn).Register(ctx, &pb.RegisterRequest{Worker: &pb.Worker{Id: "intruder", Slots: 1}})
+		return err
+	}
+	if err := roleCall("worker", listWorkers); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a worker certificate called the admin API: %v", err)
+	}
+	if err := roleCall("client", register); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a client certificate registered a worker: %v", err)
+	}
+	if err := roleCall("client", listWorkers); err != nil {
+		t.Fatalf("a client certificate may list workers: %v", err)
+	}
+	// The Raft transport drops a peer whose certificate is not a coordinator's.
+	wtls, err := rpc.DevTLS(pki, "worker").ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raftConn, err := tls.Dial("tcp", c.Leader().RaftAddr(), wtls)
+	if err == nil {
+		_ = raftConn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err = raftConn.Read(make([]byte, 1)); err == nil {
+			t.Fatal("the Raft transport kept a worker's connection")
+		}
+		_ = raftConn.Close()
+	}
+
 	// Without a certificate, or with one from another CA, calls fail.
 	other := t.TempDir()
 	if _, err := rpc.WriteDevPKI(other, []string{"127.0.0.1"}, time.Hour, false); err != nil {

@@ -1,0 +1,96 @@
+// Command checkout verifies a finished scoring job's committed output for
+// the end-to-end scripts: the job succeeded, _SUCCESS exists, _manifest.json
+// lists the expected rows and objects, and the job folder holds nothing
+// else. It reads `nightshift jobs get ID -o json` output.
+//
+//	checkout -job job.json -rows 200000 -objects 200 [-map file:///data=/tmp/x]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func main() {
+	jobFile := flag.String("job", "", "output of `nightshift jobs get ID -o json`")
+	rows := flag.Int64("rows", 0, "rows the output must hold")
+	objects := flag.Int("objects", 0, "objects the manifest must list")
+	mapping := flag.String("map", "", "URI=DIR: read URIs with this prefix from DIR (a container's mount)")
+	flag.Parse()
+	if err := check(*jobFile, *rows, *objects, *mapping); err != nil {
+		fmt.Fprintln(os.Stderr, "checkout:", err)
+		os.Exit(1)
+	}
+}
+
+func check(jobFile string, rows int64, objects int, mapping string) error {
+	var got struct {
+		Job struct {
+			State     string `json:"state"`
+			Error     string `json:"error"`
+			OutputDir string `json:"output_dir"`
+		} `json:"job"`
+	}
+	body, err := os.ReadFile(jobFile)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		return fmt.Errorf("%s: %w", jobFile, err)
+	}
+	if got.Job.State != "JOB_STATE_SUCCEEDED" {
+		return fmt.Errorf("job is %s: %s", got.Job.State, got.Job.Error)
+	}
+	dir := got.Job.OutputDir
+	if from, to, ok := strings.Cut(mapping, "="); ok && strings.HasPrefix(dir, from) {
+		dir = to + strings.TrimPrefix(dir, from)
+	}
+	dir = strings.TrimPrefix(dir, "file://")
+	if _, err := os.Stat(filepath.Join(dir, "_SUCCESS")); err != nil {
+		return err
+	}
+	var man struct {
+		Rows    int64 `json:"rows"`
+		Objects []struct {
+			Key string `json:"key"`
+		} `json:"objects"`
+	}
+	mb, err := os.ReadFile(filepath.Join(dir, "_manifest.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(mb, &man); err != nil {
+		return fmt.Errorf("_manifest.json: %w", err)
+	}
+	if man.Rows != rows || len(man.Objects) != objects {
+		return fmt.Errorf("manifest lists %d rows in %d objects, want %d in %d", man.Rows, len(man.Objects), rows, objects)
+	}
+	listed := map[string]bool{"_manifest.json": true, "_SUCCESS": true}
+	for _, o := range man.Objects {
+		listed[o.Key] = true
+	}
+	var extra []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if !listed[rel] {
+			extra = append(extra, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("objects not in the manifest: %v", extra)
+	}
+	fmt.Printf("ok: %d rows in %d objects, nothing else in %s\n", man.Rows, len(man.Objects), dir)
+	return nil
+}

@@ -96,9 +96,13 @@ func DefaultConfig() Config {
 		SpeculationMultiplier: 2,
 		SpeculationQuantile:   0.75,
 		SpeculationMinRuntime: 2 * time.Second,
-		SnapshotThreshold:     8192,
-		SnapshotInterval:      2 * time.Minute,
-		Version:               "dev",
+		// Followers learn the commit index within this; raft's 50ms default
+		// puts that on every forwarded lease's path (measured: the 10k-task
+		// benchmark runs ~1.4x faster at 5ms).
+		RaftCommitTimeout: 5 * time.Millisecond,
+		SnapshotThreshold: 8192,
+		SnapshotInterval:  2 * time.Minute,
+		Version:           "dev",
 	}
 }
 

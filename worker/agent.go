@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"github.com/nightshift-ml/nightshift/worker/collective"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,13 +29,15 @@ type Agent struct {
 	metrics *metrics
 	client  *client
 
-	grpcLis  net.Listener
-	grpcSrv  *grpc.Server
-	health   *health.Server
-	grpcAddr string
-	httpLis  net.Listener
-	httpSrv  *http.Server
-	gossip   *gossip.Node
+	grpcLis net.Listener
+	grpcSrv *grpc.Server
+	health  *health.Server
+	// collectives serves the ring streams of the training groups this worker is in.
+	collectives *collective.Hub
+	grpcAddr    string
+	httpLis     net.Listener
+	httpSrv     *http.Server
+	gossip      *gossip.Node
 
 	plans    *cache[*shard.Plan]
 	datasets *cache[*shard.Dataset]

@@ -10,11 +10,13 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/worker/collective"
 )
 
-// newGRPCServer binds the worker's own gRPC server. For now it serves only
-// the standard health service; the training collectives (ring all-reduce
-// between members of a group) will be registered here.
+// newGRPCServer binds the worker's own gRPC server: the standard health
+// service and the collectives hub (ring all-reduce, broadcast and barrier
+// between members of a training group). With TLS on, only worker
+// certificates may join a ring.
 func (a *Agent) newGRPCServer() error {
 	lis, err := net.Listen("tcp", a.cfg.GRPCAddr)
 	if err != nil {
@@ -29,7 +31,10 @@ func (a *Agent) newGRPCServer() error {
 	if err != nil {
 		return fmt.Errorf("worker grpc: %w", err)
 	}
+	opts = append(opts, rpc.Policy{"nightshift.v1.CollectiveService": {rpc.RoleWorker}}.Interceptors()...)
 	a.grpcSrv = grpc.NewServer(opts...)
+	a.collectives = collective.NewHub()
+	a.collectives.Register(a.grpcSrv)
 	a.health = health.NewServer()
 	// Not serving until a coordinator accepted the worker.
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)

@@ -1,0 +1,215 @@
+package collective
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+)
+
+// ring is n members, each a real gRPC server on loopback with a Hub.
+type ring struct {
+	addrs   []string
+	hubs    []*Hub
+	servers []*grpc.Server
+}
+
+func newRing(t testing.TB, n int) *ring {
+	t.Helper()
+	r := &ring{}
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := rpc.ServerOptions(rpc.TLSConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := grpc.NewServer(opts...)
+		h := NewHub()
+		h.Register(s)
+		go func() { _ = s.Serve(ln) }()
+		r.addrs, r.hubs, r.servers = append(r.addrs, ln.Addr().String()), append(r.hubs, h), append(r.servers, s)
+	}
+	t.Cleanup(func() {
+		for _, s := range r.servers {
+			s.Stop()
+		}
+	})
+	return r
+}
+
+// join makes every member join generation gen and returns the groups.
+func (r *ring) join(t testing.TB, name string, gen uint64, chunk int) []*Group {
+	t.Helper()
+	groups := make([]*Group, len(r.addrs))
+	errs := make([]error, len(r.addrs))
+	var wg sync.WaitGroup
+	for i := range r.addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs, ChunkBytes: chunk})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("member %d join: %v", i, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, g := range groups {
+			g.Close()
+		}
+	})
+	return groups
+}
+
+// each runs fn on every member at once and fails on any error.
+func each(t testing.TB, groups []*Group, fn func(i int, g *Group) error) {
+	t.Helper()
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn(i, g) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+}
+
+// ringSum is the sum the ring computes for an element of segment k: it
+// starts at member k and adds each next member's value in front.
+func ringSum(inputs [][]float32, n, k, i int) float32 {
+	acc := inputs[k][i]
+	for j := 1; j < n; j++ {
+		acc = inputs[(k+j)%n][i] + acc
+	}
+	return acc
+}
+
+func TestAllReduceExactForAnyMembersAndLength(t *testing.T) {
+	for n := 1; n <= 5; n++ {
+		r := newRing(t, n)
+		for gen, l := range []int{0, 1, n - 1, n, n + 1, 7, 1000, 100_003} {
+			for _, chunk := range []int{8, 4096, DefaultChunkBytes} {
+				t.Run(fmt.Sprintf("n%d/len%d/chunk%d", n, l, chunk), func(t *testing.T) {
+					groups := r.join(t, "g", uint64(gen*10+chunk), chunk)
+					rng := rand.New(rand.NewPCG(uint64(n), uint64(l)))
+					inputs := make([][]float32, n)
+					vecs := make([][]float32, n)
+					for m := range n {
+						inputs[m] = make([]float32, l)
+						for i := range inputs[m] {
+							inputs[m][i] = float32(rng.NormFloat64())
+						}
+						vecs[m] = append([]float32(nil), inputs[m]...)
+					}
+					each(t, groups, func(i int, g *Group) error { return g.AllReduce(context.Background(), vecs[i]) })
+					for i := range l {
+						k := 0
+						for ; k < n; k++ {
+							if lo, hi := segment(l, n, k); i >= lo && i < hi {
+								break
+							}
+						}
+						want := ringSum(inputs, n, k, i)
+						for m := range n {
+							if math.Float32bits(vecs[m][i]) != math.Float32bits(want) {
+								t.Fatalf("member %d element %d = %v, want %v bit for bit", m, i, vecs[m][i], want)
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestManyCollectivesInOrderAndBarrier(t *testing.T) {
+	r := newRing(t, 3)
+	groups := r.join(t, "seq", 1, 64)
+	each(t, groups, func(i int, g *Group) error {
+		for step := range 50 {
+			v := []float32{float32(i), float32(step)}
+			if err := g.AllReduce(context.Background(), v); err != nil {
+				return err
+			}
+			if v[0] != 3 || v[1] != float32(3*step) {
+				return fmt.Errorf("step %d: %v", step, v)
+			}
+			if err := g.Barrier(context.Background()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func TestBroadcast(t *testing.T) {
+	r := newRing(t, 4)
+	groups := r.join(t, "b", 1, 1000)
+	for _, size := range []int{0, 1, 999, 1000, 1001, 3 << 20} {
+		payload := make([]byte, size)
+		for i := range payload {
+			payload[i] = byte(i*7 + size)
+		}
+		root := size % 4
+		got := make([][]byte, 4)
+		each(t, groups, func(i int, g *Group) error {
+			var in []byte
+			if i == root {
+				in = payload
+			}
+			out, err := g.Broadcast(context.Background(), root, in)
+			got[i] = out
+			return err
+		})
+		for i, b := range got {
+			if !bytes.Equal(b, payload) {
+				t.Fatalf("size %d root %d: member %d got %d bytes", size, root, i, len(b))
+			}
+		}
+	}
+}
+
+// TestLostMemberFailsTheCollective stops one member's server mid-job: the
+// others' collective fails promptly instead of hanging, and the generation
+// stays broken.
+func TestLostMemberFailsTheCollective(t *testing.T) {
+	r := newRing(t, 3)
+	groups := r.join(t, "lost", 1, 4096)
+	r.servers[2].Stop()
+	groups[2].Close()
+	done := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done <- groups[i].AllReduce(ctx, make([]float32, 1<<20))
+		}()
+	}
+	for range 2 {
+		if err := <-done; err == nil {
+			t.Fatal("a collective with a lost member succeeded")
+		}
+	}
+	if err := groups[0].AllReduce(context.Background(), []float32{1}); err == nil {
+		t.Fatal("a broken generation ran another collective")
+	}
+}

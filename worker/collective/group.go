@@ -1,0 +1,153 @@
+package collective
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+)
+
+// DefaultChunkBytes is the size of the pieces a collective is cut into:
+// large enough to amortise per-message costs, small enough to pipeline.
+const DefaultChunkBytes = 1 << 20
+
+// Config describes this member's place in one group generation.
+type Config struct {
+	Group      string
+	Generation uint64
+	// Rank is this member's index in Addrs, the members' gRPC addresses in
+	// ring order (the same list on every member).
+	Rank  int
+	Addrs []string
+	TLS   rpc.TLSConfig
+	// ChunkBytes is the chunk size; 0 means DefaultChunkBytes.
+	ChunkBytes int
+}
+
+// Group is this member's handle on one group generation.
+type Group struct {
+	cfg   Config
+	hub   *Hub
+	key   groupKey
+	in    *inbox
+	send  pb.CollectiveService_RingClient
+	close func()
+	// cut cancels the outgoing stream; safe while a Send is in flight.
+	cut func()
+	op    uint64
+	mu    sync.Mutex // one collective at a time
+	err   error      // sticky: a broken generation stays broken
+}
+
+// Join enters a group generation: it opens the stream to the right
+// neighbour. Every member must Join before the first collective; one that
+// joins late only delays the others.
+func (h *Hub) Join(ctx context.Context, cfg Config) (*Group, error) {
+	n := len(cfg.Addrs)
+	if n == 0 || cfg.Rank < 0 || cfg.Rank >= n {
+		return nil, fmt.Errorf("collective: rank %d of %d members", cfg.Rank, n)
+	}
+	if cfg.ChunkBytes <= 0 {
+		cfg.ChunkBytes = DefaultChunkBytes
+	}
+	cfg.ChunkBytes &^= 3 // whole float32 values
+	if cfg.ChunkBytes == 0 {
+		cfg.ChunkBytes = 4
+	}
+	g := &Group{cfg: cfg, hub: h, key: groupKey{cfg.Group, cfg.Generation}, close: func() {}, cut: func() {}}
+	if n == 1 {
+		return g, nil
+	}
+	g.in = h.inbox(g.key)
+	conn, err := rpc.Dial(cfg.Addrs[(cfg.Rank+1)%n], cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	stream, err := pb.NewCollectiveServiceClient(conn).Ring(sctx)
+	if err == nil {
+		err = stream.Send(&pb.CollectiveChunk{Group: cfg.Group, Generation: cfg.Generation, FromRank: int32(cfg.Rank)})
+	}
+	if err != nil {
+		cancel()
+		_ = conn.Close()
+		return nil, fmt.Errorf("collective: open the ring to rank %d at %s: %w", (cfg.Rank+1)%n, cfg.Addrs[(cfg.Rank+1)%n], err)
+	}
+	g.send = stream
+	g.cut = cancel
+	g.close = func() {
+		_, _ = stream.CloseAndRecv()
+		cancel()
+		_ = conn.Close()
+	}
+	return g, nil
+}
+
+// Size returns the number of members; Rank this member's index.
+func (g *Group) Size() int { return len(g.cfg.Addrs) }
+
+// Rank returns this member's index in the ring.
+func (g *Group) Rank() int { return g.cfg.Rank }
+
+// Close leaves the generation: the stream to the right neighbour ends and
+// the inbox is dropped.
+func (g *Group) Close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = errors.New("collective: group closed")
+	}
+	g.close()
+	g.close = func() {}
+	if g.in != nil {
+		g.hub.forget(g.key)
+	}
+}
+
+// begin starts a collective: it serialises collectives and numbers them.
+func (g *Group) begin() (uint64, error) {
+	g.mu.Lock()
+	if g.err != nil {
+		g.mu.Unlock()
+		return 0, g.err
+	}
+	g.op++
+	return g.op, nil
+}
+
+// end finishes a collective, making a failure sticky.
+func (g *Group) end(err error) error {
+	if err != nil && g.err == nil {
+		g.err = err
+	}
+	g.mu.Unlock()
+	return err
+}
+
+// recv returns the next chunk from the left neighbour and checks it
+// belongs to the expected collective and step.
+func (g *Group) recv(ctx context.Context, op uint64, step int) (*pb.CollectiveChunk, error) {
+	var msg *pb.CollectiveChunk
+	select {
+	case msg = <-g.in.ch:
+	default:
+		select {
+		case msg = <-g.in.ch:
+		case <-g.in.done:
+			select {
+			case msg = <-g.in.ch: // drain what arrived before the end
+			default:
+				return nil, g.in.closeErr()
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if msg.Op != op || int(msg.Step) != step {
+		return nil, fmt.Errorf("collective: out of order: got op %d step %d, want op %d step %d (members called collectives in different orders?)", msg.Op, msg.Step, op, step)
+	}
+	return msg, nil
+}

@@ -1,0 +1,122 @@
+package collective
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+)
+
+// inboxDepth is how many chunks may wait for the local member to consume
+// them; beyond it the left neighbour's stream is flow-controlled by gRPC.
+const inboxDepth = 64
+
+// groupKey names one generation of one group.
+type groupKey struct {
+	group      string
+	generation uint64
+}
+
+// inbox carries the chunks arriving from the left neighbour, in order.
+// ch is never closed (the stream handler may still be sending); done is
+// closed when no more chunks will come, with err saying why.
+type inbox struct {
+	ch   chan *pb.CollectiveChunk
+	done chan struct{}
+	once sync.Once
+	mu   sync.Mutex
+	err  error
+}
+
+func (in *inbox) close(err error) {
+	in.once.Do(func() {
+		in.mu.Lock()
+		in.err = err
+		in.mu.Unlock()
+		close(in.done)
+	})
+}
+
+func (in *inbox) closeErr() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.err == nil {
+		return errors.New("collective: the left neighbour closed the ring")
+	}
+	return in.err
+}
+
+// Hub receives the ring streams of every group this member belongs to and
+// routes them to the group's inbox. Register it on the member's gRPC server.
+type Hub struct {
+	pb.UnimplementedCollectiveServiceServer
+	mu      sync.Mutex
+	inboxes map[groupKey]*inbox
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{inboxes: map[groupKey]*inbox{}} }
+
+// Register serves the hub on s.
+func (h *Hub) Register(s *grpc.Server) { pb.RegisterCollectiveServiceServer(s, h) }
+
+// inbox returns the inbox of a generation, creating it when the left
+// neighbour's stream arrives before the local member joined.
+func (h *Hub) inbox(k groupKey) *inbox {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	in, ok := h.inboxes[k]
+	if !ok {
+		in = &inbox{ch: make(chan *pb.CollectiveChunk, inboxDepth), done: make(chan struct{})}
+		h.inboxes[k] = in
+	}
+	return in
+}
+
+// forget drops a generation's inbox (the group left it).
+func (h *Hub) forget(k groupKey) {
+	h.mu.Lock()
+	in := h.inboxes[k]
+	delete(h.inboxes, k)
+	h.mu.Unlock()
+	if in != nil {
+		in.close(errors.New("collective: group generation closed"))
+	}
+}
+
+// Ring receives one left neighbour's stream: its first chunk names the
+// group generation; every chunk goes to that generation's inbox in order.
+func (h *Hub) Ring(stream pb.CollectiveService_RingServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if first.Group == "" {
+		return fmt.Errorf("collective: a ring stream must start with its group")
+	}
+	in := h.inbox(groupKey{first.Group, first.Generation})
+	ctx := stream.Context()
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			in.close(nil)
+			return stream.SendAndClose(&pb.CollectiveAck{})
+		}
+		if err != nil {
+			in.close(fmt.Errorf("collective: stream from rank %d broke: %w", first.FromRank, err))
+			return err
+		}
+		select {
+		case in.ch <- msg:
+		case <-in.done:
+			return in.closeErr()
+		case <-ctx.Done():
+			in.close(ctx.Err())
+			return ctx.Err()
+		}
+	}
+}

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"github.com/nightshift-ml/nightshift/worker/collective"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
 	"github.com/nightshift-ml/nightshift/shard"
+	"github.com/nightshift-ml/nightshift/worker/collective"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
 

@@ -37,9 +37,9 @@ type Group struct {
 	close func()
 	// cut cancels the outgoing stream; safe while a Send is in flight.
 	cut func()
-	op    uint64
-	mu    sync.Mutex // one collective at a time
-	err   error      // sticky: a broken generation stays broken
+	op  uint64
+	mu  sync.Mutex // one collective at a time
+	err error      // sticky: a broken generation stays broken
 }
 
 // Join enters a group generation: it opens the stream to the right

@@ -1,0 +1,109 @@
+// Command allreducebench runs one member of a ring all-reduce benchmark:
+// start it once per member (scripts/bench/allreduce.sh does), each with its
+// rank and the members' addresses. Rank 0 prints a Markdown row per size:
+// the median time of -reps all-reduces and the bus bandwidth
+// 2·(n−1)/n · bytes / time, the figure gloo and NCCL quote.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/worker/collective"
+)
+
+func main() {
+	rank := flag.Int("rank", 0, "this member's rank")
+	addrs := flag.String("addrs", "127.0.0.1:7301,127.0.0.1:7302", "members' host:port, comma-separated, in ring order")
+	sizes := flag.String("sizes", "4096,1048576,16777216,67108864", "vector sizes in bytes")
+	reps := flag.Int("reps", 20, "all-reduces per size (after 3 warm-ups)")
+	chunk := flag.Int("chunk", 0, "chunk bytes (0: the default)")
+	flag.Parse()
+	members := strings.Split(*addrs, ",")
+	if err := run(*rank, members, *sizes, *reps, *chunk); err != nil {
+		log.Fatalf("rank %d: %v", *rank, err)
+	}
+}
+
+func run(rank int, members []string, sizes string, reps, chunk int) error {
+	ln, err := net.Listen("tcp", members[rank])
+	if err != nil {
+		return err
+	}
+	opts, err := rpc.ServerOptions(rpc.TLSConfig{})
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer(opts...)
+	hub := collective.NewHub()
+	hub.Register(srv)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	ctx := context.Background()
+	var g *collective.Group
+	for start := time.Now(); ; {
+		g, err = hub.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: rank, Addrs: members, ChunkBytes: chunk})
+		if err == nil {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	defer g.Close()
+	n := len(members)
+	if rank == 0 {
+		fmt.Printf("| size | median | bus bandwidth |\n|---|---|---|\n")
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		size, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		v := make([]float32, size/4)
+		var times []time.Duration
+		for i := range reps + 3 {
+			if err := g.Barrier(ctx); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := g.AllReduce(ctx, v); err != nil {
+				return err
+			}
+			if i >= 3 {
+				times = append(times, time.Since(t0))
+			}
+		}
+		slices.Sort(times)
+		med := times[len(times)/2]
+		if rank == 0 {
+			bus := 2 * float64(n-1) / float64(n) * float64(size) / med.Seconds() / 1e9
+			fmt.Printf("| %s | %s | %.3f GB/s |\n", humanSize(size), med.Round(time.Microsecond), bus)
+		}
+	}
+	// Let every member finish before the servers stop.
+	if err := g.Barrier(ctx); err != nil {
+		return err
+	}
+	os.Stdout.Sync()
+	return nil
+}
+
+func humanSize(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}

@@ -114,6 +114,7 @@ func (g *Group) recvSteps(ctx context.Context, op uint64, v []float32, steps, pe
 			} else {
 				copyBytes(dst, msg.Data)
 			}
+			releaseChunk(msg)
 			ready[t] <- struct{}{}
 		}
 	}

@@ -64,6 +64,7 @@ func (g *Group) broadcast(ctx context.Context, op uint64, root int, data []byte)
 			return nil, err
 		}
 	}
+	releaseChunk(head)
 	out := make([]byte, 0, size)
 	for uint64(len(out)) < size {
 		msg, err := g.recv(ctx, op, 1)
@@ -79,6 +80,7 @@ func (g *Group) broadcast(ctx context.Context, op uint64, root int, data []byte)
 			}
 		}
 		out = append(out, msg.Data...)
+		releaseChunk(msg)
 	}
 	return out, nil
 }

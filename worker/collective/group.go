@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 
+	"google.golang.org/grpc"
+
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
@@ -67,7 +69,7 @@ func (h *Hub) Join(ctx context.Context, cfg Config) (*Group, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	stream, err := pb.NewCollectiveServiceClient(conn).Ring(sctx)
+	stream, err := pb.NewCollectiveServiceClient(conn).Ring(sctx, grpc.CallContentSubtype(codecName))
 	if err == nil {
 		err = stream.Send(&pb.CollectiveChunk{Group: cfg.Group, Generation: cfg.Generation, FromRank: int32(cfg.Rank)})
 	}

@@ -88,7 +88,7 @@ func (g *Group) sendSteps(ctx context.Context, op uint64, v []float32, steps, pe
 				}
 			}
 			end := min(c+per, hi)
-			if err := g.send.Send(&pb.CollectiveChunk{Op: op, Step: int32(t), Data: f32bytes(v[c:end])}); err != nil {
+			if err := g.sendChunk(&pb.CollectiveChunk{Op: op, Step: int32(t), Data: f32bytes(v[c:end])}); err != nil {
 				return fmt.Errorf("collective: send to rank %d: %w", (g.Rank()+1)%n, err)
 			}
 		}

@@ -34,7 +34,7 @@ func (g *Group) broadcast(ctx context.Context, op uint64, root int, data []byte)
 	forward := dist < n-1 // the member left of root does not send on
 	per := g.cfg.ChunkBytes
 	send := func(step int, b []byte) error {
-		if err := g.send.Send(&pb.CollectiveChunk{Op: op, Step: int32(step), Data: b}); err != nil {
+		if err := g.sendChunk(&pb.CollectiveChunk{Op: op, Step: int32(step), Data: b}); err != nil {
 			g.abort()
 			return fmt.Errorf("collective: broadcast to rank %d: %w", (g.Rank()+1)%n, err)
 		}

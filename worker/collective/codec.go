@@ -37,7 +37,7 @@ func (chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return protoCodec().Marshal(v)
 	}
-	hdr, err := proto.Marshal(&pb.CollectiveChunk{Group: c.Group, Generation: c.Generation, FromRank: c.FromRank, Op: c.Op, Step: c.Step})
+	hdr, err := proto.Marshal(&pb.CollectiveChunk{Group: c.Group, Generation: c.Generation, FromRank: c.FromRank, Op: c.Op, Step: c.Step, Stream: c.Stream})
 	if err != nil {
 		return nil, err
 	}

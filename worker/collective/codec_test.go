@@ -28,6 +28,7 @@ func TestChunkCodecRoundTrip(t *testing.T) {
 	for _, in := range []*pb.CollectiveChunk{
 		{Group: "g", Generation: 7, FromRank: 2},
 		{Op: 9, Step: 3, Data: []byte{1, 2, 3, 4}},
+		{Group: "all", Generation: 3, FromRank: 1, Op: 5, Step: 2, Stream: 1, Data: []byte{5, 6, 7, 8}}, // every field
 		{Op: 1, Data: bytes.Repeat([]byte{0xab}, 1<<20)},
 	} {
 		out := roundTrip(t, in)
@@ -62,7 +63,7 @@ func FuzzChunkCodec(f *testing.F) {
 			return
 		}
 		again := roundTrip(t, c)
-		if again.Op != c.Op || again.Step != c.Step || again.Group != c.Group || !bytes.Equal(again.Data, c.Data) {
+		if again.Op != c.Op || again.Step != c.Step || again.Group != c.Group || again.Stream != c.Stream || !bytes.Equal(again.Data, c.Data) {
 			t.Fatalf("re-encoding changed the chunk: %v vs %v", c, again)
 		}
 	})

@@ -51,6 +51,11 @@ func newRing(t testing.TB, n int) *ring {
 
 // join makes every member join generation gen and returns the groups.
 func (r *ring) join(t testing.TB, name string, gen uint64, chunk int) []*Group {
+	return r.joinStreams(t, name, gen, chunk, 1)
+}
+
+// joinStreams joins with the given number of connections per ring link.
+func (r *ring) joinStreams(t testing.TB, name string, gen uint64, chunk, streams int) []*Group {
 	t.Helper()
 	groups := make([]*Group, len(r.addrs))
 	errs := make([]error, len(r.addrs))
@@ -59,7 +64,7 @@ func (r *ring) join(t testing.TB, name string, gen uint64, chunk int) []*Group {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs, ChunkBytes: chunk})
+			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs, ChunkBytes: chunk, Streams: streams})
 		}()
 	}
 	wg.Wait()
@@ -109,7 +114,8 @@ func TestAllReduceExactForAnyMembersAndLength(t *testing.T) {
 		for gen, l := range []int{0, 1, n - 1, n, n + 1, 7, 1000, 100_003} {
 			for _, chunk := range []int{8, 4096, DefaultChunkBytes} {
 				t.Run(fmt.Sprintf("n%d/len%d/chunk%d", n, l, chunk), func(t *testing.T) {
-					groups := r.join(t, "g", uint64(gen*10+chunk), chunk)
+					// 1, 2 or 3 connections per link: chunks go round-robin over them.
+					groups := r.joinStreams(t, "g", uint64(gen*10+chunk), chunk, 1+l%3)
 					rng := rand.New(rand.NewPCG(uint64(n), uint64(l)))
 					inputs := make([][]float32, n)
 					vecs := make([][]float32, n)
@@ -163,7 +169,7 @@ func TestManyCollectivesInOrderAndBarrier(t *testing.T) {
 
 func TestBroadcast(t *testing.T) {
 	r := newRing(t, 4)
-	groups := r.join(t, "b", 1, 1000)
+	groups := r.joinStreams(t, "b", 1, 1000, 2)
 	for _, size := range []int{0, 1, 999, 1000, 1001, 3 << 20} {
 		payload := make([]byte, size)
 		for i := range payload {

@@ -21,6 +21,12 @@ type groupKey struct {
 	generation uint64
 }
 
+// streamKey names one of the parallel streams of a generation's ring link.
+type streamKey struct {
+	groupKey
+	stream int32
+}
+
 // inbox carries the chunks arriving from the left neighbour, in order.
 // ch is never closed (the stream handler may still be sending); done is
 // closed when no more chunks will come, with err saying why.
@@ -55,18 +61,18 @@ func (in *inbox) closeErr() error {
 type Hub struct {
 	pb.UnimplementedCollectiveServiceServer
 	mu      sync.Mutex
-	inboxes map[groupKey]*inbox
+	inboxes map[streamKey]*inbox
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{inboxes: map[groupKey]*inbox{}} }
+func NewHub() *Hub { return &Hub{inboxes: map[streamKey]*inbox{}} }
 
 // Register serves the hub on s.
 func (h *Hub) Register(s *grpc.Server) { pb.RegisterCollectiveServiceServer(s, h) }
 
-// inbox returns the inbox of a generation, creating it when the left
-// neighbour's stream arrives before the local member joined.
-func (h *Hub) inbox(k groupKey) *inbox {
+// inbox returns the inbox of one stream of a generation, creating it when
+// the left neighbour's stream arrives before the local member joined.
+func (h *Hub) inbox(k streamKey) *inbox {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	in, ok := h.inboxes[k]
@@ -77,13 +83,18 @@ func (h *Hub) inbox(k groupKey) *inbox {
 	return in
 }
 
-// forget drops a generation's inbox (the group left it).
+// forget drops a generation's inboxes (the group left it).
 func (h *Hub) forget(k groupKey) {
 	h.mu.Lock()
-	in := h.inboxes[k]
-	delete(h.inboxes, k)
+	var gone []*inbox
+	for sk, in := range h.inboxes {
+		if sk.groupKey == k {
+			gone = append(gone, in)
+			delete(h.inboxes, sk)
+		}
+	}
 	h.mu.Unlock()
-	if in != nil {
+	for _, in := range gone {
 		in.close(errors.New("collective: group generation closed"))
 	}
 }
@@ -98,7 +109,7 @@ func (h *Hub) Ring(stream pb.CollectiveService_RingServer) error {
 	if first.Group == "" {
 		return fmt.Errorf("collective: a ring stream must start with its group")
 	}
-	in := h.inbox(groupKey{first.Group, first.Generation})
+	in := h.inbox(streamKey{groupKey{first.Group, first.Generation}, first.Stream})
 	ctx := stream.Context()
 	for {
 		msg, err := stream.Recv()

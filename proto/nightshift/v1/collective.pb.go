@@ -35,7 +35,10 @@ type CollectiveChunk struct {
 	Op   uint64 `protobuf:"varint,4,opt,name=op,proto3" json:"op,omitempty"`
 	Step int32  `protobuf:"varint,5,opt,name=step,proto3" json:"step,omitempty"`
 	// Little-endian float32 values (or raw bytes for broadcasts).
-	Data          []byte `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	Data []byte `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	// Set on a stream's first message: which of the link's parallel streams
+	// this is (chunks go round-robin over them).
+	Stream        int32 `protobuf:"varint,7,opt,name=stream,proto3" json:"stream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -112,6 +115,13 @@ func (x *CollectiveChunk) GetData() []byte {
 	return nil
 }
 
+func (x *CollectiveChunk) GetStream() int32 {
+	if x != nil {
+		return x.Stream
+	}
+	return 0
+}
+
 type CollectiveAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -152,7 +162,7 @@ var File_nightshift_v1_collective_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_collective_proto_rawDesc = "" +
 	"\n" +
-	"\x1enightshift/v1/collective.proto\x12\rnightshift.v1\"\x9c\x01\n" +
+	"\x1enightshift/v1/collective.proto\x12\rnightshift.v1\"\xb4\x01\n" +
 	"\x0fCollectiveChunk\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1e\n" +
 	"\n" +
@@ -161,7 +171,8 @@ const file_nightshift_v1_collective_proto_rawDesc = "" +
 	"\tfrom_rank\x18\x03 \x01(\x05R\bfromRank\x12\x0e\n" +
 	"\x02op\x18\x04 \x01(\x04R\x02op\x12\x12\n" +
 	"\x04step\x18\x05 \x01(\x05R\x04step\x12\x12\n" +
-	"\x04data\x18\x06 \x01(\fR\x04data\"\x0f\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\x12\x16\n" +
+	"\x06stream\x18\a \x01(\x05R\x06stream\"\x0f\n" +
 	"\rCollectiveAck2[\n" +
 	"\x11CollectiveService\x12F\n" +
 	"\x04Ring\x12\x1e.nightshift.v1.CollectiveChunk\x1a\x1c.nightshift.v1.CollectiveAck(\x01BFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"

@@ -29,14 +29,15 @@ func main() {
 	sizes := flag.String("sizes", "4096,1048576,16777216,67108864", "vector sizes in bytes")
 	reps := flag.Int("reps", 20, "all-reduces per size (after 3 warm-ups)")
 	chunk := flag.Int("chunk", 0, "chunk bytes (0: the default)")
+	streams := flag.Int("streams", 0, "connections per ring link (0: the default)")
 	flag.Parse()
 	members := strings.Split(*addrs, ",")
-	if err := run(*rank, members, *sizes, *reps, *chunk); err != nil {
+	if err := run(*rank, members, *sizes, *reps, *chunk, *streams); err != nil {
 		log.Fatalf("rank %d: %v", *rank, err)
 	}
 }
 
-func run(rank int, members []string, sizes string, reps, chunk int) error {
+func run(rank int, members []string, sizes string, reps, chunk, streams int) error {
 	ln, err := net.Listen("tcp", members[rank])
 	if err != nil {
 		return err
@@ -53,7 +54,7 @@ func run(rank int, members []string, sizes string, reps, chunk int) error {
 	ctx := context.Background()
 	var g *collective.Group
 	for start := time.Now(); ; {
-		g, err = hub.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: rank, Addrs: members, ChunkBytes: chunk})
+		g, err = hub.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: rank, Addrs: members, ChunkBytes: chunk, Streams: streams})
 		if err == nil {
 			break
 		}

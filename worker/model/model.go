@@ -78,14 +78,14 @@ func New(spec Spec, weights []float32) (*Model, error) {
 			return nil, fmt.Errorf("%w: weight %d is %v", ErrCorruptWeights, i, v)
 		}
 	}
-	m := &Model{Spec: cloneSpec(spec), spec: cloneSpec(spec), weights: weights, inputDim: spec.inputDim()}
+	m := &Model{Spec: cloneSpec(spec), spec: cloneSpec(spec), weights: weights, inputDim: spec.InputDim()}
 	off := 0
 	for _, f := range spec.Features {
 		m.inputs = append(m.inputs, input{off: off, width: f.width()})
 		off += f.width()
 	}
 	rest := weights
-	for _, sh := range spec.layerShapes() {
+	for _, sh := range spec.LayerShapes() {
 		in, out := sh[0], sh[1]
 		l := layer{in: in, out: out, w: rest[:in*out], b: rest[in*out : in*out+out]}
 		rest = rest[in*out+out:]

@@ -314,8 +314,9 @@ func (s *Spec) multiclass() bool {
 	return s.Family == FamilySoftmax || s.Family == FamilyMLP && s.Objective == ObjectiveMulticlass
 }
 
-// inputDim is the width of the pipeline output.
-func (s *Spec) inputDim() int {
+// InputDim is the width of the pipeline output: the number of model inputs
+// the feature pipeline produces per row.
+func (s *Spec) InputDim() int {
 	n := 0
 	for _, f := range s.Features {
 		n += f.width()
@@ -334,9 +335,10 @@ func (f *Feature) width() int {
 	return 1
 }
 
-// layerShapes returns the (in, out) of every dense layer.
-func (s *Spec) layerShapes() [][2]int {
-	in := s.inputDim()
+// LayerShapes returns the (in, out) of every dense layer, in the order
+// their weights are stored.
+func (s *Spec) LayerShapes() [][2]int {
+	in := s.InputDim()
 	out := 1
 	if s.multiclass() {
 		out = len(s.Classes)
@@ -354,7 +356,7 @@ func (s *Spec) layerShapes() [][2]int {
 // weightCount is the number of float32 values the architecture needs.
 func (s *Spec) weightCount() (int64, error) {
 	var n int64
-	for i, sh := range s.layerShapes() {
+	for i, sh := range s.LayerShapes() {
 		n += int64(sh[0])*int64(sh[1]) + int64(sh[1])
 		if n > MaxWeights {
 			return 0, specError("weights.count", "layer %d takes the model over %d weights", i, MaxWeights)

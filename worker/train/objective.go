@@ -37,7 +37,7 @@ func NewObjective(spec *model.Spec, l2 float64) (Objective, error) {
 	if l2 < 0 || l2 != l2 {
 		return nil, fmt.Errorf("%w: l2 %v is negative", ErrBadArgument, l2)
 	}
-	in := InputDim(spec)
+	in := spec.InputDim()
 	if in <= 0 {
 		return nil, fmt.Errorf("%w: no model inputs", ErrInvalidSpec)
 	}
@@ -76,23 +76,6 @@ func NewObjective(spec *model.Spec, l2 float64) (Objective, error) {
 		return NewMLP(in, spec.Hidden, out, kind, l2), nil
 	}
 	return nil, fmt.Errorf("%w: family %q", ErrInvalidSpec, spec.Family)
-}
-
-// InputDim is the number of model inputs spec's feature pipeline yields
-// (the width of model.Predictor.Features rows).
-func InputDim(spec *model.Spec) int {
-	n := 0
-	for _, f := range spec.Features {
-		switch {
-		case f.Kind == model.KindCategorical:
-			n += f.Buckets
-		case f.Missing == model.MissingIndicator:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
 }
 
 // checkArgs panics when the argument lengths of LossGrad disagree: a

@@ -239,14 +239,15 @@ func denseDot(c, a, wt, b []float32, n, in, out int) {
 		ai := a[i*in:][:in]
 		ci := c[i*out:][:out]
 		for j := range ci {
-			ci[j] = b[j] + dot(ai, wt[j*in:][:in])
+			ci[j] = b[j] + Dot(ai, wt[j*in:][:in])
 		}
 	}
 }
 
-// dot returns the dot product of a and b (len(b) >= len(a)) with four
-// independent accumulators.
-func dot(a, b []float32) float32 {
+// Dot returns the dot product of a and b (len(b) >= len(a)) with four
+// independent accumulators, in a fixed order: the same inputs give the same
+// bits. Scoring and training share it.
+func Dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	k := 0

@@ -1,5 +1,7 @@
 package train
 
+import "github.com/nightshift-ml/nightshift/worker/model"
+
 // The float32 kernels of the MLP. Row-major throughout; four rows at a
 // time so each row of W (or of the gradient) is loaded once per four rows
 // and inner loops run over contiguous memory. Inputs that are zero in all
@@ -80,7 +82,7 @@ func backReLU(prev, d, w, a []float32, n, in, out int) {
 		pi := prev[i*in:][:in]
 		for k, x := range a[i*in:][:in] {
 			if x > 0 {
-				pi[k] = dot32(di, w[k*out:][:out])
+				pi[k] = model.Dot(di, w[k*out:][:out])
 			} else {
 				pi[k] = 0
 			}
@@ -106,21 +108,4 @@ func fma1(c, w []float32, x float32) {
 	for j, v := range w {
 		c[j] += x * v
 	}
-}
-
-// dot32 is the dot product of a and b (len(b) >= len(a)).
-func dot32(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	k := 0
-	for ; k+4 <= len(a); k += 4 {
-		s0 += a[k] * b[k]
-		s1 += a[k+1] * b[k+1]
-		s2 += a[k+2] * b[k+2]
-		s3 += a[k+3] * b[k+3]
-	}
-	for ; k < len(a); k++ {
-		s0 += a[k] * b[k]
-	}
-	return (s0 + s1) + (s2 + s3)
 }

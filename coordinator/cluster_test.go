@@ -275,3 +275,28 @@ func TestFiveVotersSurviveTwoFailuresAndPeerRemoval(t *testing.T) {
 		}
 	}
 }
+
+// TestJobGCReplicates forgets finished jobs through the log: every replica
+// drops them, running ones stay.
+func TestJobGCReplicates(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	l := c.waitLeader()
+	jobs := pb.NewJobServiceClient(dial(t, l.Addr()))
+	var ids []string
+	for i := range 3 {
+		resp := callRetry(t, func(ctx context.Context) (*pb.SubmitJobResponse, error) {
+			return jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Name: fmt.Sprint(i), Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 1}}}})
+		})
+		ids = append(ids, resp.Job.Id)
+	}
+	callRetry(t, func(ctx context.Context) (*pb.CancelJobResponse, error) {
+		return jobs.CancelJob(ctx, &pb.CancelJobRequest{Id: ids[0]})
+	})
+	l.collectJobs(context.Background(), time.Now().Add(l.cfg.JobGCAge+time.Minute))
+	for _, s := range c.nodes {
+		waitFor(t, 5*time.Second, "GC on "+s.ID(), func() bool {
+			v := s.Store().Snapshot()
+			return v.Job(ids[0]) == nil && v.Job(ids[1]) != nil && v.Job(ids[2]) != nil
+		})
+	}
+}

@@ -63,6 +63,12 @@ type Config struct {
 	SpeculationQuantile   float64
 	SpeculationMinRuntime time.Duration
 
+	// JobGCAge is how long a finished job (and its tasks, and its
+	// idempotency key) stays in the state; 0 keeps jobs forever. Checked
+	// every JobGCInterval.
+	JobGCAge      time.Duration
+	JobGCInterval time.Duration
+
 	// Raft timings; zero keeps hashicorp/raft's defaults.
 	RaftHeartbeatTimeout time.Duration
 	RaftElectionTimeout  time.Duration
@@ -96,6 +102,8 @@ func DefaultConfig() Config {
 		SpeculationMultiplier: 2,
 		SpeculationQuantile:   0.75,
 		SpeculationMinRuntime: 2 * time.Second,
+		JobGCAge:              7 * 24 * time.Hour,
+		JobGCInterval:         5 * time.Minute,
 		// Followers learn the commit index within this; raft's 50ms default
 		// puts that on every forwarded lease's path (measured: the 10k-task
 		// benchmark runs ~1.4x faster at 5ms).

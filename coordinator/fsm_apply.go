@@ -63,6 +63,8 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 		res = a.setWorkerState(op.SetWorkerState)
 	case *pb.Command_FinishJob:
 		res = a.finishJob(op.FinishJob)
+	case *pb.Command_ForgetJobs:
+		res = a.forgetJobs(op.ForgetJobs)
 	default:
 		return &applyResult{err: fmt.Errorf("%w %T at index %d", errUnknownOp, cmd.Op, index)}
 	}
@@ -270,6 +272,27 @@ func (a *applier) finishJob(c *pb.FinishJob) *applyResult {
 		a.event(j, "failed: publishing output: %s", c.Error)
 	}
 	return &applyResult{job: j}
+}
+
+// forgetJobs deletes finished jobs and their tasks (job GC). Unfinished
+// jobs are kept: the leader's view may have been stale.
+func (a *applier) forgetJobs(c *pb.ForgetJobs) *applyResult {
+	for _, id := range c.JobIds {
+		j := getJob(a.txn, id)
+		if j == nil || !terminal(j.State) {
+			continue
+		}
+		for _, t := range tasksOf(a.txn, id) {
+			if err := a.txn.Delete(tableTasks, t); err != nil {
+				panic(fmt.Sprintf("state store delete task: %v", err))
+			}
+		}
+		if err := a.txn.Delete(tableJobs, j); err != nil {
+			panic(fmt.Sprintf("state store delete job: %v", err))
+		}
+		delete(a.jobs, id)
+	}
+	return &applyResult{}
 }
 
 func (a *applier) registerWorker(c *pb.RegisterWorker) *applyResult {

@@ -315,3 +315,23 @@ type nopCloser struct {
 
 func (n nopCloser) Read(p []byte) (int, error) { return n.r.Read(p) }
 func (n nopCloser) Close() error               { return nil }
+
+func TestFSMForgetJobsDropsOnlyFinishedJobs(t *testing.T) {
+	h := newHarness(t)
+	h.register("w1")
+	h.submit("done", 2, "key-done")
+	h.submit("live", 2, "key-live")
+	h.apply(&pb.Command{Op: &pb.Command_CancelJob{CancelJob: &pb.CancelJob{JobId: "done"}}})
+	h.apply(&pb.Command{Op: &pb.Command_ForgetJobs{ForgetJobs: &pb.ForgetJobs{JobIds: []string{"done", "live", "nope"}}}})
+	v := h.store.Snapshot()
+	if v.Job("done") != nil || len(v.Tasks("done")) != 0 || v.JobByKey("key-done") != nil {
+		t.Fatal("the finished job, its tasks or its key survived GC")
+	}
+	if v.Job("live") == nil || len(v.Tasks("live")) != 2 {
+		t.Fatal("GC dropped a running job")
+	}
+	// The key is free again: the same key makes a new job.
+	if r := h.submit("again", 1, "key-done"); !r.created || r.job.Id != "again" {
+		t.Fatalf("resubmission after GC: %+v", r)
+	}
+}

@@ -59,6 +59,8 @@ func (m *metrics) observeApply(cmd *pb.Command) {
 		name = "set_worker_state"
 	case *pb.Command_FinishJob:
 		name = "finish_job"
+	case *pb.Command_ForgetJobs:
+		name = "forget_jobs"
 	}
 	m.commands.WithLabelValues(name).Inc()
 }

@@ -28,6 +28,8 @@ type coordinatorFile struct {
 	LoopbackOnly      *bool           `yaml:"loopback_only"`
 	Storage           storageFile     `yaml:"storage"`
 	LeaseTTL          yamlDuration    `yaml:"lease_ttl"`
+	JobGCAge          yamlDuration    `yaml:"job_gc_age"`
+	JobGCInterval     yamlDuration    `yaml:"job_gc_interval"`
 	HeartbeatInterval yamlDuration    `yaml:"heartbeat_interval"`
 	RetryBackoff      yamlDuration    `yaml:"retry_backoff"`
 	MaxRetryBackoff   yamlDuration    `yaml:"max_retry_backoff"`
@@ -77,6 +79,8 @@ func coordinatorConfig(f *coordinatorFile) coordinator.Config {
 	setIf(&c.LoopbackOnly, f.LoopbackOnly)
 	c.Storage = f.Storage.config()
 	f.LeaseTTL.apply(&c.LeaseTTL)
+	f.JobGCAge.apply(&c.JobGCAge)
+	f.JobGCInterval.apply(&c.JobGCInterval)
 	f.HeartbeatInterval.apply(&c.HeartbeatInterval)
 	f.RetryBackoff.apply(&c.RetryBackoff)
 	f.MaxRetryBackoff.apply(&c.MaxRetryBackoff)

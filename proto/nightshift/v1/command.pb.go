@@ -42,6 +42,7 @@ type Command struct {
 	//	*Command_RegisterWorker
 	//	*Command_SetWorkerState
 	//	*Command_FinishJob
+	//	*Command_ForgetJobs
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -159,6 +160,15 @@ func (x *Command) GetFinishJob() *FinishJob {
 	return nil
 }
 
+func (x *Command) GetForgetJobs() *ForgetJobs {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ForgetJobs); ok {
+			return x.ForgetJobs
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -187,6 +197,10 @@ type Command_FinishJob struct {
 	FinishJob *FinishJob `protobuf:"bytes,15,opt,name=finish_job,json=finishJob,proto3,oneof"`
 }
 
+type Command_ForgetJobs struct {
+	ForgetJobs *ForgetJobs `protobuf:"bytes,16,opt,name=forget_jobs,json=forgetJobs,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -198,6 +212,55 @@ func (*Command_RegisterWorker) isCommand_Op() {}
 func (*Command_SetWorkerState) isCommand_Op() {}
 
 func (*Command_FinishJob) isCommand_Op() {}
+
+func (*Command_ForgetJobs) isCommand_Op() {}
+
+// ForgetJobs drops finished jobs and their tasks from the state (job GC):
+// the leader proposes the jobs that ended longer ago than job_gc_age. A job
+// not finished is kept whatever the command says.
+type ForgetJobs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobIds        []string               `protobuf:"bytes,1,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetJobs) Reset() {
+	*x = ForgetJobs{}
+	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetJobs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetJobs) ProtoMessage() {}
+
+func (x *ForgetJobs) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetJobs.ProtoReflect.Descriptor instead.
+func (*ForgetJobs) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ForgetJobs) GetJobIds() []string {
+	if x != nil {
+		return x.JobIds
+	}
+	return nil
+}
 
 // SubmitJob creates a job and its tasks, unless a job with the same
 // idempotency key exists.
@@ -215,7 +278,7 @@ type SubmitJob struct {
 
 func (x *SubmitJob) Reset() {
 	*x = SubmitJob{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	mi := &file_nightshift_v1_command_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +290,7 @@ func (x *SubmitJob) String() string {
 func (*SubmitJob) ProtoMessage() {}
 
 func (x *SubmitJob) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	mi := &file_nightshift_v1_command_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +303,7 @@ func (x *SubmitJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJob.ProtoReflect.Descriptor instead.
 func (*SubmitJob) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{1}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubmitJob) GetJob() *Job {
@@ -281,7 +344,7 @@ type CancelJob struct {
 
 func (x *CancelJob) Reset() {
 	*x = CancelJob{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[2]
+	mi := &file_nightshift_v1_command_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +356,7 @@ func (x *CancelJob) String() string {
 func (*CancelJob) ProtoMessage() {}
 
 func (x *CancelJob) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[2]
+	mi := &file_nightshift_v1_command_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +369,7 @@ func (x *CancelJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJob.ProtoReflect.Descriptor instead.
 func (*CancelJob) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{2}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CancelJob) GetJobId() string {
@@ -338,7 +401,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[3]
+	mi := &file_nightshift_v1_command_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +413,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[3]
+	mi := &file_nightshift_v1_command_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +426,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{3}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -412,7 +475,7 @@ type TaskBatch struct {
 
 func (x *TaskBatch) Reset() {
 	*x = TaskBatch{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[4]
+	mi := &file_nightshift_v1_command_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +487,7 @@ func (x *TaskBatch) String() string {
 func (*TaskBatch) ProtoMessage() {}
 
 func (x *TaskBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[4]
+	mi := &file_nightshift_v1_command_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +500,7 @@ func (x *TaskBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBatch.ProtoReflect.Descriptor instead.
 func (*TaskBatch) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{4}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TaskBatch) GetOps() []*TaskOp {
@@ -469,7 +532,7 @@ type TaskOp struct {
 
 func (x *TaskOp) Reset() {
 	*x = TaskOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[5]
+	mi := &file_nightshift_v1_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +544,7 @@ func (x *TaskOp) String() string {
 func (*TaskOp) ProtoMessage() {}
 
 func (x *TaskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[5]
+	mi := &file_nightshift_v1_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +557,7 @@ func (x *TaskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOp.ProtoReflect.Descriptor instead.
 func (*TaskOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{5}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskOp) GetJobId() string {
@@ -621,7 +684,7 @@ type LeaseOp struct {
 
 func (x *LeaseOp) Reset() {
 	*x = LeaseOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[6]
+	mi := &file_nightshift_v1_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +696,7 @@ func (x *LeaseOp) String() string {
 func (*LeaseOp) ProtoMessage() {}
 
 func (x *LeaseOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[6]
+	mi := &file_nightshift_v1_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +709,7 @@ func (x *LeaseOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseOp.ProtoReflect.Descriptor instead.
 func (*LeaseOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{6}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaseOp) GetSpeculative() bool {
@@ -666,7 +729,7 @@ type SucceedOp struct {
 
 func (x *SucceedOp) Reset() {
 	*x = SucceedOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[7]
+	mi := &file_nightshift_v1_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +741,7 @@ func (x *SucceedOp) String() string {
 func (*SucceedOp) ProtoMessage() {}
 
 func (x *SucceedOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[7]
+	mi := &file_nightshift_v1_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +754,7 @@ func (x *SucceedOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SucceedOp.ProtoReflect.Descriptor instead.
 func (*SucceedOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{7}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SucceedOp) GetResult() *TaskResult {
@@ -715,7 +778,7 @@ type FailOp struct {
 
 func (x *FailOp) Reset() {
 	*x = FailOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[8]
+	mi := &file_nightshift_v1_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +790,7 @@ func (x *FailOp) String() string {
 func (*FailOp) ProtoMessage() {}
 
 func (x *FailOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[8]
+	mi := &file_nightshift_v1_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +803,7 @@ func (x *FailOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailOp.ProtoReflect.Descriptor instead.
 func (*FailOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{8}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FailOp) GetError() string {
@@ -781,7 +844,7 @@ type ReleaseOp struct {
 
 func (x *ReleaseOp) Reset() {
 	*x = ReleaseOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[9]
+	mi := &file_nightshift_v1_command_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +856,7 @@ func (x *ReleaseOp) String() string {
 func (*ReleaseOp) ProtoMessage() {}
 
 func (x *ReleaseOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[9]
+	mi := &file_nightshift_v1_command_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +869,7 @@ func (x *ReleaseOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseOp.ProtoReflect.Descriptor instead.
 func (*ReleaseOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{9}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReleaseOp) GetReason() string {
@@ -826,7 +889,7 @@ type ExpireOp struct {
 
 func (x *ExpireOp) Reset() {
 	*x = ExpireOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[10]
+	mi := &file_nightshift_v1_command_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +901,7 @@ func (x *ExpireOp) String() string {
 func (*ExpireOp) ProtoMessage() {}
 
 func (x *ExpireOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[10]
+	mi := &file_nightshift_v1_command_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +914,7 @@ func (x *ExpireOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireOp.ProtoReflect.Descriptor instead.
 func (*ExpireOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{10}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ExpireOp) GetReason() string {
@@ -871,7 +934,7 @@ type TaskBatchResult struct {
 
 func (x *TaskBatchResult) Reset() {
 	*x = TaskBatchResult{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[11]
+	mi := &file_nightshift_v1_command_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +946,7 @@ func (x *TaskBatchResult) String() string {
 func (*TaskBatchResult) ProtoMessage() {}
 
 func (x *TaskBatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[11]
+	mi := &file_nightshift_v1_command_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +959,7 @@ func (x *TaskBatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBatchResult.ProtoReflect.Descriptor instead.
 func (*TaskBatchResult) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{11}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskBatchResult) GetResults() []*TaskOpResult {
@@ -918,7 +981,7 @@ type TaskOpResult struct {
 
 func (x *TaskOpResult) Reset() {
 	*x = TaskOpResult{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[12]
+	mi := &file_nightshift_v1_command_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +993,7 @@ func (x *TaskOpResult) String() string {
 func (*TaskOpResult) ProtoMessage() {}
 
 func (x *TaskOpResult) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[12]
+	mi := &file_nightshift_v1_command_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1006,7 @@ func (x *TaskOpResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOpResult.ProtoReflect.Descriptor instead.
 func (*TaskOpResult) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{12}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskOpResult) GetOk() bool {
@@ -978,7 +1041,7 @@ type RegisterWorker struct {
 
 func (x *RegisterWorker) Reset() {
 	*x = RegisterWorker{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[13]
+	mi := &file_nightshift_v1_command_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1053,7 @@ func (x *RegisterWorker) String() string {
 func (*RegisterWorker) ProtoMessage() {}
 
 func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[13]
+	mi := &file_nightshift_v1_command_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1066,7 @@ func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorker.ProtoReflect.Descriptor instead.
 func (*RegisterWorker) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{13}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterWorker) GetWorker() *Worker {
@@ -1026,7 +1089,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[14]
+	mi := &file_nightshift_v1_command_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1101,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[14]
+	mi := &file_nightshift_v1_command_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1114,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{14}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetWorkerState) GetWorkerId() string {
@@ -1091,7 +1154,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[15]
+	mi := &file_nightshift_v1_command_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1166,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[15]
+	mi := &file_nightshift_v1_command_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1179,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{15}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1204,7 +1267,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[16]
+	mi := &file_nightshift_v1_command_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1279,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[16]
+	mi := &file_nightshift_v1_command_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1292,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{16}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RequestRecord) GetId() string {
@@ -1264,7 +1327,7 @@ var File_nightshift_v1_command_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/types.proto\"\xe2\x03\n" +
+	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/types.proto\"\xa0\x04\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -1280,8 +1343,13 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\x0fregister_worker\x18\r \x01(\v2\x1d.nightshift.v1.RegisterWorkerH\x00R\x0eregisterWorker\x12I\n" +
 	"\x10set_worker_state\x18\x0e \x01(\v2\x1d.nightshift.v1.SetWorkerStateH\x00R\x0esetWorkerState\x129\n" +
 	"\n" +
-	"finish_job\x18\x0f \x01(\v2\x18.nightshift.v1.FinishJobH\x00R\tfinishJobB\x04\n" +
-	"\x02op\"\x93\x01\n" +
+	"finish_job\x18\x0f \x01(\v2\x18.nightshift.v1.FinishJobH\x00R\tfinishJob\x12<\n" +
+	"\vforget_jobs\x18\x10 \x01(\v2\x19.nightshift.v1.ForgetJobsH\x00R\n" +
+	"forgetJobsB\x04\n" +
+	"\x02op\"%\n" +
+	"\n" +
+	"ForgetJobs\x12\x17\n" +
+	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds\"\x93\x01\n" +
 	"\tSubmitJob\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobR\x03job\x12\x1d\n" +
 	"\n" +
@@ -1362,58 +1430,60 @@ func file_nightshift_v1_command_proto_rawDescGZIP() []byte {
 	return file_nightshift_v1_command_proto_rawDescData
 }
 
-var file_nightshift_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_nightshift_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_nightshift_v1_command_proto_goTypes = []any{
 	(*Command)(nil),         // 0: nightshift.v1.Command
-	(*SubmitJob)(nil),       // 1: nightshift.v1.SubmitJob
-	(*CancelJob)(nil),       // 2: nightshift.v1.CancelJob
-	(*FinishJob)(nil),       // 3: nightshift.v1.FinishJob
-	(*TaskBatch)(nil),       // 4: nightshift.v1.TaskBatch
-	(*TaskOp)(nil),          // 5: nightshift.v1.TaskOp
-	(*LeaseOp)(nil),         // 6: nightshift.v1.LeaseOp
-	(*SucceedOp)(nil),       // 7: nightshift.v1.SucceedOp
-	(*FailOp)(nil),          // 8: nightshift.v1.FailOp
-	(*ReleaseOp)(nil),       // 9: nightshift.v1.ReleaseOp
-	(*ExpireOp)(nil),        // 10: nightshift.v1.ExpireOp
-	(*TaskBatchResult)(nil), // 11: nightshift.v1.TaskBatchResult
-	(*TaskOpResult)(nil),    // 12: nightshift.v1.TaskOpResult
-	(*RegisterWorker)(nil),  // 13: nightshift.v1.RegisterWorker
-	(*SetWorkerState)(nil),  // 14: nightshift.v1.SetWorkerState
-	(*SnapshotRecord)(nil),  // 15: nightshift.v1.SnapshotRecord
-	(*RequestRecord)(nil),   // 16: nightshift.v1.RequestRecord
-	(*Job)(nil),             // 17: nightshift.v1.Job
-	(*TaskResult)(nil),      // 18: nightshift.v1.TaskResult
-	(*Worker)(nil),          // 19: nightshift.v1.Worker
-	(WorkerState)(0),        // 20: nightshift.v1.WorkerState
-	(*Task)(nil),            // 21: nightshift.v1.Task
+	(*ForgetJobs)(nil),      // 1: nightshift.v1.ForgetJobs
+	(*SubmitJob)(nil),       // 2: nightshift.v1.SubmitJob
+	(*CancelJob)(nil),       // 3: nightshift.v1.CancelJob
+	(*FinishJob)(nil),       // 4: nightshift.v1.FinishJob
+	(*TaskBatch)(nil),       // 5: nightshift.v1.TaskBatch
+	(*TaskOp)(nil),          // 6: nightshift.v1.TaskOp
+	(*LeaseOp)(nil),         // 7: nightshift.v1.LeaseOp
+	(*SucceedOp)(nil),       // 8: nightshift.v1.SucceedOp
+	(*FailOp)(nil),          // 9: nightshift.v1.FailOp
+	(*ReleaseOp)(nil),       // 10: nightshift.v1.ReleaseOp
+	(*ExpireOp)(nil),        // 11: nightshift.v1.ExpireOp
+	(*TaskBatchResult)(nil), // 12: nightshift.v1.TaskBatchResult
+	(*TaskOpResult)(nil),    // 13: nightshift.v1.TaskOpResult
+	(*RegisterWorker)(nil),  // 14: nightshift.v1.RegisterWorker
+	(*SetWorkerState)(nil),  // 15: nightshift.v1.SetWorkerState
+	(*SnapshotRecord)(nil),  // 16: nightshift.v1.SnapshotRecord
+	(*RequestRecord)(nil),   // 17: nightshift.v1.RequestRecord
+	(*Job)(nil),             // 18: nightshift.v1.Job
+	(*TaskResult)(nil),      // 19: nightshift.v1.TaskResult
+	(*Worker)(nil),          // 20: nightshift.v1.Worker
+	(WorkerState)(0),        // 21: nightshift.v1.WorkerState
+	(*Task)(nil),            // 22: nightshift.v1.Task
 }
 var file_nightshift_v1_command_proto_depIdxs = []int32{
-	1,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
-	2,  // 1: nightshift.v1.Command.cancel_job:type_name -> nightshift.v1.CancelJob
-	4,  // 2: nightshift.v1.Command.task_batch:type_name -> nightshift.v1.TaskBatch
-	13, // 3: nightshift.v1.Command.register_worker:type_name -> nightshift.v1.RegisterWorker
-	14, // 4: nightshift.v1.Command.set_worker_state:type_name -> nightshift.v1.SetWorkerState
-	3,  // 5: nightshift.v1.Command.finish_job:type_name -> nightshift.v1.FinishJob
-	17, // 6: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
-	5,  // 7: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
-	6,  // 8: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
-	7,  // 9: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
-	8,  // 10: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
-	9,  // 11: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
-	10, // 12: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
-	18, // 13: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
-	12, // 14: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
-	19, // 15: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
-	20, // 16: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
-	17, // 17: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
-	21, // 18: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
-	19, // 19: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
-	16, // 20: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	2,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
+	3,  // 1: nightshift.v1.Command.cancel_job:type_name -> nightshift.v1.CancelJob
+	5,  // 2: nightshift.v1.Command.task_batch:type_name -> nightshift.v1.TaskBatch
+	14, // 3: nightshift.v1.Command.register_worker:type_name -> nightshift.v1.RegisterWorker
+	15, // 4: nightshift.v1.Command.set_worker_state:type_name -> nightshift.v1.SetWorkerState
+	4,  // 5: nightshift.v1.Command.finish_job:type_name -> nightshift.v1.FinishJob
+	1,  // 6: nightshift.v1.Command.forget_jobs:type_name -> nightshift.v1.ForgetJobs
+	18, // 7: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
+	6,  // 8: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
+	7,  // 9: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
+	8,  // 10: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
+	9,  // 11: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
+	10, // 12: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
+	11, // 13: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
+	19, // 14: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
+	13, // 15: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
+	20, // 16: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
+	21, // 17: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
+	18, // 18: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
+	22, // 19: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
+	20, // 20: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
+	17, // 21: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_command_proto_init() }
@@ -1429,15 +1499,16 @@ func file_nightshift_v1_command_proto_init() {
 		(*Command_RegisterWorker)(nil),
 		(*Command_SetWorkerState)(nil),
 		(*Command_FinishJob)(nil),
+		(*Command_ForgetJobs)(nil),
 	}
-	file_nightshift_v1_command_proto_msgTypes[5].OneofWrappers = []any{
+	file_nightshift_v1_command_proto_msgTypes[6].OneofWrappers = []any{
 		(*TaskOp_Lease)(nil),
 		(*TaskOp_Succeed)(nil),
 		(*TaskOp_Fail)(nil),
 		(*TaskOp_Release)(nil),
 		(*TaskOp_Expire)(nil),
 	}
-	file_nightshift_v1_command_proto_msgTypes[15].OneofWrappers = []any{
+	file_nightshift_v1_command_proto_msgTypes[16].OneofWrappers = []any{
 		(*SnapshotRecord_Job)(nil),
 		(*SnapshotRecord_Task)(nil),
 		(*SnapshotRecord_Worker)(nil),
@@ -1449,7 +1520,7 @@ func file_nightshift_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nightshift_v1_command_proto_rawDesc), len(file_nightshift_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -262,3 +262,19 @@ func TestKillBeforeRun(t *testing.T) {
 		t.Errorf("a killed agent registered %d times", n)
 	}
 }
+
+// TestFencedWhenCutOff cuts the worker off from every coordinator: once
+// no heartbeat got through for a lease TTL (2s from the fake), the worker
+// stops its attempts itself, as the coordinator has given them away.
+func TestFencedWhenCutOff(t *testing.T) {
+	f := newFake(t)
+	a, _ := runAgent(t, testConfig(t, "w1", f.addr))
+	f.add(noop("j1", 0, 60_000))
+	waitUntil(t, "the task to run", func() bool { return a.Running() == 1 })
+	cut := time.Now()
+	f.update(func(f *fakeCoord) { f.down = true })
+	waitUntil(t, "the worker to fence its attempt", func() bool { return a.Running() == 0 })
+	if el := time.Since(cut); el < 2*time.Second {
+		t.Fatalf("fenced after %s, before the 2s lease TTL ran out", el)
+	}
+}

@@ -16,6 +16,7 @@ func (a *Agent) heartbeatLoop() {
 	iv := a.heartbeatInterval()
 	t := time.NewTicker(iv)
 	defer t.Stop()
+	lastOK := time.Now()
 	for {
 		select {
 		case <-a.life.Done():
@@ -40,12 +41,14 @@ func (a *Agent) heartbeatLoop() {
 			if a.life.Err() == nil {
 				log.Warn("heartbeat failed", "err", err)
 			}
+			a.fence(log, lastOK)
 		case resp.GetUnknownWorker():
 			// A worker marked down lost its attempts: stop them too.
 			log.Warn("coordinator does not know this worker; registering again", "aborting", len(resp.GetAbort()))
 			a.abort(resp.GetAbort())
 			a.markUnknown()
 		default:
+			lastOK = time.Now()
 			a.abort(resp.GetAbort())
 			a.setOpDrain(resp.GetDrain())
 		}
@@ -53,6 +56,23 @@ func (a *Agent) heartbeatLoop() {
 			iv = n
 			t.Reset(iv)
 		}
+	}
+}
+
+// fence stops every running attempt once no heartbeat has reached a
+// coordinator for a whole lease TTL: the coordinator has expired those
+// leases and handed the tasks to other workers, so finishing them here
+// would only waste the slots (their results would be rejected anyway).
+func (a *Agent) fence(log interface{ Warn(string, ...any) }, lastOK time.Time) {
+	a.mu.Lock()
+	ttl := a.leaseTTL
+	a.mu.Unlock()
+	if ttl <= 0 || time.Since(lastOK) <= ttl {
+		return
+	}
+	if running := a.runningRefs(); len(running) > 0 {
+		log.Warn("no heartbeat reached a coordinator for a lease TTL: stopping this worker's attempts", "attempts", len(running), "ttl", ttl)
+		a.abort(running)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -18,8 +17,7 @@ import (
 // fsm is the Raft state machine: it decodes commands and hands them to the
 // store. It holds no other state.
 type fsm struct {
-	store   *Store
-	applied atomic.Uint64
+	store *Store
 	// onApply, when set, observes each applied command (metrics).
 	onApply func(*pb.Command)
 }
@@ -44,7 +42,6 @@ func DecodeCommand(data []byte) (*pb.Command, error) {
 
 // Apply decodes and applies one log entry.
 func (f *fsm) Apply(l *raft.Log) any {
-	defer f.applied.Store(l.Index)
 	if l.Type != raft.LogCommand {
 		return nil
 	}

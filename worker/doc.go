@@ -15,9 +15,12 @@
 //     batching whatever accumulates while a call is in flight;
 //   - the heartbeat loop keeps the running attempts' leases alive and
 //     applies the answer: abort attempts, drain or undrain, register again;
+//     when no heartbeat got through for a whole lease TTL it stops every
+//     running attempt (fencing: the coordinator has given them away);
 //   - one goroutine per running attempt, cancelled by abort, by the end of
 //     a drain's grace, or by Kill;
-//   - gossip join and metadata loops, and the gRPC and HTTP servers.
+//   - gossip join and metadata loops, and the gRPC server (health and the
+//     collectives hub of training groups) and HTTP server.
 //
 // Reports are never dropped on an RPC error: they go back to the head of
 // the queue and are retried (the coordinator applies them once per

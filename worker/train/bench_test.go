@@ -7,7 +7,9 @@ import (
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
-func benchLossGrad(b *testing.B, spec *model.Spec, kind int) {
+// benchLossGrad times LossGrad over 1024 rows; flopsPerRow, when nonzero,
+// adds a GFLOP/s metric.
+func benchLossGrad(b *testing.B, spec *model.Spec, kind int, flopsPerRow float64) {
 	o, err := NewObjective(spec, 1e-4)
 	if err != nil {
 		b.Fatal(err)
@@ -20,16 +22,25 @@ func benchLossGrad(b *testing.B, spec *model.Spec, kind int) {
 	for b.Loop() {
 		o.LossGrad(params, X, y, rows, grad)
 	}
-	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	rowsPerSec := float64(rows) * float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rowsPerSec, "rows/s")
+	if flopsPerRow > 0 {
+		b.ReportMetric(rowsPerSec*flopsPerRow/1e9, "GFLOP/s")
+	}
 }
 
 // BenchmarkLogistic64 is the logistic benchmark shape: 64 inputs,
 // batch 1024.
 func BenchmarkLogistic64(b *testing.B) {
-	benchLossGrad(b, testSpec(model.FamilyLogistic, "", nil, 0, 64, 0), outBinary)
+	benchLossGrad(b, testSpec(model.FamilyLogistic, "", nil, 0, 64, 0), outBinary, 0)
 }
 
 // BenchmarkMLP64x256x256 is the MLP shape 64→256→256→1, batch 1024.
+// GFLOP/s counts the three products per row, at two flops per
+// multiply-add: forward and weight gradient over all layers, and the
+// back-propagated gradient into the two hidden layers.
 func BenchmarkMLP64x256x256(b *testing.B) {
-	benchLossGrad(b, testSpec(model.FamilyMLP, model.ObjectiveBinary, []int{256, 256}, 0, 64, 0), outBinary)
+	const layers = 64*256 + 256*256 + 256*1
+	const back = 256*256 + 256*1
+	benchLossGrad(b, testSpec(model.FamilyMLP, model.ObjectiveBinary, []int{256, 256}, 0, 64, 0), outBinary, 2*(2*layers+back))
 }

@@ -6,9 +6,19 @@ import "github.com/nightshift-ml/nightshift/worker/model"
 // time so each row of W (or of the gradient) is loaded once per four rows
 // and inner loops run over contiguous memory. Inputs that are zero in all
 // four rows (ReLU zeros, one-hot blanks) are skipped.
+//
+// The MLP calls the kernels through these variables: the portable scalar
+// versions below by default, replaced at init by vectorized ones where the
+// build and the CPU support them (see kernels_simd_amd64.go).
+var (
+	matmulBias = matmulBiasScalar
+	addATB     = addATBScalar
+	colSum     = colSumScalar
+	backReLU   = backReLUScalar
+)
 
-// matmulBias computes c = a·w + b: a is n×in, w in×out, c n×out.
-func matmulBias(c, a, w, b []float32, n, in, out int) {
+// matmulBiasScalar computes c = a·w + b: a is n×in, w in×out, c n×out.
+func matmulBiasScalar(c, a, w, b []float32, n, in, out int) {
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		c0, c1, c2, c3 := c[i*out:][:out], c[(i+1)*out:][:out], c[(i+2)*out:][:out], c[(i+3)*out:][:out]
@@ -36,8 +46,8 @@ func matmulBias(c, a, w, b []float32, n, in, out int) {
 	}
 }
 
-// addATB adds aᵀ·d to g: a is n×in, d n×out, g in×out.
-func addATB(g, a, d []float32, n, in, out int) {
+// addATBScalar adds aᵀ·d to g: a is n×in, d n×out, g in×out.
+func addATBScalar(g, a, d []float32, n, in, out int) {
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		d0, d1, d2, d3 := d[i*out:][:out], d[(i+1)*out:][:out], d[(i+2)*out:][:out], d[(i+3)*out:][:out]
@@ -63,8 +73,8 @@ func addATB(g, a, d []float32, n, in, out int) {
 	}
 }
 
-// colSum adds the column sums of d (n×out) to g.
-func colSum(g, d []float32, n, out int) {
+// colSumScalar adds the column sums of d (n×out) to g.
+func colSumScalar(g, d []float32, n, out int) {
 	g = g[:out]
 	for i := range n {
 		for j, v := range d[i*out:][:out] {
@@ -73,10 +83,10 @@ func colSum(g, d []float32, n, out int) {
 	}
 }
 
-// backReLU computes prev = (d·wᵀ) ⊙ [a > 0]: the gradient with respect to
+// backReLUScalar computes prev = (d·wᵀ) ⊙ [a > 0]: the gradient with respect to
 // a layer's ReLU output a (n×in) given the gradient d (n×out) of its
 // pre-activations, w being in×out.
-func backReLU(prev, d, w, a []float32, n, in, out int) {
+func backReLUScalar(prev, d, w, a []float32, n, in, out int) {
 	for i := range n {
 		di := d[i*out:][:out]
 		pi := prev[i*in:][:in]

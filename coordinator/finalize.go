@@ -56,17 +56,10 @@ type ScoreObject struct {
 // per job, and commits the outcome. Publishing is idempotent, so a new
 // leader simply does it again.
 func (s *Server) finalizeLoop(ctx context.Context) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 50*time.Millisecond, func() bool {
 		ls := s.leading()
 		if ls == nil {
-			return
+			return false
 		}
 		for _, j := range s.store.Snapshot().ActiveJobs() {
 			if j.State != pb.JobState_JOB_STATE_FINALIZING {
@@ -80,7 +73,8 @@ func (s *Server) finalizeLoop(ctx context.Context) {
 				go s.finalize(ctx, j)
 			}
 		}
-	}
+		return true
+	})
 }
 
 func (s *Server) finalize(ctx context.Context, j *pb.Job) {

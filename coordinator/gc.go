@@ -18,16 +18,10 @@ func (s *Server) gcLoop(ctx context.Context) {
 	if s.cfg.JobGCAge <= 0 || s.cfg.JobGCInterval <= 0 {
 		return
 	}
-	tick := time.NewTicker(s.cfg.JobGCInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, s.cfg.JobGCInterval, func() bool {
 		s.collectJobs(ctx, time.Now())
-	}
+		return true
+	})
 }
 
 // collectJobs proposes the jobs due for GC at now.

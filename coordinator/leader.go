@@ -138,7 +138,17 @@ func (s *Server) markDown(ctx context.Context, id, reason string) {
 // leaseLoop expires attempts whose lease ran out and marks down workers
 // that stopped heartbeating.
 func (s *Server) leaseLoop(ctx context.Context) {
-	tick := time.NewTicker(max(s.cfg.HeartbeatInterval/2, 20*time.Millisecond))
+	every(ctx, max(s.cfg.HeartbeatInterval/2, 20*time.Millisecond), func() bool {
+		s.expireLeases(ctx)
+		s.checkWorkers(ctx)
+		return true
+	})
+}
+
+// every calls fn every d until ctx ends or fn returns false: the shape of
+// every leader loop.
+func every(ctx context.Context, d time.Duration, fn func() bool) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
@@ -146,8 +156,9 @@ func (s *Server) leaseLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		s.expireLeases(ctx)
-		s.checkWorkers(ctx)
+		if !fn() {
+			return
+		}
 	}
 }
 

@@ -17,17 +17,10 @@ func (s *Server) speculationLoop(ctx context.Context) {
 	if s.cfg.SpeculationMultiplier <= 0 {
 		return
 	}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 250*time.Millisecond, func() bool {
 		ls := s.leading()
 		if ls == nil {
-			return
+			return false
 		}
 		view := s.store.Snapshot()
 		slow := map[attemptKey]string{}
@@ -41,7 +34,8 @@ func (s *Server) speculationLoop(ctx context.Context) {
 		ls.mu.Lock()
 		ls.speculate = slow
 		ls.mu.Unlock()
-	}
+		return true
+	})
 }
 
 func (s *Server) findStragglers(view *View, j *pb.Job, slow map[attemptKey]string) {

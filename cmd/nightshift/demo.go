@@ -176,7 +176,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 		el.Round(time.Millisecond), rate(float64(sum.RowsScored), el, "rows"))
 	say("   output   %s/part-*.parquet (one per shard)\n", sum.Output)
 	say("   manifest %s (every input row exactly once)\n", sum.Manifest)
-	say("\nDone. Keep a cluster up with `nightshift dev`, then try:\n")
+	say("\nDone. Keep a cluster up over the same store with `nightshift dev --file-root %s`, then try:\n", root)
 	say("  nightshift score --model %s --input %s --output %s/scored --wait\n", sum.Model, sum.Dataset, base)
 	return nil
 }

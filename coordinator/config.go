@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
+	"github.com/nightshift-ml/nightshift/proto/gossip"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/storage"
 )
@@ -143,17 +143,17 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("data_dir is required"))
 	}
 	for name, addr := range map[string]string{"raft_addr": c.RaftAddr, "grpc_addr": c.GRPCAddr, "gossip_addr": c.GossipAddr} {
-		if err := checkAddr(name, addr, c.LoopbackOnly); err != nil {
+		if err := rpc.CheckBindAddr(name, addr, c.LoopbackOnly); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if c.HTTPAddr != "" {
-		if err := checkAddr("http_addr", c.HTTPAddr, c.LoopbackOnly); err != nil {
+		if err := rpc.CheckBindAddr("http_addr", c.HTTPAddr, c.LoopbackOnly); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
-		errs = append(errs, fmt.Errorf("gossip_key must be 16, 24 or 32 bytes, got %d", n))
+	if err := gossip.CheckKey(c.GossipKey); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)
@@ -165,22 +165,4 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("max_attempts must be at least 1"))
 	}
 	return errors.Join(errs...)
-}
-
-// checkAddr validates a host:port, refusing non-loopback hosts when asked.
-func checkAddr(name, addr string, loopbackOnly bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", name, addr, err)
-	}
-	if !loopbackOnly {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%s %q: dev mode binds loopback only", name, addr)
-	}
-	return nil
 }

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
+	"github.com/nightshift-ml/nightshift/proto/gossip"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/storage"
 )
@@ -104,13 +104,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("give coordinators or gossip seeds to find the cluster"))
 	}
 	for name, addr := range map[string]string{"grpc_addr": c.GRPCAddr, "gossip_addr": c.GossipAddr} {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
-			continue
-		}
-		if ip := net.ParseIP(host); c.LoopbackOnly && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			errs = append(errs, fmt.Errorf("%s %q: dev mode binds loopback only", name, addr))
+		if err := rpc.CheckBindAddr(name, addr, c.LoopbackOnly); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.MemoryBytes < 0 {
@@ -122,8 +117,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, d))
 		}
 	}
-	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
-		errs = append(errs, fmt.Errorf("gossip_key must be 16, 24 or 32 bytes, got %d", n))
+	if err := gossip.CheckKey(c.GossipKey); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)

@@ -133,7 +133,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("== 3/4 shard (a distributed job): %s/sample/raw -> %s\n", base, sum.Dataset)
 	opts, _ := json.Marshal(shard.Options{Label: "label", RowsPerShard: 25000})
 	t1 := time.Now()
-	shardJob, err := runDemoJob(ctx, cmd, client, f.out, &nsv1.JobSpec{Name: "demo-shard", Kind: &nsv1.JobSpec_Shard{Shard: &nsv1.ShardSpec{
+	shardJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-shard", Kind: &nsv1.JobSpec_Shard{Shard: &nsv1.ShardSpec{
 		Sources: []string{base + "/sample/raw"}, Output: sum.Dataset, OptionsJson: opts}}})
 	if err != nil {
 		return fmt.Errorf("shard: %w", err)
@@ -157,7 +157,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 		return fmt.Errorf("saving the model: %w", err)
 	}
 	t2 := time.Now()
-	scoreJob, err := runDemoJob(ctx, cmd, client, f.out, &nsv1.JobSpec{Name: "demo-score", Kind: &nsv1.JobSpec_Score{Score: &nsv1.ScoreSpec{
+	scoreJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-score", Kind: &nsv1.JobSpec_Score{Score: &nsv1.ScoreSpec{
 		Model: sum.Model, Input: sum.Dataset, Output: base + "/scored", Passthrough: []string{"id", "label"}}}})
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
@@ -179,30 +179,6 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("\nDone. Keep a cluster up over the same store with `nightshift dev --file-root %s`, then try:\n", root)
 	say("  nightshift score --model %s --input %s --output %s/scored --wait\n", sum.Model, sum.Dataset, base)
 	return nil
-}
-
-// runDemoJob submits a job, follows it with a progress bar, and returns
-// it once it succeeded.
-func runDemoJob(ctx context.Context, cmd *cobra.Command, c *apiClient, out outputFormat, spec *nsv1.JobSpec) (*nsv1.Job, error) {
-	spec.IdempotencyKey = randomID("demo-")
-	cctx, cancel := c.call(ctx)
-	resp, err := c.jobs.SubmitJob(cctx, &nsv1.SubmitJobRequest{Spec: spec, RequestId: randomID("req-")})
-	cancel()
-	if err != nil {
-		return nil, c.apiError(err, "")
-	}
-	var bar *progressBar
-	if out == outputTable {
-		bar = newProgressBar(cmd.ErrOrStderr())
-	}
-	job, err := watchJob(ctx, c, resp.GetJob().GetId(), watchOptions{bar: bar})
-	if bar != nil {
-		bar.finish()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return job, jobOutcome(job)
 }
 
 // checkDemoOutput reads the committed manifest and checks it covers every row.

@@ -49,19 +49,7 @@ func ingestIfRaw(ctx context.Context, cmd *cobra.Command, f *scoreFlags) error {
 		return err
 	}
 	defer c.Close()
-	cctx, cancel := c.call(ctx)
-	resp, err := c.jobs.SubmitJob(cctx, &nsv1.SubmitJobRequest{Spec: spec, RequestId: randomID("req-")})
-	cancel()
-	if err != nil {
-		return c.apiError(err, "")
-	}
-	bar := newProgressBar(cmd.ErrOrStderr())
-	job, err := watchJob(ctx, c, resp.GetJob().GetId(), watchOptions{bar: bar})
-	bar.finish()
-	if err != nil {
-		return err
-	}
-	if err := jobOutcome(job); err != nil {
+	if _, err := runToEnd(ctx, cmd, c, true, spec); err != nil {
 		return fmt.Errorf("ingesting the raw input: %w", err)
 	}
 	f.spec.Input = dataset

@@ -128,3 +128,27 @@ func submitJob(cmd *cobra.Command, f *submitFlags, out outputFormat, spec *nsv1.
 		return nil
 	})
 }
+
+// runToEnd submits spec (its idempotency key already set), follows the job
+// to its end (with a progress bar on stderr when bar is set) and returns
+// it, with an error unless it succeeded.
+func runToEnd(ctx context.Context, cmd *cobra.Command, c *apiClient, bar bool, spec *nsv1.JobSpec) (*nsv1.Job, error) {
+	cctx, cancel := c.call(ctx)
+	resp, err := c.jobs.SubmitJob(cctx, &nsv1.SubmitJobRequest{Spec: spec, RequestId: randomID("req-")})
+	cancel()
+	if err != nil {
+		return nil, c.apiError(err, "")
+	}
+	var pb *progressBar
+	if bar {
+		pb = newProgressBar(cmd.ErrOrStderr())
+	}
+	job, err := watchJob(ctx, c, resp.GetJob().GetId(), watchOptions{bar: pb})
+	if pb != nil {
+		pb.finish()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return job, jobOutcome(job)
+}

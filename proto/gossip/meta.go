@@ -51,3 +51,11 @@ func DecodeMeta(b []byte) (Meta, error) {
 	}
 	return m, nil
 }
+
+// CheckKey validates a gossip encryption key: none, or AES-128/192/256.
+func CheckKey(key []byte) error {
+	if n := len(key); n != 0 && n != 16 && n != 24 && n != 32 {
+		return fmt.Errorf("gossip_key must be 16, 24 or 32 bytes, got %d", n)
+	}
+	return nil
+}

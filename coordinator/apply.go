@@ -64,9 +64,8 @@ func (s *Server) apply(ctx context.Context, cmd *pb.Command) (*applyResult, erro
 // report, expiry) into one TaskBatch log entry. While one entry is being
 // committed the next one fills, so batches grow with load (group commit).
 type batcher struct {
-	s    *Server
-	in   chan *batchReq
-	done chan struct{}
+	s  *Server
+	in chan *batchReq
 }
 
 type batchReq struct {
@@ -86,13 +85,11 @@ const (
 )
 
 func newBatcher(s *Server) *batcher {
-	b := &batcher{s: s, in: make(chan *batchReq, batchQueueLength), done: make(chan struct{})}
+	b := &batcher{s: s, in: make(chan *batchReq, batchQueueLength)}
 	s.wg.Add(1)
 	go b.loop()
 	return b
 }
-
-func (b *batcher) close() {}
 
 // submit proposes ops and returns their results in order.
 func (b *batcher) submit(ctx context.Context, ops []*pb.TaskOp) ([]*pb.TaskOpResult, error) {

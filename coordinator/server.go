@@ -210,7 +210,6 @@ func (s *Server) close(graceful bool) error {
 				errs = append(errs, s.gossip.Shutdown())
 			}
 		}
-		s.batch.close()
 		errs = append(errs, s.raft.close())
 		s.fwd.close()
 		s.wg.Wait()

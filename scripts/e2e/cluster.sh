@@ -18,9 +18,7 @@ rm -rf "$ROOT"; mkdir -p "$ROOT/store" "$ROOT/logs"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-log() { echo "== $*" >&2; }
-# jsonfield NAME prints the first string value of "NAME" in JSON on stdin.
-jsonfield() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | sed 's/.*: *"\(.*\)"/\1/'; }
+source scripts/e2e/lib.sh
 wait_ready() { # api addr: ready once it answers with a leader
   for _ in $(seq 100); do
     [ -n "$("$NS" operator raft list-peers --coordinator "$1" -o json 2>/dev/null | jsonfield leader_id)" ] && return 0

@@ -13,9 +13,7 @@ fi
 COMPOSE=(docker-compose -p nightshift-e2e -f deploy/compose/docker-compose.yml)
 export NIGHTSHIFT_DATA=/tmp/nightshift-docker
 NS=$PWD/bin/nightshift
-log() { echo "== $*" >&2; }
-# jsonfield NAME prints the first string value of "NAME" in JSON on stdin.
-jsonfield() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | sed 's/.*: *"\(.*\)"/\1/'; }
+source scripts/e2e/lib.sh
 cleanup() { "${COMPOSE[@]}" down -t 2 >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 

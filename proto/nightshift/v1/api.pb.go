@@ -548,6 +548,232 @@ func (x *WatchJobResponse) GetJob() *Job {
 	return nil
 }
 
+type TrainGroupRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	JobId           string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	AfterGeneration uint64                 `protobuf:"varint,2,opt,name=after_generation,json=afterGeneration,proto3" json:"after_generation,omitempty"`
+	WaitMs          int64                  `protobuf:"varint,3,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TrainGroupRequest) Reset() {
+	*x = TrainGroupRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainGroupRequest) ProtoMessage() {}
+
+func (x *TrainGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainGroupRequest.ProtoReflect.Descriptor instead.
+func (*TrainGroupRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TrainGroupRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *TrainGroupRequest) GetAfterGeneration() uint64 {
+	if x != nil {
+		return x.AfterGeneration
+	}
+	return 0
+}
+
+func (x *TrainGroupRequest) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
+type TrainGroupResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	// In rank order.
+	Members []*GroupMember `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	// Latest checkpoint, for a group that has no live state.
+	CheckpointUri  string   `protobuf:"bytes,3,opt,name=checkpoint_uri,json=checkpointUri,proto3" json:"checkpoint_uri,omitempty"`
+	CheckpointStep int64    `protobuf:"varint,4,opt,name=checkpoint_step,json=checkpointStep,proto3" json:"checkpoint_step,omitempty"`
+	JobState       JobState `protobuf:"varint,5,opt,name=job_state,json=jobState,proto3,enum=nightshift.v1.JobState" json:"job_state,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TrainGroupResponse) Reset() {
+	*x = TrainGroupResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainGroupResponse) ProtoMessage() {}
+
+func (x *TrainGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainGroupResponse.ProtoReflect.Descriptor instead.
+func (*TrainGroupResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TrainGroupResponse) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *TrainGroupResponse) GetMembers() []*GroupMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *TrainGroupResponse) GetCheckpointUri() string {
+	if x != nil {
+		return x.CheckpointUri
+	}
+	return ""
+}
+
+func (x *TrainGroupResponse) GetCheckpointStep() int64 {
+	if x != nil {
+		return x.CheckpointStep
+	}
+	return 0
+}
+
+func (x *TrainGroupResponse) GetJobState() JobState {
+	if x != nil {
+		return x.JobState
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+type TrainReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId      string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	Progress      *TrainProgress         `protobuf:"bytes,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainReportRequest) Reset() {
+	*x = TrainReportRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainReportRequest) ProtoMessage() {}
+
+func (x *TrainReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainReportRequest.ProtoReflect.Descriptor instead.
+func (*TrainReportRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TrainReportRequest) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *TrainReportRequest) GetProgress() *TrainProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+type TrainReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainReportResponse) Reset() {
+	*x = TrainReportResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainReportResponse) ProtoMessage() {}
+
+func (x *TrainReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainReportResponse.ProtoReflect.Descriptor instead.
+func (*TrainReportResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{13}
+}
+
 type RegisterRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Worker        *Worker                `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
@@ -558,7 +784,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[10]
+	mi := &file_nightshift_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +796,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[10]
+	mi := &file_nightshift_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +809,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{10}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterRequest) GetWorker() *Worker {
@@ -612,7 +838,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[11]
+	mi := &file_nightshift_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +850,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[11]
+	mi := &file_nightshift_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +863,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterResponse) GetWorker() *Worker {
@@ -673,7 +899,7 @@ type AttemptRef struct {
 
 func (x *AttemptRef) Reset() {
 	*x = AttemptRef{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[12]
+	mi := &file_nightshift_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +911,7 @@ func (x *AttemptRef) String() string {
 func (*AttemptRef) ProtoMessage() {}
 
 func (x *AttemptRef) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[12]
+	mi := &file_nightshift_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +924,7 @@ func (x *AttemptRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptRef.ProtoReflect.Descriptor instead.
 func (*AttemptRef) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AttemptRef) GetJobId() string {
@@ -733,7 +959,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[13]
+	mi := &file_nightshift_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +971,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[13]
+	mi := &file_nightshift_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +984,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -789,7 +1015,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[14]
+	mi := &file_nightshift_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1027,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[14]
+	mi := &file_nightshift_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1040,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HeartbeatResponse) GetAbort() []*AttemptRef {
@@ -854,7 +1080,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[15]
+	mi := &file_nightshift_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1092,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[15]
+	mi := &file_nightshift_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1105,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Assignment) GetAttempt() *AttemptRef {
@@ -947,7 +1173,7 @@ type TaskReport struct {
 
 func (x *TaskReport) Reset() {
 	*x = TaskReport{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[16]
+	mi := &file_nightshift_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1185,7 @@ func (x *TaskReport) String() string {
 func (*TaskReport) ProtoMessage() {}
 
 func (x *TaskReport) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[16]
+	mi := &file_nightshift_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1198,7 @@ func (x *TaskReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskReport.ProtoReflect.Descriptor instead.
 func (*TaskReport) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TaskReport) GetAttempt() *AttemptRef {
@@ -1050,7 +1276,7 @@ type TaskFailure struct {
 
 func (x *TaskFailure) Reset() {
 	*x = TaskFailure{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[17]
+	mi := &file_nightshift_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1288,7 @@ func (x *TaskFailure) String() string {
 func (*TaskFailure) ProtoMessage() {}
 
 func (x *TaskFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[17]
+	mi := &file_nightshift_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1301,7 @@ func (x *TaskFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
 func (*TaskFailure) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TaskFailure) GetError() string {
@@ -1109,7 +1335,7 @@ type LeaseRequest struct {
 
 func (x *LeaseRequest) Reset() {
 	*x = LeaseRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[18]
+	mi := &file_nightshift_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1347,7 @@ func (x *LeaseRequest) String() string {
 func (*LeaseRequest) ProtoMessage() {}
 
 func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[18]
+	mi := &file_nightshift_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1360,7 @@ func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
 func (*LeaseRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LeaseRequest) GetWorkerId() string {
@@ -1185,7 +1411,7 @@ type LeaseResponse struct {
 
 func (x *LeaseResponse) Reset() {
 	*x = LeaseResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[19]
+	mi := &file_nightshift_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1423,7 @@ func (x *LeaseResponse) String() string {
 func (*LeaseResponse) ProtoMessage() {}
 
 func (x *LeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[19]
+	mi := &file_nightshift_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1436,7 @@ func (x *LeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseResponse.ProtoReflect.Descriptor instead.
 func (*LeaseResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LeaseResponse) GetAssignments() []*Assignment {
@@ -1244,7 +1470,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[20]
+	mi := &file_nightshift_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1482,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[20]
+	mi := &file_nightshift_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1495,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReportRequest) GetWorkerId() string {
@@ -1295,7 +1521,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[21]
+	mi := &file_nightshift_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1533,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[21]
+	mi := &file_nightshift_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,12 +1546,412 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReportResponse) GetAccepted() []bool {
 	if x != nil {
 		return x.Accepted
+	}
+	return nil
+}
+
+type ListModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stale         bool                   `protobuf:"varint,1,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsRequest) Reset() {
+	*x = ListModelsRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsRequest) ProtoMessage() {}
+
+func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelsRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListModelsRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+type ListModelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Models        []*RegisteredModel     `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsResponse) Reset() {
+	*x = ListModelsResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsResponse) ProtoMessage() {}
+
+func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelsResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListModelsResponse) GetModels() []*RegisteredModel {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+type GetModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Stale         bool                   `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelRequest) Reset() {
+	*x = GetModelRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelRequest) ProtoMessage() {}
+
+func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
+func (*GetModelRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetModelRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetModelRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+type GetModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *RegisteredModel       `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelResponse) Reset() {
+	*x = GetModelResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelResponse) ProtoMessage() {}
+
+func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
+func (*GetModelResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetModelResponse) GetModel() *RegisteredModel {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+type PromoteModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestId     string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteModelRequest) Reset() {
+	*x = PromoteModelRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteModelRequest) ProtoMessage() {}
+
+func (x *PromoteModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteModelRequest.ProtoReflect.Descriptor instead.
+func (*PromoteModelRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PromoteModelRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PromoteModelRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PromoteModelRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PromoteModelRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type PromoteModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *RegisteredModel       `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteModelResponse) Reset() {
+	*x = PromoteModelResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteModelResponse) ProtoMessage() {}
+
+func (x *PromoteModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteModelResponse.ProtoReflect.Descriptor instead.
+func (*PromoteModelResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PromoteModelResponse) GetModel() *RegisteredModel {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+type RollbackModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackModelRequest) Reset() {
+	*x = RollbackModelRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackModelRequest) ProtoMessage() {}
+
+func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackModelRequest.ProtoReflect.Descriptor instead.
+func (*RollbackModelRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RollbackModelRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RollbackModelRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RollbackModelRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type RollbackModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *RegisteredModel       `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackModelResponse) Reset() {
+	*x = RollbackModelResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackModelResponse) ProtoMessage() {}
+
+func (x *RollbackModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackModelResponse.ProtoReflect.Descriptor instead.
+func (*RollbackModelResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RollbackModelResponse) GetModel() *RegisteredModel {
+	if x != nil {
+		return x.Model
 	}
 	return nil
 }
@@ -1339,7 +1965,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[22]
+	mi := &file_nightshift_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1977,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[22]
+	mi := &file_nightshift_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1990,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListWorkersRequest) GetStale() bool {
@@ -1390,7 +2016,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[23]
+	mi := &file_nightshift_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +2028,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[23]
+	mi := &file_nightshift_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +2041,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WorkerStatus) GetWorker() *Worker {
@@ -1455,7 +2081,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[24]
+	mi := &file_nightshift_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +2093,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[24]
+	mi := &file_nightshift_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +2106,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*WorkerStatus {
@@ -1500,7 +2126,7 @@ type DrainWorkerRequest struct {
 
 func (x *DrainWorkerRequest) Reset() {
 	*x = DrainWorkerRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[25]
+	mi := &file_nightshift_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +2138,7 @@ func (x *DrainWorkerRequest) String() string {
 func (*DrainWorkerRequest) ProtoMessage() {}
 
 func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[25]
+	mi := &file_nightshift_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +2151,7 @@ func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DrainWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DrainWorkerRequest) GetId() string {
@@ -1551,7 +2177,7 @@ type DrainWorkerResponse struct {
 
 func (x *DrainWorkerResponse) Reset() {
 	*x = DrainWorkerResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	mi := &file_nightshift_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +2189,7 @@ func (x *DrainWorkerResponse) String() string {
 func (*DrainWorkerResponse) ProtoMessage() {}
 
 func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	mi := &file_nightshift_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +2202,7 @@ func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DrainWorkerResponse) GetWorker() *Worker {
@@ -1594,7 +2220,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	mi := &file_nightshift_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +2232,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	mi := &file_nightshift_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +2245,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 type Peer struct {
@@ -1635,7 +2261,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[28]
+	mi := &file_nightshift_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +2273,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[28]
+	mi := &file_nightshift_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +2286,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Peer) GetId() string {
@@ -1710,7 +2336,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[29]
+	mi := &file_nightshift_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +2348,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[29]
+	mi := &file_nightshift_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2361,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -1777,7 +2403,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[30]
+	mi := &file_nightshift_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2415,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[30]
+	mi := &file_nightshift_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2428,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AddPeerRequest) GetId() string {
@@ -1834,7 +2460,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[31]
+	mi := &file_nightshift_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2472,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[31]
+	mi := &file_nightshift_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2485,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 type RemovePeerRequest struct {
@@ -1871,7 +2497,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[32]
+	mi := &file_nightshift_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2509,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[32]
+	mi := &file_nightshift_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2522,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RemovePeerRequest) GetId() string {
@@ -1914,7 +2540,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[33]
+	mi := &file_nightshift_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2552,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[33]
+	mi := &file_nightshift_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,14 +2565,14 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 var File_nightshift_v1_api_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x17nightshift/v1/api.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/types.proto\"]\n" +
+	"\x17nightshift/v1/api.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"]\n" +
 	"\x10SubmitJobRequest\x12*\n" +
 	"\x04spec\x18\x01 \x01(\v2\x16.nightshift.v1.JobSpecR\x04spec\x12\x1d\n" +
 	"\n" +
@@ -1978,7 +2604,23 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05stale\x18\x02 \x01(\bR\x05stale\"8\n" +
 	"\x10WatchJobResponse\x12$\n" +
-	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobR\x03job\"_\n" +
+	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobR\x03job\"n\n" +
+	"\x11TrainGroupRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
+	"\x10after_generation\x18\x02 \x01(\x04R\x0fafterGeneration\x12\x17\n" +
+	"\await_ms\x18\x03 \x01(\x03R\x06waitMs\"\xf0\x01\n" +
+	"\x12TrainGroupResponse\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\x04R\n" +
+	"generation\x124\n" +
+	"\amembers\x18\x02 \x03(\v2\x1a.nightshift.v1.GroupMemberR\amembers\x12%\n" +
+	"\x0echeckpoint_uri\x18\x03 \x01(\tR\rcheckpointUri\x12'\n" +
+	"\x0fcheckpoint_step\x18\x04 \x01(\x03R\x0echeckpointStep\x124\n" +
+	"\tjob_state\x18\x05 \x01(\x0e2\x17.nightshift.v1.JobStateR\bjobState\"k\n" +
+	"\x12TrainReportRequest\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x128\n" +
+	"\bprogress\x18\x02 \x01(\v2\x1c.nightshift.v1.TrainProgressR\bprogress\"\x15\n" +
+	"\x13TrainReportResponse\"_\n" +
 	"\x0fRegisterRequest\x12-\n" +
 	"\x06worker\x18\x01 \x01(\v2\x15.nightshift.v1.WorkerR\x06worker\x12\x1d\n" +
 	"\n" +
@@ -2036,7 +2678,31 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x123\n" +
 	"\areports\x18\x02 \x03(\v2\x19.nightshift.v1.TaskReportR\areports\",\n" +
 	"\x0eReportResponse\x12\x1a\n" +
-	"\baccepted\x18\x01 \x03(\bR\baccepted\"*\n" +
+	"\baccepted\x18\x01 \x03(\bR\baccepted\")\n" +
+	"\x11ListModelsRequest\x12\x14\n" +
+	"\x05stale\x18\x01 \x01(\bR\x05stale\"L\n" +
+	"\x12ListModelsResponse\x126\n" +
+	"\x06models\x18\x01 \x03(\v2\x1e.nightshift.v1.RegisteredModelR\x06models\";\n" +
+	"\x0fGetModelRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"H\n" +
+	"\x10GetModelResponse\x124\n" +
+	"\x05model\x18\x01 \x01(\v2\x1e.nightshift.v1.RegisteredModelR\x05model\"z\n" +
+	"\x13PromoteModelRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"L\n" +
+	"\x14PromoteModelResponse\x124\n" +
+	"\x05model\x18\x01 \x01(\v2\x1e.nightshift.v1.RegisteredModelR\x05model\"a\n" +
+	"\x14RollbackModelRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"M\n" +
+	"\x15RollbackModelResponse\x124\n" +
+	"\x05model\x18\x01 \x01(\v2\x1e.nightshift.v1.RegisteredModelR\x05model\"*\n" +
 	"\x12ListWorkersRequest\x12\x14\n" +
 	"\x05stale\x18\x01 \x01(\bR\x05stale\"\xa2\x01\n" +
 	"\fWorkerStatus\x12-\n" +
@@ -2078,12 +2744,21 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\x06GetJob\x12\x1c.nightshift.v1.GetJobRequest\x1a\x1d.nightshift.v1.GetJobResponse\x12K\n" +
 	"\bListJobs\x12\x1e.nightshift.v1.ListJobsRequest\x1a\x1f.nightshift.v1.ListJobsResponse\x12N\n" +
 	"\tCancelJob\x12\x1f.nightshift.v1.CancelJobRequest\x1a .nightshift.v1.CancelJobResponse\x12M\n" +
-	"\bWatchJob\x12\x1e.nightshift.v1.WatchJobRequest\x1a\x1f.nightshift.v1.WatchJobResponse0\x012\xb7\x02\n" +
+	"\bWatchJob\x12\x1e.nightshift.v1.WatchJobRequest\x1a\x1f.nightshift.v1.WatchJobResponse0\x012\xe0\x03\n" +
 	"\rWorkerService\x12K\n" +
 	"\bRegister\x12\x1e.nightshift.v1.RegisterRequest\x1a\x1f.nightshift.v1.RegisterResponse\x12N\n" +
 	"\tHeartbeat\x12\x1f.nightshift.v1.HeartbeatRequest\x1a .nightshift.v1.HeartbeatResponse\x12B\n" +
 	"\x05Lease\x12\x1b.nightshift.v1.LeaseRequest\x1a\x1c.nightshift.v1.LeaseResponse\x12E\n" +
-	"\x06Report\x12\x1c.nightshift.v1.ReportRequest\x1a\x1d.nightshift.v1.ReportResponse2\xff\x03\n" +
+	"\x06Report\x12\x1c.nightshift.v1.ReportRequest\x1a\x1d.nightshift.v1.ReportResponse\x12Q\n" +
+	"\n" +
+	"TrainGroup\x12 .nightshift.v1.TrainGroupRequest\x1a!.nightshift.v1.TrainGroupResponse\x12T\n" +
+	"\vTrainReport\x12!.nightshift.v1.TrainReportRequest\x1a\".nightshift.v1.TrainReportResponse2\xe3\x02\n" +
+	"\fModelService\x12Q\n" +
+	"\n" +
+	"ListModels\x12 .nightshift.v1.ListModelsRequest\x1a!.nightshift.v1.ListModelsResponse\x12K\n" +
+	"\bGetModel\x12\x1e.nightshift.v1.GetModelRequest\x1a\x1f.nightshift.v1.GetModelResponse\x12W\n" +
+	"\fPromoteModel\x12\".nightshift.v1.PromoteModelRequest\x1a#.nightshift.v1.PromoteModelResponse\x12Z\n" +
+	"\rRollbackModel\x12#.nightshift.v1.RollbackModelRequest\x1a$.nightshift.v1.RollbackModelResponse2\xff\x03\n" +
 	"\fAdminService\x12T\n" +
 	"\vListWorkers\x12!.nightshift.v1.ListWorkersRequest\x1a\".nightshift.v1.ListWorkersResponse\x12T\n" +
 	"\vDrainWorker\x12!.nightshift.v1.DrainWorkerRequest\x1a\".nightshift.v1.DrainWorkerResponse\x12V\n" +
@@ -2105,109 +2780,143 @@ func file_nightshift_v1_api_proto_rawDescGZIP() []byte {
 	return file_nightshift_v1_api_proto_rawDescData
 }
 
-var file_nightshift_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_nightshift_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_nightshift_v1_api_proto_goTypes = []any{
-	(*SubmitJobRequest)(nil),    // 0: nightshift.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),   // 1: nightshift.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),       // 2: nightshift.v1.GetJobRequest
-	(*GetJobResponse)(nil),      // 3: nightshift.v1.GetJobResponse
-	(*ListJobsRequest)(nil),     // 4: nightshift.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),    // 5: nightshift.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),    // 6: nightshift.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),   // 7: nightshift.v1.CancelJobResponse
-	(*WatchJobRequest)(nil),     // 8: nightshift.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),    // 9: nightshift.v1.WatchJobResponse
-	(*RegisterRequest)(nil),     // 10: nightshift.v1.RegisterRequest
-	(*RegisterResponse)(nil),    // 11: nightshift.v1.RegisterResponse
-	(*AttemptRef)(nil),          // 12: nightshift.v1.AttemptRef
-	(*HeartbeatRequest)(nil),    // 13: nightshift.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),   // 14: nightshift.v1.HeartbeatResponse
-	(*Assignment)(nil),          // 15: nightshift.v1.Assignment
-	(*TaskReport)(nil),          // 16: nightshift.v1.TaskReport
-	(*TaskFailure)(nil),         // 17: nightshift.v1.TaskFailure
-	(*LeaseRequest)(nil),        // 18: nightshift.v1.LeaseRequest
-	(*LeaseResponse)(nil),       // 19: nightshift.v1.LeaseResponse
-	(*ReportRequest)(nil),       // 20: nightshift.v1.ReportRequest
-	(*ReportResponse)(nil),      // 21: nightshift.v1.ReportResponse
-	(*ListWorkersRequest)(nil),  // 22: nightshift.v1.ListWorkersRequest
-	(*WorkerStatus)(nil),        // 23: nightshift.v1.WorkerStatus
-	(*ListWorkersResponse)(nil), // 24: nightshift.v1.ListWorkersResponse
-	(*DrainWorkerRequest)(nil),  // 25: nightshift.v1.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil), // 26: nightshift.v1.DrainWorkerResponse
-	(*ListPeersRequest)(nil),    // 27: nightshift.v1.ListPeersRequest
-	(*Peer)(nil),                // 28: nightshift.v1.Peer
-	(*ListPeersResponse)(nil),   // 29: nightshift.v1.ListPeersResponse
-	(*AddPeerRequest)(nil),      // 30: nightshift.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),     // 31: nightshift.v1.AddPeerResponse
-	(*RemovePeerRequest)(nil),   // 32: nightshift.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),  // 33: nightshift.v1.RemovePeerResponse
-	(*JobSpec)(nil),             // 34: nightshift.v1.JobSpec
-	(*Job)(nil),                 // 35: nightshift.v1.Job
-	(*Task)(nil),                // 36: nightshift.v1.Task
-	(JobState)(0),               // 37: nightshift.v1.JobState
-	(*Worker)(nil),              // 38: nightshift.v1.Worker
-	(*TaskResult)(nil),          // 39: nightshift.v1.TaskResult
+	(*SubmitJobRequest)(nil),      // 0: nightshift.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 1: nightshift.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),         // 2: nightshift.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 3: nightshift.v1.GetJobResponse
+	(*ListJobsRequest)(nil),       // 4: nightshift.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 5: nightshift.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 6: nightshift.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),     // 7: nightshift.v1.CancelJobResponse
+	(*WatchJobRequest)(nil),       // 8: nightshift.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),      // 9: nightshift.v1.WatchJobResponse
+	(*TrainGroupRequest)(nil),     // 10: nightshift.v1.TrainGroupRequest
+	(*TrainGroupResponse)(nil),    // 11: nightshift.v1.TrainGroupResponse
+	(*TrainReportRequest)(nil),    // 12: nightshift.v1.TrainReportRequest
+	(*TrainReportResponse)(nil),   // 13: nightshift.v1.TrainReportResponse
+	(*RegisterRequest)(nil),       // 14: nightshift.v1.RegisterRequest
+	(*RegisterResponse)(nil),      // 15: nightshift.v1.RegisterResponse
+	(*AttemptRef)(nil),            // 16: nightshift.v1.AttemptRef
+	(*HeartbeatRequest)(nil),      // 17: nightshift.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),     // 18: nightshift.v1.HeartbeatResponse
+	(*Assignment)(nil),            // 19: nightshift.v1.Assignment
+	(*TaskReport)(nil),            // 20: nightshift.v1.TaskReport
+	(*TaskFailure)(nil),           // 21: nightshift.v1.TaskFailure
+	(*LeaseRequest)(nil),          // 22: nightshift.v1.LeaseRequest
+	(*LeaseResponse)(nil),         // 23: nightshift.v1.LeaseResponse
+	(*ReportRequest)(nil),         // 24: nightshift.v1.ReportRequest
+	(*ReportResponse)(nil),        // 25: nightshift.v1.ReportResponse
+	(*ListModelsRequest)(nil),     // 26: nightshift.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 27: nightshift.v1.ListModelsResponse
+	(*GetModelRequest)(nil),       // 28: nightshift.v1.GetModelRequest
+	(*GetModelResponse)(nil),      // 29: nightshift.v1.GetModelResponse
+	(*PromoteModelRequest)(nil),   // 30: nightshift.v1.PromoteModelRequest
+	(*PromoteModelResponse)(nil),  // 31: nightshift.v1.PromoteModelResponse
+	(*RollbackModelRequest)(nil),  // 32: nightshift.v1.RollbackModelRequest
+	(*RollbackModelResponse)(nil), // 33: nightshift.v1.RollbackModelResponse
+	(*ListWorkersRequest)(nil),    // 34: nightshift.v1.ListWorkersRequest
+	(*WorkerStatus)(nil),          // 35: nightshift.v1.WorkerStatus
+	(*ListWorkersResponse)(nil),   // 36: nightshift.v1.ListWorkersResponse
+	(*DrainWorkerRequest)(nil),    // 37: nightshift.v1.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),   // 38: nightshift.v1.DrainWorkerResponse
+	(*ListPeersRequest)(nil),      // 39: nightshift.v1.ListPeersRequest
+	(*Peer)(nil),                  // 40: nightshift.v1.Peer
+	(*ListPeersResponse)(nil),     // 41: nightshift.v1.ListPeersResponse
+	(*AddPeerRequest)(nil),        // 42: nightshift.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),       // 43: nightshift.v1.AddPeerResponse
+	(*RemovePeerRequest)(nil),     // 44: nightshift.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),    // 45: nightshift.v1.RemovePeerResponse
+	(*JobSpec)(nil),               // 46: nightshift.v1.JobSpec
+	(*Job)(nil),                   // 47: nightshift.v1.Job
+	(*Task)(nil),                  // 48: nightshift.v1.Task
+	(JobState)(0),                 // 49: nightshift.v1.JobState
+	(*GroupMember)(nil),           // 50: nightshift.v1.GroupMember
+	(*TrainProgress)(nil),         // 51: nightshift.v1.TrainProgress
+	(*Worker)(nil),                // 52: nightshift.v1.Worker
+	(*TaskResult)(nil),            // 53: nightshift.v1.TaskResult
+	(*RegisteredModel)(nil),       // 54: nightshift.v1.RegisteredModel
 }
 var file_nightshift_v1_api_proto_depIdxs = []int32{
-	34, // 0: nightshift.v1.SubmitJobRequest.spec:type_name -> nightshift.v1.JobSpec
-	35, // 1: nightshift.v1.SubmitJobResponse.job:type_name -> nightshift.v1.Job
-	35, // 2: nightshift.v1.GetJobResponse.job:type_name -> nightshift.v1.Job
-	36, // 3: nightshift.v1.GetJobResponse.tasks:type_name -> nightshift.v1.Task
-	37, // 4: nightshift.v1.ListJobsRequest.states:type_name -> nightshift.v1.JobState
-	35, // 5: nightshift.v1.ListJobsResponse.jobs:type_name -> nightshift.v1.Job
-	35, // 6: nightshift.v1.CancelJobResponse.job:type_name -> nightshift.v1.Job
-	35, // 7: nightshift.v1.WatchJobResponse.job:type_name -> nightshift.v1.Job
-	38, // 8: nightshift.v1.RegisterRequest.worker:type_name -> nightshift.v1.Worker
-	38, // 9: nightshift.v1.RegisterResponse.worker:type_name -> nightshift.v1.Worker
-	12, // 10: nightshift.v1.HeartbeatRequest.running:type_name -> nightshift.v1.AttemptRef
-	12, // 11: nightshift.v1.HeartbeatResponse.abort:type_name -> nightshift.v1.AttemptRef
-	12, // 12: nightshift.v1.Assignment.attempt:type_name -> nightshift.v1.AttemptRef
-	34, // 13: nightshift.v1.Assignment.spec:type_name -> nightshift.v1.JobSpec
-	12, // 14: nightshift.v1.TaskReport.attempt:type_name -> nightshift.v1.AttemptRef
-	39, // 15: nightshift.v1.TaskReport.success:type_name -> nightshift.v1.TaskResult
-	17, // 16: nightshift.v1.TaskReport.failure:type_name -> nightshift.v1.TaskFailure
-	16, // 17: nightshift.v1.LeaseRequest.reports:type_name -> nightshift.v1.TaskReport
-	15, // 18: nightshift.v1.LeaseResponse.assignments:type_name -> nightshift.v1.Assignment
-	16, // 19: nightshift.v1.ReportRequest.reports:type_name -> nightshift.v1.TaskReport
-	38, // 20: nightshift.v1.WorkerStatus.worker:type_name -> nightshift.v1.Worker
-	23, // 21: nightshift.v1.ListWorkersResponse.workers:type_name -> nightshift.v1.WorkerStatus
-	38, // 22: nightshift.v1.DrainWorkerResponse.worker:type_name -> nightshift.v1.Worker
-	28, // 23: nightshift.v1.ListPeersResponse.peers:type_name -> nightshift.v1.Peer
-	0,  // 24: nightshift.v1.JobService.SubmitJob:input_type -> nightshift.v1.SubmitJobRequest
-	2,  // 25: nightshift.v1.JobService.GetJob:input_type -> nightshift.v1.GetJobRequest
-	4,  // 26: nightshift.v1.JobService.ListJobs:input_type -> nightshift.v1.ListJobsRequest
-	6,  // 27: nightshift.v1.JobService.CancelJob:input_type -> nightshift.v1.CancelJobRequest
-	8,  // 28: nightshift.v1.JobService.WatchJob:input_type -> nightshift.v1.WatchJobRequest
-	10, // 29: nightshift.v1.WorkerService.Register:input_type -> nightshift.v1.RegisterRequest
-	13, // 30: nightshift.v1.WorkerService.Heartbeat:input_type -> nightshift.v1.HeartbeatRequest
-	18, // 31: nightshift.v1.WorkerService.Lease:input_type -> nightshift.v1.LeaseRequest
-	20, // 32: nightshift.v1.WorkerService.Report:input_type -> nightshift.v1.ReportRequest
-	22, // 33: nightshift.v1.AdminService.ListWorkers:input_type -> nightshift.v1.ListWorkersRequest
-	25, // 34: nightshift.v1.AdminService.DrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
-	25, // 35: nightshift.v1.AdminService.UndrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
-	27, // 36: nightshift.v1.AdminService.ListPeers:input_type -> nightshift.v1.ListPeersRequest
-	30, // 37: nightshift.v1.AdminService.AddPeer:input_type -> nightshift.v1.AddPeerRequest
-	32, // 38: nightshift.v1.AdminService.RemovePeer:input_type -> nightshift.v1.RemovePeerRequest
-	1,  // 39: nightshift.v1.JobService.SubmitJob:output_type -> nightshift.v1.SubmitJobResponse
-	3,  // 40: nightshift.v1.JobService.GetJob:output_type -> nightshift.v1.GetJobResponse
-	5,  // 41: nightshift.v1.JobService.ListJobs:output_type -> nightshift.v1.ListJobsResponse
-	7,  // 42: nightshift.v1.JobService.CancelJob:output_type -> nightshift.v1.CancelJobResponse
-	9,  // 43: nightshift.v1.JobService.WatchJob:output_type -> nightshift.v1.WatchJobResponse
-	11, // 44: nightshift.v1.WorkerService.Register:output_type -> nightshift.v1.RegisterResponse
-	14, // 45: nightshift.v1.WorkerService.Heartbeat:output_type -> nightshift.v1.HeartbeatResponse
-	19, // 46: nightshift.v1.WorkerService.Lease:output_type -> nightshift.v1.LeaseResponse
-	21, // 47: nightshift.v1.WorkerService.Report:output_type -> nightshift.v1.ReportResponse
-	24, // 48: nightshift.v1.AdminService.ListWorkers:output_type -> nightshift.v1.ListWorkersResponse
-	26, // 49: nightshift.v1.AdminService.DrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
-	26, // 50: nightshift.v1.AdminService.UndrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
-	29, // 51: nightshift.v1.AdminService.ListPeers:output_type -> nightshift.v1.ListPeersResponse
-	31, // 52: nightshift.v1.AdminService.AddPeer:output_type -> nightshift.v1.AddPeerResponse
-	33, // 53: nightshift.v1.AdminService.RemovePeer:output_type -> nightshift.v1.RemovePeerResponse
-	39, // [39:54] is the sub-list for method output_type
-	24, // [24:39] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	46, // 0: nightshift.v1.SubmitJobRequest.spec:type_name -> nightshift.v1.JobSpec
+	47, // 1: nightshift.v1.SubmitJobResponse.job:type_name -> nightshift.v1.Job
+	47, // 2: nightshift.v1.GetJobResponse.job:type_name -> nightshift.v1.Job
+	48, // 3: nightshift.v1.GetJobResponse.tasks:type_name -> nightshift.v1.Task
+	49, // 4: nightshift.v1.ListJobsRequest.states:type_name -> nightshift.v1.JobState
+	47, // 5: nightshift.v1.ListJobsResponse.jobs:type_name -> nightshift.v1.Job
+	47, // 6: nightshift.v1.CancelJobResponse.job:type_name -> nightshift.v1.Job
+	47, // 7: nightshift.v1.WatchJobResponse.job:type_name -> nightshift.v1.Job
+	50, // 8: nightshift.v1.TrainGroupResponse.members:type_name -> nightshift.v1.GroupMember
+	49, // 9: nightshift.v1.TrainGroupResponse.job_state:type_name -> nightshift.v1.JobState
+	51, // 10: nightshift.v1.TrainReportRequest.progress:type_name -> nightshift.v1.TrainProgress
+	52, // 11: nightshift.v1.RegisterRequest.worker:type_name -> nightshift.v1.Worker
+	52, // 12: nightshift.v1.RegisterResponse.worker:type_name -> nightshift.v1.Worker
+	16, // 13: nightshift.v1.HeartbeatRequest.running:type_name -> nightshift.v1.AttemptRef
+	16, // 14: nightshift.v1.HeartbeatResponse.abort:type_name -> nightshift.v1.AttemptRef
+	16, // 15: nightshift.v1.Assignment.attempt:type_name -> nightshift.v1.AttemptRef
+	46, // 16: nightshift.v1.Assignment.spec:type_name -> nightshift.v1.JobSpec
+	16, // 17: nightshift.v1.TaskReport.attempt:type_name -> nightshift.v1.AttemptRef
+	53, // 18: nightshift.v1.TaskReport.success:type_name -> nightshift.v1.TaskResult
+	21, // 19: nightshift.v1.TaskReport.failure:type_name -> nightshift.v1.TaskFailure
+	20, // 20: nightshift.v1.LeaseRequest.reports:type_name -> nightshift.v1.TaskReport
+	19, // 21: nightshift.v1.LeaseResponse.assignments:type_name -> nightshift.v1.Assignment
+	20, // 22: nightshift.v1.ReportRequest.reports:type_name -> nightshift.v1.TaskReport
+	54, // 23: nightshift.v1.ListModelsResponse.models:type_name -> nightshift.v1.RegisteredModel
+	54, // 24: nightshift.v1.GetModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	54, // 25: nightshift.v1.PromoteModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	54, // 26: nightshift.v1.RollbackModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	52, // 27: nightshift.v1.WorkerStatus.worker:type_name -> nightshift.v1.Worker
+	35, // 28: nightshift.v1.ListWorkersResponse.workers:type_name -> nightshift.v1.WorkerStatus
+	52, // 29: nightshift.v1.DrainWorkerResponse.worker:type_name -> nightshift.v1.Worker
+	40, // 30: nightshift.v1.ListPeersResponse.peers:type_name -> nightshift.v1.Peer
+	0,  // 31: nightshift.v1.JobService.SubmitJob:input_type -> nightshift.v1.SubmitJobRequest
+	2,  // 32: nightshift.v1.JobService.GetJob:input_type -> nightshift.v1.GetJobRequest
+	4,  // 33: nightshift.v1.JobService.ListJobs:input_type -> nightshift.v1.ListJobsRequest
+	6,  // 34: nightshift.v1.JobService.CancelJob:input_type -> nightshift.v1.CancelJobRequest
+	8,  // 35: nightshift.v1.JobService.WatchJob:input_type -> nightshift.v1.WatchJobRequest
+	14, // 36: nightshift.v1.WorkerService.Register:input_type -> nightshift.v1.RegisterRequest
+	17, // 37: nightshift.v1.WorkerService.Heartbeat:input_type -> nightshift.v1.HeartbeatRequest
+	22, // 38: nightshift.v1.WorkerService.Lease:input_type -> nightshift.v1.LeaseRequest
+	24, // 39: nightshift.v1.WorkerService.Report:input_type -> nightshift.v1.ReportRequest
+	10, // 40: nightshift.v1.WorkerService.TrainGroup:input_type -> nightshift.v1.TrainGroupRequest
+	12, // 41: nightshift.v1.WorkerService.TrainReport:input_type -> nightshift.v1.TrainReportRequest
+	26, // 42: nightshift.v1.ModelService.ListModels:input_type -> nightshift.v1.ListModelsRequest
+	28, // 43: nightshift.v1.ModelService.GetModel:input_type -> nightshift.v1.GetModelRequest
+	30, // 44: nightshift.v1.ModelService.PromoteModel:input_type -> nightshift.v1.PromoteModelRequest
+	32, // 45: nightshift.v1.ModelService.RollbackModel:input_type -> nightshift.v1.RollbackModelRequest
+	34, // 46: nightshift.v1.AdminService.ListWorkers:input_type -> nightshift.v1.ListWorkersRequest
+	37, // 47: nightshift.v1.AdminService.DrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
+	37, // 48: nightshift.v1.AdminService.UndrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
+	39, // 49: nightshift.v1.AdminService.ListPeers:input_type -> nightshift.v1.ListPeersRequest
+	42, // 50: nightshift.v1.AdminService.AddPeer:input_type -> nightshift.v1.AddPeerRequest
+	44, // 51: nightshift.v1.AdminService.RemovePeer:input_type -> nightshift.v1.RemovePeerRequest
+	1,  // 52: nightshift.v1.JobService.SubmitJob:output_type -> nightshift.v1.SubmitJobResponse
+	3,  // 53: nightshift.v1.JobService.GetJob:output_type -> nightshift.v1.GetJobResponse
+	5,  // 54: nightshift.v1.JobService.ListJobs:output_type -> nightshift.v1.ListJobsResponse
+	7,  // 55: nightshift.v1.JobService.CancelJob:output_type -> nightshift.v1.CancelJobResponse
+	9,  // 56: nightshift.v1.JobService.WatchJob:output_type -> nightshift.v1.WatchJobResponse
+	15, // 57: nightshift.v1.WorkerService.Register:output_type -> nightshift.v1.RegisterResponse
+	18, // 58: nightshift.v1.WorkerService.Heartbeat:output_type -> nightshift.v1.HeartbeatResponse
+	23, // 59: nightshift.v1.WorkerService.Lease:output_type -> nightshift.v1.LeaseResponse
+	25, // 60: nightshift.v1.WorkerService.Report:output_type -> nightshift.v1.ReportResponse
+	11, // 61: nightshift.v1.WorkerService.TrainGroup:output_type -> nightshift.v1.TrainGroupResponse
+	13, // 62: nightshift.v1.WorkerService.TrainReport:output_type -> nightshift.v1.TrainReportResponse
+	27, // 63: nightshift.v1.ModelService.ListModels:output_type -> nightshift.v1.ListModelsResponse
+	29, // 64: nightshift.v1.ModelService.GetModel:output_type -> nightshift.v1.GetModelResponse
+	31, // 65: nightshift.v1.ModelService.PromoteModel:output_type -> nightshift.v1.PromoteModelResponse
+	33, // 66: nightshift.v1.ModelService.RollbackModel:output_type -> nightshift.v1.RollbackModelResponse
+	36, // 67: nightshift.v1.AdminService.ListWorkers:output_type -> nightshift.v1.ListWorkersResponse
+	38, // 68: nightshift.v1.AdminService.DrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
+	38, // 69: nightshift.v1.AdminService.UndrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
+	41, // 70: nightshift.v1.AdminService.ListPeers:output_type -> nightshift.v1.ListPeersResponse
+	43, // 71: nightshift.v1.AdminService.AddPeer:output_type -> nightshift.v1.AddPeerResponse
+	45, // 72: nightshift.v1.AdminService.RemovePeer:output_type -> nightshift.v1.RemovePeerResponse
+	52, // [52:73] is the sub-list for method output_type
+	31, // [31:52] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_api_proto_init() }
@@ -2215,8 +2924,9 @@ func file_nightshift_v1_api_proto_init() {
 	if File_nightshift_v1_api_proto != nil {
 		return
 	}
+	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
-	file_nightshift_v1_api_proto_msgTypes[16].OneofWrappers = []any{
+	file_nightshift_v1_api_proto_msgTypes[20].OneofWrappers = []any{
 		(*TaskReport_Success)(nil),
 		(*TaskReport_Failure)(nil),
 		(*TaskReport_Released)(nil),
@@ -2227,9 +2937,9 @@ func file_nightshift_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nightshift_v1_api_proto_rawDesc), len(file_nightshift_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   46,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_nightshift_v1_api_proto_goTypes,
 		DependencyIndexes: file_nightshift_v1_api_proto_depIdxs,

@@ -286,10 +286,12 @@ var JobService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	WorkerService_Register_FullMethodName  = "/nightshift.v1.WorkerService/Register"
-	WorkerService_Heartbeat_FullMethodName = "/nightshift.v1.WorkerService/Heartbeat"
-	WorkerService_Lease_FullMethodName     = "/nightshift.v1.WorkerService/Lease"
-	WorkerService_Report_FullMethodName    = "/nightshift.v1.WorkerService/Report"
+	WorkerService_Register_FullMethodName    = "/nightshift.v1.WorkerService/Register"
+	WorkerService_Heartbeat_FullMethodName   = "/nightshift.v1.WorkerService/Heartbeat"
+	WorkerService_Lease_FullMethodName       = "/nightshift.v1.WorkerService/Lease"
+	WorkerService_Report_FullMethodName      = "/nightshift.v1.WorkerService/Report"
+	WorkerService_TrainGroup_FullMethodName  = "/nightshift.v1.WorkerService/TrainGroup"
+	WorkerService_TrainReport_FullMethodName = "/nightshift.v1.WorkerService/TrainReport"
 )
 
 // WorkerServiceClient is the client API for WorkerService service.
@@ -303,6 +305,11 @@ type WorkerServiceClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (*LeaseResponse, error)
 	Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error)
+	// TrainGroup long-polls a training job's group: it answers once the
+	// generation is past after_generation, or after wait_ms with the current one.
+	TrainGroup(ctx context.Context, in *TrainGroupRequest, opts ...grpc.CallOption) (*TrainGroupResponse, error)
+	// TrainReport records a group's progress, epoch metrics and checkpoints.
+	TrainReport(ctx context.Context, in *TrainReportRequest, opts ...grpc.CallOption) (*TrainReportResponse, error)
 }
 
 type workerServiceClient struct {
@@ -353,6 +360,26 @@ func (c *workerServiceClient) Report(ctx context.Context, in *ReportRequest, opt
 	return out, nil
 }
 
+func (c *workerServiceClient) TrainGroup(ctx context.Context, in *TrainGroupRequest, opts ...grpc.CallOption) (*TrainGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrainGroupResponse)
+	err := c.cc.Invoke(ctx, WorkerService_TrainGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workerServiceClient) TrainReport(ctx context.Context, in *TrainReportRequest, opts ...grpc.CallOption) (*TrainReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrainReportResponse)
+	err := c.cc.Invoke(ctx, WorkerService_TrainReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServiceServer is the server API for WorkerService service.
 // All implementations must embed UnimplementedWorkerServiceServer
 // for forward compatibility.
@@ -364,6 +391,11 @@ type WorkerServiceServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	Lease(context.Context, *LeaseRequest) (*LeaseResponse, error)
 	Report(context.Context, *ReportRequest) (*ReportResponse, error)
+	// TrainGroup long-polls a training job's group: it answers once the
+	// generation is past after_generation, or after wait_ms with the current one.
+	TrainGroup(context.Context, *TrainGroupRequest) (*TrainGroupResponse, error)
+	// TrainReport records a group's progress, epoch metrics and checkpoints.
+	TrainReport(context.Context, *TrainReportRequest) (*TrainReportResponse, error)
 	mustEmbedUnimplementedWorkerServiceServer()
 }
 
@@ -385,6 +417,12 @@ func (UnimplementedWorkerServiceServer) Lease(context.Context, *LeaseRequest) (*
 }
 func (UnimplementedWorkerServiceServer) Report(context.Context, *ReportRequest) (*ReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Report not implemented")
+}
+func (UnimplementedWorkerServiceServer) TrainGroup(context.Context, *TrainGroupRequest) (*TrainGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrainGroup not implemented")
+}
+func (UnimplementedWorkerServiceServer) TrainReport(context.Context, *TrainReportRequest) (*TrainReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrainReport not implemented")
 }
 func (UnimplementedWorkerServiceServer) mustEmbedUnimplementedWorkerServiceServer() {}
 func (UnimplementedWorkerServiceServer) testEmbeddedByValue()                       {}
@@ -479,6 +517,42 @@ func _WorkerService_Report_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkerService_TrainGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrainGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServiceServer).TrainGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkerService_TrainGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServiceServer).TrainGroup(ctx, req.(*TrainGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkerService_TrainReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrainReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServiceServer).TrainReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkerService_TrainReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServiceServer).TrainReport(ctx, req.(*TrainReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkerService_ServiceDesc is the grpc.ServiceDesc for WorkerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -501,6 +575,238 @@ var WorkerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Report",
 			Handler:    _WorkerService_Report_Handler,
+		},
+		{
+			MethodName: "TrainGroup",
+			Handler:    _WorkerService_TrainGroup_Handler,
+		},
+		{
+			MethodName: "TrainReport",
+			Handler:    _WorkerService_TrainReport_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "nightshift/v1/api.proto",
+}
+
+const (
+	ModelService_ListModels_FullMethodName    = "/nightshift.v1.ModelService/ListModels"
+	ModelService_GetModel_FullMethodName      = "/nightshift.v1.ModelService/GetModel"
+	ModelService_PromoteModel_FullMethodName  = "/nightshift.v1.ModelService/PromoteModel"
+	ModelService_RollbackModel_FullMethodName = "/nightshift.v1.ModelService/RollbackModel"
+)
+
+// ModelServiceClient is the client API for ModelService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// ModelService is the model registry: versions, aliases, promotion.
+type ModelServiceClient interface {
+	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
+	GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error)
+	// PromoteModel makes a version production by hand (the previous one is kept for rollback).
+	PromoteModel(ctx context.Context, in *PromoteModelRequest, opts ...grpc.CallOption) (*PromoteModelResponse, error)
+	// RollbackModel restores the production version before the current one.
+	RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*RollbackModelResponse, error)
+}
+
+type modelServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewModelServiceClient(cc grpc.ClientConnInterface) ModelServiceClient {
+	return &modelServiceClient{cc}
+}
+
+func (c *modelServiceClient) ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListModelsResponse)
+	err := c.cc.Invoke(ctx, ModelService_ListModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetModelResponse)
+	err := c.cc.Invoke(ctx, ModelService_GetModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) PromoteModel(ctx context.Context, in *PromoteModelRequest, opts ...grpc.CallOption) (*PromoteModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PromoteModelResponse)
+	err := c.cc.Invoke(ctx, ModelService_PromoteModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*RollbackModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RollbackModelResponse)
+	err := c.cc.Invoke(ctx, ModelService_RollbackModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ModelServiceServer is the server API for ModelService service.
+// All implementations must embed UnimplementedModelServiceServer
+// for forward compatibility.
+//
+// ModelService is the model registry: versions, aliases, promotion.
+type ModelServiceServer interface {
+	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
+	GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error)
+	// PromoteModel makes a version production by hand (the previous one is kept for rollback).
+	PromoteModel(context.Context, *PromoteModelRequest) (*PromoteModelResponse, error)
+	// RollbackModel restores the production version before the current one.
+	RollbackModel(context.Context, *RollbackModelRequest) (*RollbackModelResponse, error)
+	mustEmbedUnimplementedModelServiceServer()
+}
+
+// UnimplementedModelServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedModelServiceServer struct{}
+
+func (UnimplementedModelServiceServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
+}
+func (UnimplementedModelServiceServer) GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetModel not implemented")
+}
+func (UnimplementedModelServiceServer) PromoteModel(context.Context, *PromoteModelRequest) (*PromoteModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteModel not implemented")
+}
+func (UnimplementedModelServiceServer) RollbackModel(context.Context, *RollbackModelRequest) (*RollbackModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollbackModel not implemented")
+}
+func (UnimplementedModelServiceServer) mustEmbedUnimplementedModelServiceServer() {}
+func (UnimplementedModelServiceServer) testEmbeddedByValue()                      {}
+
+// UnsafeModelServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ModelServiceServer will
+// result in compilation errors.
+type UnsafeModelServiceServer interface {
+	mustEmbedUnimplementedModelServiceServer()
+}
+
+func RegisterModelServiceServer(s grpc.ServiceRegistrar, srv ModelServiceServer) {
+	// If the following call panics, it indicates UnimplementedModelServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ModelService_ServiceDesc, srv)
+}
+
+func _ModelService_ListModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).ListModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_ListModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).ListModels(ctx, req.(*ListModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_GetModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).GetModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_GetModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).GetModel(ctx, req.(*GetModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_PromoteModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).PromoteModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_PromoteModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).PromoteModel(ctx, req.(*PromoteModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_RollbackModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollbackModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).RollbackModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_RollbackModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).RollbackModel(ctx, req.(*RollbackModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ModelService_ServiceDesc is the grpc.ServiceDesc for ModelService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ModelService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "nightshift.v1.ModelService",
+	HandlerType: (*ModelServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListModels",
+			Handler:    _ModelService_ListModels_Handler,
+		},
+		{
+			MethodName: "GetModel",
+			Handler:    _ModelService_GetModel_Handler,
+		},
+		{
+			MethodName: "PromoteModel",
+			Handler:    _ModelService_PromoteModel_Handler,
+		},
+		{
+			MethodName: "RollbackModel",
+			Handler:    _ModelService_RollbackModel_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

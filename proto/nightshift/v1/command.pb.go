@@ -43,6 +43,9 @@ type Command struct {
 	//	*Command_SetWorkerState
 	//	*Command_FinishJob
 	//	*Command_ForgetJobs
+	//	*Command_TrainGeneration
+	//	*Command_TrainProgress
+	//	*Command_SetModelAlias
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -169,6 +172,33 @@ func (x *Command) GetForgetJobs() *ForgetJobs {
 	return nil
 }
 
+func (x *Command) GetTrainGeneration() *TrainGeneration {
+	if x != nil {
+		if x, ok := x.Op.(*Command_TrainGeneration); ok {
+			return x.TrainGeneration
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetTrainProgress() *TrainProgress {
+	if x != nil {
+		if x, ok := x.Op.(*Command_TrainProgress); ok {
+			return x.TrainProgress
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetModelAlias() *SetModelAlias {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetModelAlias); ok {
+			return x.SetModelAlias
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -201,6 +231,18 @@ type Command_ForgetJobs struct {
 	ForgetJobs *ForgetJobs `protobuf:"bytes,16,opt,name=forget_jobs,json=forgetJobs,proto3,oneof"`
 }
 
+type Command_TrainGeneration struct {
+	TrainGeneration *TrainGeneration `protobuf:"bytes,17,opt,name=train_generation,json=trainGeneration,proto3,oneof"`
+}
+
+type Command_TrainProgress struct {
+	TrainProgress *TrainProgress `protobuf:"bytes,18,opt,name=train_progress,json=trainProgress,proto3,oneof"`
+}
+
+type Command_SetModelAlias struct {
+	SetModelAlias *SetModelAlias `protobuf:"bytes,19,opt,name=set_model_alias,json=setModelAlias,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -215,6 +257,156 @@ func (*Command_FinishJob) isCommand_Op() {}
 
 func (*Command_ForgetJobs) isCommand_Op() {}
 
+func (*Command_TrainGeneration) isCommand_Op() {}
+
+func (*Command_TrainProgress) isCommand_Op() {}
+
+func (*Command_SetModelAlias) isCommand_Op() {}
+
+// TrainGeneration commits a training group's next membership generation
+// (DESIGN.md §9). It applies only as the successor of the job's current
+// generation; a generation whose members share none with the previous,
+// non-empty one is a restart from the last checkpoint.
+type TrainGeneration struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	JobId      string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Generation uint64                 `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	// In rank order.
+	Members       []*GroupMember `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainGeneration) Reset() {
+	*x = TrainGeneration{}
+	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainGeneration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainGeneration) ProtoMessage() {}
+
+func (x *TrainGeneration) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainGeneration.ProtoReflect.Descriptor instead.
+func (*TrainGeneration) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TrainGeneration) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *TrainGeneration) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *TrainGeneration) GetMembers() []*GroupMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// SetModelAlias points a registered model's alias at a version: an
+// operator's promote, or a rollback that restores the previous production
+// version.
+type SetModelAlias struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Alias         string                 `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
+	Version       int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Rollback      bool                   `protobuf:"varint,4,opt,name=rollback,proto3" json:"rollback,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelAlias) Reset() {
+	*x = SetModelAlias{}
+	mi := &file_nightshift_v1_command_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelAlias) ProtoMessage() {}
+
+func (x *SetModelAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_command_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelAlias.ProtoReflect.Descriptor instead.
+func (*SetModelAlias) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SetModelAlias) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetModelAlias) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *SetModelAlias) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetModelAlias) GetRollback() bool {
+	if x != nil {
+		return x.Rollback
+	}
+	return false
+}
+
+func (x *SetModelAlias) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ForgetJobs drops finished jobs and their tasks from the state (job GC):
 // the leader proposes the jobs that ended longer ago than job_gc_age. A job
 // not finished is kept whatever the command says.
@@ -227,7 +419,7 @@ type ForgetJobs struct {
 
 func (x *ForgetJobs) Reset() {
 	*x = ForgetJobs{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	mi := &file_nightshift_v1_command_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -239,7 +431,7 @@ func (x *ForgetJobs) String() string {
 func (*ForgetJobs) ProtoMessage() {}
 
 func (x *ForgetJobs) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[1]
+	mi := &file_nightshift_v1_command_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -252,7 +444,7 @@ func (x *ForgetJobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetJobs.ProtoReflect.Descriptor instead.
 func (*ForgetJobs) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{1}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ForgetJobs) GetJobIds() []string {
@@ -278,7 +470,7 @@ type SubmitJob struct {
 
 func (x *SubmitJob) Reset() {
 	*x = SubmitJob{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[2]
+	mi := &file_nightshift_v1_command_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +482,7 @@ func (x *SubmitJob) String() string {
 func (*SubmitJob) ProtoMessage() {}
 
 func (x *SubmitJob) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[2]
+	mi := &file_nightshift_v1_command_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +495,7 @@ func (x *SubmitJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJob.ProtoReflect.Descriptor instead.
 func (*SubmitJob) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{2}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitJob) GetJob() *Job {
@@ -344,7 +536,7 @@ type CancelJob struct {
 
 func (x *CancelJob) Reset() {
 	*x = CancelJob{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[3]
+	mi := &file_nightshift_v1_command_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +548,7 @@ func (x *CancelJob) String() string {
 func (*CancelJob) ProtoMessage() {}
 
 func (x *CancelJob) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[3]
+	mi := &file_nightshift_v1_command_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +561,7 @@ func (x *CancelJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJob.ProtoReflect.Descriptor instead.
 func (*CancelJob) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{3}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CancelJob) GetJobId() string {
@@ -401,7 +593,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[4]
+	mi := &file_nightshift_v1_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +605,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[4]
+	mi := &file_nightshift_v1_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +618,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{4}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -475,7 +667,7 @@ type TaskBatch struct {
 
 func (x *TaskBatch) Reset() {
 	*x = TaskBatch{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[5]
+	mi := &file_nightshift_v1_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +679,7 @@ func (x *TaskBatch) String() string {
 func (*TaskBatch) ProtoMessage() {}
 
 func (x *TaskBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[5]
+	mi := &file_nightshift_v1_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +692,7 @@ func (x *TaskBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBatch.ProtoReflect.Descriptor instead.
 func (*TaskBatch) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{5}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TaskBatch) GetOps() []*TaskOp {
@@ -532,7 +724,7 @@ type TaskOp struct {
 
 func (x *TaskOp) Reset() {
 	*x = TaskOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[6]
+	mi := &file_nightshift_v1_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +736,7 @@ func (x *TaskOp) String() string {
 func (*TaskOp) ProtoMessage() {}
 
 func (x *TaskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[6]
+	mi := &file_nightshift_v1_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +749,7 @@ func (x *TaskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOp.ProtoReflect.Descriptor instead.
 func (*TaskOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{6}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskOp) GetJobId() string {
@@ -684,7 +876,7 @@ type LeaseOp struct {
 
 func (x *LeaseOp) Reset() {
 	*x = LeaseOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[7]
+	mi := &file_nightshift_v1_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +888,7 @@ func (x *LeaseOp) String() string {
 func (*LeaseOp) ProtoMessage() {}
 
 func (x *LeaseOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[7]
+	mi := &file_nightshift_v1_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +901,7 @@ func (x *LeaseOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseOp.ProtoReflect.Descriptor instead.
 func (*LeaseOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{7}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LeaseOp) GetSpeculative() bool {
@@ -729,7 +921,7 @@ type SucceedOp struct {
 
 func (x *SucceedOp) Reset() {
 	*x = SucceedOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[8]
+	mi := &file_nightshift_v1_command_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +933,7 @@ func (x *SucceedOp) String() string {
 func (*SucceedOp) ProtoMessage() {}
 
 func (x *SucceedOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[8]
+	mi := &file_nightshift_v1_command_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +946,7 @@ func (x *SucceedOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SucceedOp.ProtoReflect.Descriptor instead.
 func (*SucceedOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{8}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SucceedOp) GetResult() *TaskResult {
@@ -778,7 +970,7 @@ type FailOp struct {
 
 func (x *FailOp) Reset() {
 	*x = FailOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[9]
+	mi := &file_nightshift_v1_command_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +982,7 @@ func (x *FailOp) String() string {
 func (*FailOp) ProtoMessage() {}
 
 func (x *FailOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[9]
+	mi := &file_nightshift_v1_command_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +995,7 @@ func (x *FailOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailOp.ProtoReflect.Descriptor instead.
 func (*FailOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{9}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FailOp) GetError() string {
@@ -844,7 +1036,7 @@ type ReleaseOp struct {
 
 func (x *ReleaseOp) Reset() {
 	*x = ReleaseOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[10]
+	mi := &file_nightshift_v1_command_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +1048,7 @@ func (x *ReleaseOp) String() string {
 func (*ReleaseOp) ProtoMessage() {}
 
 func (x *ReleaseOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[10]
+	mi := &file_nightshift_v1_command_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +1061,7 @@ func (x *ReleaseOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseOp.ProtoReflect.Descriptor instead.
 func (*ReleaseOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{10}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReleaseOp) GetReason() string {
@@ -889,7 +1081,7 @@ type ExpireOp struct {
 
 func (x *ExpireOp) Reset() {
 	*x = ExpireOp{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[11]
+	mi := &file_nightshift_v1_command_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1093,7 @@ func (x *ExpireOp) String() string {
 func (*ExpireOp) ProtoMessage() {}
 
 func (x *ExpireOp) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[11]
+	mi := &file_nightshift_v1_command_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1106,7 @@ func (x *ExpireOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireOp.ProtoReflect.Descriptor instead.
 func (*ExpireOp) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{11}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExpireOp) GetReason() string {
@@ -934,7 +1126,7 @@ type TaskBatchResult struct {
 
 func (x *TaskBatchResult) Reset() {
 	*x = TaskBatchResult{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[12]
+	mi := &file_nightshift_v1_command_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1138,7 @@ func (x *TaskBatchResult) String() string {
 func (*TaskBatchResult) ProtoMessage() {}
 
 func (x *TaskBatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[12]
+	mi := &file_nightshift_v1_command_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1151,7 @@ func (x *TaskBatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBatchResult.ProtoReflect.Descriptor instead.
 func (*TaskBatchResult) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{12}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskBatchResult) GetResults() []*TaskOpResult {
@@ -981,7 +1173,7 @@ type TaskOpResult struct {
 
 func (x *TaskOpResult) Reset() {
 	*x = TaskOpResult{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[13]
+	mi := &file_nightshift_v1_command_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1185,7 @@ func (x *TaskOpResult) String() string {
 func (*TaskOpResult) ProtoMessage() {}
 
 func (x *TaskOpResult) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[13]
+	mi := &file_nightshift_v1_command_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1198,7 @@ func (x *TaskOpResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOpResult.ProtoReflect.Descriptor instead.
 func (*TaskOpResult) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{13}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TaskOpResult) GetOk() bool {
@@ -1041,7 +1233,7 @@ type RegisterWorker struct {
 
 func (x *RegisterWorker) Reset() {
 	*x = RegisterWorker{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[14]
+	mi := &file_nightshift_v1_command_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1245,7 @@ func (x *RegisterWorker) String() string {
 func (*RegisterWorker) ProtoMessage() {}
 
 func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[14]
+	mi := &file_nightshift_v1_command_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1258,7 @@ func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorker.ProtoReflect.Descriptor instead.
 func (*RegisterWorker) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{14}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterWorker) GetWorker() *Worker {
@@ -1089,7 +1281,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[15]
+	mi := &file_nightshift_v1_command_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1293,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[15]
+	mi := &file_nightshift_v1_command_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1306,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{15}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetWorkerState) GetWorkerId() string {
@@ -1147,6 +1339,7 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Task
 	//	*SnapshotRecord_Worker
 	//	*SnapshotRecord_Request
+	//	*SnapshotRecord_Model
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1154,7 +1347,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[16]
+	mi := &file_nightshift_v1_command_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1359,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[16]
+	mi := &file_nightshift_v1_command_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1372,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{16}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1225,6 +1418,15 @@ func (x *SnapshotRecord) GetRequest() *RequestRecord {
 	return nil
 }
 
+func (x *SnapshotRecord) GetModel() *RegisteredModel {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_Model); ok {
+			return x.Model
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1245,6 +1447,10 @@ type SnapshotRecord_Request struct {
 	Request *RequestRecord `protobuf:"bytes,4,opt,name=request,proto3,oneof"`
 }
 
+type SnapshotRecord_Model struct {
+	Model *RegisteredModel `protobuf:"bytes,5,opt,name=model,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Job) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Task) isSnapshotRecord_Record() {}
@@ -1252,6 +1458,8 @@ func (*SnapshotRecord_Task) isSnapshotRecord_Record() {}
 func (*SnapshotRecord_Worker) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Request) isSnapshotRecord_Record() {}
+
+func (*SnapshotRecord_Model) isSnapshotRecord_Record() {}
 
 // RequestRecord remembers an applied request ID (deduplication window).
 type RequestRecord struct {
@@ -1267,7 +1475,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_nightshift_v1_command_proto_msgTypes[17]
+	mi := &file_nightshift_v1_command_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1487,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_command_proto_msgTypes[17]
+	mi := &file_nightshift_v1_command_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1500,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{17}
+	return file_nightshift_v1_command_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RequestRecord) GetId() string {
@@ -1327,7 +1535,7 @@ var File_nightshift_v1_command_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/types.proto\"\xa0\x04\n" +
+	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xfc\x05\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -1345,8 +1553,23 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
 	"finish_job\x18\x0f \x01(\v2\x18.nightshift.v1.FinishJobH\x00R\tfinishJob\x12<\n" +
 	"\vforget_jobs\x18\x10 \x01(\v2\x19.nightshift.v1.ForgetJobsH\x00R\n" +
-	"forgetJobsB\x04\n" +
-	"\x02op\"%\n" +
+	"forgetJobs\x12K\n" +
+	"\x10train_generation\x18\x11 \x01(\v2\x1e.nightshift.v1.TrainGenerationH\x00R\x0ftrainGeneration\x12E\n" +
+	"\x0etrain_progress\x18\x12 \x01(\v2\x1c.nightshift.v1.TrainProgressH\x00R\rtrainProgress\x12F\n" +
+	"\x0fset_model_alias\x18\x13 \x01(\v2\x1c.nightshift.v1.SetModelAliasH\x00R\rsetModelAliasB\x04\n" +
+	"\x02op\"~\n" +
+	"\x0fTrainGeneration\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x04R\n" +
+	"generation\x124\n" +
+	"\amembers\x18\x03 \x03(\v2\x1a.nightshift.v1.GroupMemberR\amembers\"\x87\x01\n" +
+	"\rSetModelAlias\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05alias\x18\x02 \x01(\tR\x05alias\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x05R\aversion\x12\x1a\n" +
+	"\brollback\x18\x04 \x01(\bR\brollback\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"%\n" +
 	"\n" +
 	"ForgetJobs\x12\x17\n" +
 	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds\"\x93\x01\n" +
@@ -1405,12 +1628,13 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\x0eSetWorkerState\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.nightshift.v1.WorkerStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd8\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x90\x02\n" +
 	"\x0eSnapshotRecord\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobH\x00R\x03job\x12)\n" +
 	"\x04task\x18\x02 \x01(\v2\x13.nightshift.v1.TaskH\x00R\x04task\x12/\n" +
 	"\x06worker\x18\x03 \x01(\v2\x15.nightshift.v1.WorkerH\x00R\x06worker\x128\n" +
-	"\arequest\x18\x04 \x01(\v2\x1c.nightshift.v1.RequestRecordH\x00R\arequestB\b\n" +
+	"\arequest\x18\x04 \x01(\v2\x1c.nightshift.v1.RequestRecordH\x00R\arequest\x126\n" +
+	"\x05model\x18\x05 \x01(\v2\x1e.nightshift.v1.RegisteredModelH\x00R\x05modelB\b\n" +
 	"\x06record\"j\n" +
 	"\rRequestRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -1430,60 +1654,70 @@ func file_nightshift_v1_command_proto_rawDescGZIP() []byte {
 	return file_nightshift_v1_command_proto_rawDescData
 }
 
-var file_nightshift_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_nightshift_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_nightshift_v1_command_proto_goTypes = []any{
 	(*Command)(nil),         // 0: nightshift.v1.Command
-	(*ForgetJobs)(nil),      // 1: nightshift.v1.ForgetJobs
-	(*SubmitJob)(nil),       // 2: nightshift.v1.SubmitJob
-	(*CancelJob)(nil),       // 3: nightshift.v1.CancelJob
-	(*FinishJob)(nil),       // 4: nightshift.v1.FinishJob
-	(*TaskBatch)(nil),       // 5: nightshift.v1.TaskBatch
-	(*TaskOp)(nil),          // 6: nightshift.v1.TaskOp
-	(*LeaseOp)(nil),         // 7: nightshift.v1.LeaseOp
-	(*SucceedOp)(nil),       // 8: nightshift.v1.SucceedOp
-	(*FailOp)(nil),          // 9: nightshift.v1.FailOp
-	(*ReleaseOp)(nil),       // 10: nightshift.v1.ReleaseOp
-	(*ExpireOp)(nil),        // 11: nightshift.v1.ExpireOp
-	(*TaskBatchResult)(nil), // 12: nightshift.v1.TaskBatchResult
-	(*TaskOpResult)(nil),    // 13: nightshift.v1.TaskOpResult
-	(*RegisterWorker)(nil),  // 14: nightshift.v1.RegisterWorker
-	(*SetWorkerState)(nil),  // 15: nightshift.v1.SetWorkerState
-	(*SnapshotRecord)(nil),  // 16: nightshift.v1.SnapshotRecord
-	(*RequestRecord)(nil),   // 17: nightshift.v1.RequestRecord
-	(*Job)(nil),             // 18: nightshift.v1.Job
-	(*TaskResult)(nil),      // 19: nightshift.v1.TaskResult
-	(*Worker)(nil),          // 20: nightshift.v1.Worker
-	(WorkerState)(0),        // 21: nightshift.v1.WorkerState
-	(*Task)(nil),            // 22: nightshift.v1.Task
+	(*TrainGeneration)(nil), // 1: nightshift.v1.TrainGeneration
+	(*SetModelAlias)(nil),   // 2: nightshift.v1.SetModelAlias
+	(*ForgetJobs)(nil),      // 3: nightshift.v1.ForgetJobs
+	(*SubmitJob)(nil),       // 4: nightshift.v1.SubmitJob
+	(*CancelJob)(nil),       // 5: nightshift.v1.CancelJob
+	(*FinishJob)(nil),       // 6: nightshift.v1.FinishJob
+	(*TaskBatch)(nil),       // 7: nightshift.v1.TaskBatch
+	(*TaskOp)(nil),          // 8: nightshift.v1.TaskOp
+	(*LeaseOp)(nil),         // 9: nightshift.v1.LeaseOp
+	(*SucceedOp)(nil),       // 10: nightshift.v1.SucceedOp
+	(*FailOp)(nil),          // 11: nightshift.v1.FailOp
+	(*ReleaseOp)(nil),       // 12: nightshift.v1.ReleaseOp
+	(*ExpireOp)(nil),        // 13: nightshift.v1.ExpireOp
+	(*TaskBatchResult)(nil), // 14: nightshift.v1.TaskBatchResult
+	(*TaskOpResult)(nil),    // 15: nightshift.v1.TaskOpResult
+	(*RegisterWorker)(nil),  // 16: nightshift.v1.RegisterWorker
+	(*SetWorkerState)(nil),  // 17: nightshift.v1.SetWorkerState
+	(*SnapshotRecord)(nil),  // 18: nightshift.v1.SnapshotRecord
+	(*RequestRecord)(nil),   // 19: nightshift.v1.RequestRecord
+	(*TrainProgress)(nil),   // 20: nightshift.v1.TrainProgress
+	(*GroupMember)(nil),     // 21: nightshift.v1.GroupMember
+	(*Job)(nil),             // 22: nightshift.v1.Job
+	(*TaskResult)(nil),      // 23: nightshift.v1.TaskResult
+	(*Worker)(nil),          // 24: nightshift.v1.Worker
+	(WorkerState)(0),        // 25: nightshift.v1.WorkerState
+	(*Task)(nil),            // 26: nightshift.v1.Task
+	(*RegisteredModel)(nil), // 27: nightshift.v1.RegisteredModel
 }
 var file_nightshift_v1_command_proto_depIdxs = []int32{
-	2,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
-	3,  // 1: nightshift.v1.Command.cancel_job:type_name -> nightshift.v1.CancelJob
-	5,  // 2: nightshift.v1.Command.task_batch:type_name -> nightshift.v1.TaskBatch
-	14, // 3: nightshift.v1.Command.register_worker:type_name -> nightshift.v1.RegisterWorker
-	15, // 4: nightshift.v1.Command.set_worker_state:type_name -> nightshift.v1.SetWorkerState
-	4,  // 5: nightshift.v1.Command.finish_job:type_name -> nightshift.v1.FinishJob
-	1,  // 6: nightshift.v1.Command.forget_jobs:type_name -> nightshift.v1.ForgetJobs
-	18, // 7: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
-	6,  // 8: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
-	7,  // 9: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
-	8,  // 10: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
-	9,  // 11: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
-	10, // 12: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
-	11, // 13: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
-	19, // 14: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
-	13, // 15: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
-	20, // 16: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
-	21, // 17: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
-	18, // 18: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
-	22, // 19: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
-	20, // 20: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
-	17, // 21: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	4,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
+	5,  // 1: nightshift.v1.Command.cancel_job:type_name -> nightshift.v1.CancelJob
+	7,  // 2: nightshift.v1.Command.task_batch:type_name -> nightshift.v1.TaskBatch
+	16, // 3: nightshift.v1.Command.register_worker:type_name -> nightshift.v1.RegisterWorker
+	17, // 4: nightshift.v1.Command.set_worker_state:type_name -> nightshift.v1.SetWorkerState
+	6,  // 5: nightshift.v1.Command.finish_job:type_name -> nightshift.v1.FinishJob
+	3,  // 6: nightshift.v1.Command.forget_jobs:type_name -> nightshift.v1.ForgetJobs
+	1,  // 7: nightshift.v1.Command.train_generation:type_name -> nightshift.v1.TrainGeneration
+	20, // 8: nightshift.v1.Command.train_progress:type_name -> nightshift.v1.TrainProgress
+	2,  // 9: nightshift.v1.Command.set_model_alias:type_name -> nightshift.v1.SetModelAlias
+	21, // 10: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
+	22, // 11: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
+	8,  // 12: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
+	9,  // 13: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
+	10, // 14: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
+	11, // 15: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
+	12, // 16: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
+	13, // 17: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
+	23, // 18: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
+	15, // 19: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
+	24, // 20: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
+	25, // 21: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
+	22, // 22: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
+	26, // 23: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
+	24, // 24: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
+	19, // 25: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
+	27, // 26: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_command_proto_init() }
@@ -1491,6 +1725,7 @@ func file_nightshift_v1_command_proto_init() {
 	if File_nightshift_v1_command_proto != nil {
 		return
 	}
+	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
 	file_nightshift_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_SubmitJob)(nil),
@@ -1500,19 +1735,23 @@ func file_nightshift_v1_command_proto_init() {
 		(*Command_SetWorkerState)(nil),
 		(*Command_FinishJob)(nil),
 		(*Command_ForgetJobs)(nil),
+		(*Command_TrainGeneration)(nil),
+		(*Command_TrainProgress)(nil),
+		(*Command_SetModelAlias)(nil),
 	}
-	file_nightshift_v1_command_proto_msgTypes[6].OneofWrappers = []any{
+	file_nightshift_v1_command_proto_msgTypes[8].OneofWrappers = []any{
 		(*TaskOp_Lease)(nil),
 		(*TaskOp_Succeed)(nil),
 		(*TaskOp_Fail)(nil),
 		(*TaskOp_Release)(nil),
 		(*TaskOp_Expire)(nil),
 	}
-	file_nightshift_v1_command_proto_msgTypes[16].OneofWrappers = []any{
+	file_nightshift_v1_command_proto_msgTypes[18].OneofWrappers = []any{
 		(*SnapshotRecord_Job)(nil),
 		(*SnapshotRecord_Task)(nil),
 		(*SnapshotRecord_Worker)(nil),
 		(*SnapshotRecord_Request)(nil),
+		(*SnapshotRecord_Model)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1520,7 +1759,7 @@ func file_nightshift_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nightshift_v1_command_proto_rawDesc), len(file_nightshift_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

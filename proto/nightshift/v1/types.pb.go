@@ -220,6 +220,7 @@ type JobSpec struct {
 	//	*JobSpec_Score
 	//	*JobSpec_Shard
 	//	*JobSpec_Noop
+	//	*JobSpec_Train
 	Kind          isJobSpec_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -324,6 +325,15 @@ func (x *JobSpec) GetNoop() *NoopSpec {
 	return nil
 }
 
+func (x *JobSpec) GetTrain() *TrainSpec {
+	if x != nil {
+		if x, ok := x.Kind.(*JobSpec_Train); ok {
+			return x.Train
+		}
+	}
+	return nil
+}
+
 type isJobSpec_Kind interface {
 	isJobSpec_Kind()
 }
@@ -340,16 +350,23 @@ type JobSpec_Noop struct {
 	Noop *NoopSpec `protobuf:"bytes,12,opt,name=noop,proto3,oneof"`
 }
 
+type JobSpec_Train struct {
+	Train *TrainSpec `protobuf:"bytes,13,opt,name=train,proto3,oneof"`
+}
+
 func (*JobSpec_Score) isJobSpec_Kind() {}
 
 func (*JobSpec_Shard) isJobSpec_Kind() {}
 
 func (*JobSpec_Noop) isJobSpec_Kind() {}
 
+func (*JobSpec_Train) isJobSpec_Kind() {}
+
 // ScoreSpec bulk-scores a dataset with a model artifact (DESIGN.md §8).
 type ScoreSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Model artifact folder URI (holding model.json).
+	// Model artifact folder URI (holding model.json), or a registry
+	// reference NAME@ALIAS / NAME@vN that the coordinator resolves at submit.
 	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
 	// Dataset folder URI (holding manifest.json).
 	Input string `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
@@ -619,7 +636,11 @@ type Job struct {
 	Retries     int32       `protobuf:"varint,19,opt,name=retries,proto3" json:"retries,omitempty"`
 	Speculative int32       `protobuf:"varint,20,opt,name=speculative,proto3" json:"speculative,omitempty"`
 	// The job's summary written by finalize, as JSON.
-	SummaryJson   []byte `protobuf:"bytes,21,opt,name=summary_json,json=summaryJson,proto3" json:"summary_json,omitempty"`
+	SummaryJson []byte `protobuf:"bytes,21,opt,name=summary_json,json=summaryJson,proto3" json:"summary_json,omitempty"`
+	// Train jobs: group, progress, metrics and the registry outcome.
+	Train *TrainStatus `protobuf:"bytes,22,opt,name=train,proto3" json:"train,omitempty"`
+	// Score jobs: the registry version the model reference resolved to.
+	ModelRef      string `protobuf:"bytes,23,opt,name=model_ref,json=modelRef,proto3" json:"model_ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +822,20 @@ func (x *Job) GetSummaryJson() []byte {
 	return nil
 }
 
+func (x *Job) GetTrain() *TrainStatus {
+	if x != nil {
+		return x.Train
+	}
+	return nil
+}
+
+func (x *Job) GetModelRef() string {
+	if x != nil {
+		return x.ModelRef
+	}
+	return ""
+}
+
 // JobEvent is one line of a job's history.
 type JobEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -935,8 +970,10 @@ type TaskResult struct {
 	Crc32C     uint32 `protobuf:"varint,6,opt,name=crc32c,proto3" json:"crc32c,omitempty"`
 	DurationMs int64  `protobuf:"varint,7,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	// Kind-specific detail (shard jobs: the unit's result as JSON).
-	Detail        []byte `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
-	BadRows       int64  `protobuf:"varint,9,opt,name=bad_rows,json=badRows,proto3" json:"bad_rows,omitempty"`
+	Detail  []byte `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	BadRows int64  `protobuf:"varint,9,opt,name=bad_rows,json=badRows,proto3" json:"bad_rows,omitempty"`
+	// Train jobs: rank 0's finished model.
+	Train         *TrainResult `protobuf:"bytes,10,opt,name=train,proto3" json:"train,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1032,6 +1069,13 @@ func (x *TaskResult) GetBadRows() int64 {
 		return x.BadRows
 	}
 	return 0
+}
+
+func (x *TaskResult) GetTrain() *TrainResult {
+	if x != nil {
+		return x.Train
+	}
+	return nil
 }
 
 // Task is one unit of a job: a shard to score, an ingest unit, a no-op.
@@ -1302,7 +1346,7 @@ var File_nightshift_v1_types_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x19nightshift/v1/types.proto\x12\rnightshift.v1\"\xae\x02\n" +
+	"\x19nightshift/v1/types.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\"\xe0\x02\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x14\n" +
@@ -1312,7 +1356,8 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\x05score\x18\n" +
 	" \x01(\v2\x18.nightshift.v1.ScoreSpecH\x00R\x05score\x120\n" +
 	"\x05shard\x18\v \x01(\v2\x18.nightshift.v1.ShardSpecH\x00R\x05shard\x12-\n" +
-	"\x04noop\x18\f \x01(\v2\x17.nightshift.v1.NoopSpecH\x00R\x04noopB\x06\n" +
+	"\x04noop\x18\f \x01(\v2\x17.nightshift.v1.NoopSpecH\x00R\x04noop\x120\n" +
+	"\x05train\x18\r \x01(\v2\x18.nightshift.v1.TrainSpecH\x00R\x05trainB\x06\n" +
 	"\x04kind\"\xa4\x01\n" +
 	"\tScoreSpec\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
@@ -1333,7 +1378,7 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\x0efail_permanent\x18\x04 \x01(\bR\rfailPermanent\x12\x1d\n" +
 	"\n" +
 	"slow_tasks\x18\x05 \x03(\x05R\tslowTasks\x12\x17\n" +
-	"\aslow_ms\x18\x06 \x01(\x05R\x06slowMs\"\xc1\x05\n" +
+	"\aslow_ms\x18\x06 \x01(\x05R\x06slowMs\"\x90\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04spec\x18\x02 \x01(\v2\x16.nightshift.v1.JobSpecR\x04spec\x12-\n" +
@@ -1361,7 +1406,9 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"bytes_done\x18\x12 \x01(\x03R\tbytesDone\x12\x18\n" +
 	"\aretries\x18\x13 \x01(\x05R\aretries\x12 \n" +
 	"\vspeculative\x18\x14 \x01(\x05R\vspeculative\x12!\n" +
-	"\fsummary_json\x18\x15 \x01(\fR\vsummaryJson\"=\n" +
+	"\fsummary_json\x18\x15 \x01(\fR\vsummaryJson\x120\n" +
+	"\x05train\x18\x16 \x01(\v2\x1a.nightshift.v1.TrainStatusR\x05train\x12\x1b\n" +
+	"\tmodel_ref\x18\x17 \x01(\tR\bmodelRef\"=\n" +
 	"\bJobEvent\x12\x17\n" +
 	"\aunix_ms\x18\x01 \x01(\x03R\x06unixMs\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x84\x01\n" +
@@ -1369,7 +1416,7 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1b\n" +
 	"\tworker_id\x18\x02 \x01(\tR\bworkerId\x12\"\n" +
 	"\rstart_unix_ms\x18\x03 \x01(\x03R\vstartUnixMs\x12 \n" +
-	"\vspeculative\x18\x04 \x01(\bR\vspeculative\"\xf1\x01\n" +
+	"\vspeculative\x18\x04 \x01(\bR\vspeculative\"\xa3\x02\n" +
 	"\n" +
 	"TaskResult\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x1b\n" +
@@ -1381,7 +1428,9 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\vduration_ms\x18\a \x01(\x03R\n" +
 	"durationMs\x12\x16\n" +
 	"\x06detail\x18\b \x01(\fR\x06detail\x12\x19\n" +
-	"\bbad_rows\x18\t \x01(\x03R\abadRows\"\xa8\x03\n" +
+	"\bbad_rows\x18\t \x01(\x03R\abadRows\x120\n" +
+	"\x05train\x18\n" +
+	" \x01(\v2\x1a.nightshift.v1.TrainResultR\x05train\"\xa8\x03\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12.\n" +
@@ -1450,38 +1499,44 @@ func file_nightshift_v1_types_proto_rawDescGZIP() []byte {
 var file_nightshift_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_nightshift_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_nightshift_v1_types_proto_goTypes = []any{
-	(JobState)(0),      // 0: nightshift.v1.JobState
-	(TaskState)(0),     // 1: nightshift.v1.TaskState
-	(WorkerState)(0),   // 2: nightshift.v1.WorkerState
-	(*JobSpec)(nil),    // 3: nightshift.v1.JobSpec
-	(*ScoreSpec)(nil),  // 4: nightshift.v1.ScoreSpec
-	(*ShardSpec)(nil),  // 5: nightshift.v1.ShardSpec
-	(*NoopSpec)(nil),   // 6: nightshift.v1.NoopSpec
-	(*Job)(nil),        // 7: nightshift.v1.Job
-	(*JobEvent)(nil),   // 8: nightshift.v1.JobEvent
-	(*Attempt)(nil),    // 9: nightshift.v1.Attempt
-	(*TaskResult)(nil), // 10: nightshift.v1.TaskResult
-	(*Task)(nil),       // 11: nightshift.v1.Task
-	(*Worker)(nil),     // 12: nightshift.v1.Worker
-	nil,                // 13: nightshift.v1.Worker.LabelsEntry
+	(JobState)(0),       // 0: nightshift.v1.JobState
+	(TaskState)(0),      // 1: nightshift.v1.TaskState
+	(WorkerState)(0),    // 2: nightshift.v1.WorkerState
+	(*JobSpec)(nil),     // 3: nightshift.v1.JobSpec
+	(*ScoreSpec)(nil),   // 4: nightshift.v1.ScoreSpec
+	(*ShardSpec)(nil),   // 5: nightshift.v1.ShardSpec
+	(*NoopSpec)(nil),    // 6: nightshift.v1.NoopSpec
+	(*Job)(nil),         // 7: nightshift.v1.Job
+	(*JobEvent)(nil),    // 8: nightshift.v1.JobEvent
+	(*Attempt)(nil),     // 9: nightshift.v1.Attempt
+	(*TaskResult)(nil),  // 10: nightshift.v1.TaskResult
+	(*Task)(nil),        // 11: nightshift.v1.Task
+	(*Worker)(nil),      // 12: nightshift.v1.Worker
+	nil,                 // 13: nightshift.v1.Worker.LabelsEntry
+	(*TrainSpec)(nil),   // 14: nightshift.v1.TrainSpec
+	(*TrainStatus)(nil), // 15: nightshift.v1.TrainStatus
+	(*TrainResult)(nil), // 16: nightshift.v1.TrainResult
 }
 var file_nightshift_v1_types_proto_depIdxs = []int32{
 	4,  // 0: nightshift.v1.JobSpec.score:type_name -> nightshift.v1.ScoreSpec
 	5,  // 1: nightshift.v1.JobSpec.shard:type_name -> nightshift.v1.ShardSpec
 	6,  // 2: nightshift.v1.JobSpec.noop:type_name -> nightshift.v1.NoopSpec
-	3,  // 3: nightshift.v1.Job.spec:type_name -> nightshift.v1.JobSpec
-	0,  // 4: nightshift.v1.Job.state:type_name -> nightshift.v1.JobState
-	8,  // 5: nightshift.v1.Job.events:type_name -> nightshift.v1.JobEvent
-	1,  // 6: nightshift.v1.Task.state:type_name -> nightshift.v1.TaskState
-	9,  // 7: nightshift.v1.Task.active:type_name -> nightshift.v1.Attempt
-	10, // 8: nightshift.v1.Task.result:type_name -> nightshift.v1.TaskResult
-	13, // 9: nightshift.v1.Worker.labels:type_name -> nightshift.v1.Worker.LabelsEntry
-	2,  // 10: nightshift.v1.Worker.state:type_name -> nightshift.v1.WorkerState
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	14, // 3: nightshift.v1.JobSpec.train:type_name -> nightshift.v1.TrainSpec
+	3,  // 4: nightshift.v1.Job.spec:type_name -> nightshift.v1.JobSpec
+	0,  // 5: nightshift.v1.Job.state:type_name -> nightshift.v1.JobState
+	8,  // 6: nightshift.v1.Job.events:type_name -> nightshift.v1.JobEvent
+	15, // 7: nightshift.v1.Job.train:type_name -> nightshift.v1.TrainStatus
+	16, // 8: nightshift.v1.TaskResult.train:type_name -> nightshift.v1.TrainResult
+	1,  // 9: nightshift.v1.Task.state:type_name -> nightshift.v1.TaskState
+	9,  // 10: nightshift.v1.Task.active:type_name -> nightshift.v1.Attempt
+	10, // 11: nightshift.v1.Task.result:type_name -> nightshift.v1.TaskResult
+	13, // 12: nightshift.v1.Worker.labels:type_name -> nightshift.v1.Worker.LabelsEntry
+	2,  // 13: nightshift.v1.Worker.state:type_name -> nightshift.v1.WorkerState
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_types_proto_init() }
@@ -1489,10 +1544,12 @@ func file_nightshift_v1_types_proto_init() {
 	if File_nightshift_v1_types_proto != nil {
 		return
 	}
+	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_msgTypes[0].OneofWrappers = []any{
 		(*JobSpec_Score)(nil),
 		(*JobSpec_Shard)(nil),
 		(*JobSpec_Noop)(nil),
+		(*JobSpec_Train)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -34,6 +34,8 @@ func (a *Agent) runTask(at *attempt) (*nightshiftv1.TaskResult, error) {
 		res, err = a.runShard(at.ctx, at.as)
 	case *nightshiftv1.JobSpec_Score:
 		res, err = a.runScore(at, k.Score)
+	case *nightshiftv1.JobSpec_Train:
+		res, err = a.runTrain(at, k.Train)
 	default:
 		err = permanent(fmt.Errorf("job kind %q is not supported by this worker (version %s)", at.kind, a.cfg.Version))
 	}

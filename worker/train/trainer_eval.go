@@ -1,0 +1,126 @@
+package train
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+)
+
+// evaluate scores this member's share of the holdout blocks with the
+// scoring code (model.Predictor on the dataset's own record batches, so
+// the metrics are what scoring the holdout would give), exchanges the
+// predictions and computes the metrics identically on every member.
+func (t *Trainer) evaluate(ctx context.Context, comm Comm) (map[string]float64, error) {
+	blocks := t.data.HoldBlocks
+	if len(blocks) == 0 {
+		return nil, nil
+	}
+	m, err := t.Model()
+	if err != nil {
+		return nil, err
+	}
+	p := m.NewPredictor()
+	part := EvalPart{Task: t.data.Task, Classes: len(t.mspec.Classes)}
+	lo, hi := Share(len(blocks), comm.Size(), comm.Rank())
+	pred := make([]float64, max(1, part.Classes))
+	for _, b := range blocks[lo:hi] {
+		start, end := b*HoldoutBlock, min((b+1)*HoldoutBlock, int64(t.data.Rows))
+		for r := start; r < end; {
+			ri, _ := slices.BinarySearch(t.data.starts, r+1)
+			ri--
+			rec := t.data.Records[ri]
+			off := r - t.data.starts[ri]
+			n := min(end, t.data.starts[ri+1]) - r
+			slice := rec.NewSlice(off, off+n)
+			out, err := p.Predict(slice)
+			slice.Release()
+			if err != nil {
+				return nil, fmt.Errorf("%w: evaluating %s: %v", ErrBadData, t.data.where(r), err)
+			}
+			for i := range int(n) {
+				fillPrediction(pred, out, i, part.Task)
+				part.Append(pred, float64(t.data.Label[r+int64(i)]))
+			}
+			for _, a := range out {
+				a.Release()
+			}
+			r += n
+		}
+	}
+	mine, err := part.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := allGather(ctx, comm, mine)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]EvalPart, len(raw))
+	for r, b := range raw {
+		if err := parts[r].UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("holdout predictions from rank %d: %w", r, err)
+		}
+	}
+	return Evaluate(parts)
+}
+
+// fillPrediction reads row i of the prediction columns into pred: the
+// probability or value, or for multiclass models the class probabilities
+// (the columns before predicted_class).
+func fillPrediction(pred []float64, out []arrow.Array, i int, task EvalTask) {
+	if task != EvalMulticlass {
+		pred[0] = out[0].(*array.Float64).Value(i)
+		return
+	}
+	for k := range pred {
+		pred[k] = out[k].(*array.Float64).Value(i)
+	}
+}
+
+// allGather returns every member's data in rank order: one broadcast per
+// rank. Exact bytes travel, so float64 partials are combined exactly and
+// in the same order everywhere.
+func allGather(ctx context.Context, comm Comm, mine []byte) ([][]byte, error) {
+	out := make([][]byte, comm.Size())
+	for r := range out {
+		var send []byte
+		if r == comm.Rank() {
+			send = mine
+		}
+		got, err := comm.Broadcast(ctx, r, send)
+		if err != nil {
+			return nil, err
+		}
+		out[r] = got
+	}
+	return out, nil
+}
+
+// encodeMoments and decodeMoments carry feature statistics between
+// members as exact float64 bits.
+func encodeMoments(ms []Moments) []byte {
+	b := make([]byte, 0, 24*len(ms))
+	for _, m := range ms {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.N))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Mean))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.M2))
+	}
+	return b
+}
+
+func decodeMoments(b []byte, n int) ([]Moments, error) {
+	if len(b) != 24*n {
+		return nil, fmt.Errorf("%w: %d bytes of statistics for %d features", ErrBadState, len(b), n)
+	}
+	ms := make([]Moments, n)
+	for i := range ms {
+		f := func(k int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b[24*i+8*k:])) }
+		ms[i] = Moments{N: f(0), Mean: f(1), M2: f(2)}
+	}
+	return ms, nil
+}

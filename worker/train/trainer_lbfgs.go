@@ -1,0 +1,72 @@
+package train
+
+import (
+	"context"
+	"math"
+)
+
+// fullBatch runs full-batch L-BFGS across the group: every evaluation is
+// each member's gradient over its share of all training rows, summed by
+// one all-reduce, so every member runs the same iterations on the same
+// numbers. L-BFGS's curvature history lives only in memory: a generation
+// that breaks restarts the minimisation from the parameters the state
+// holds (the initial ones until a run completes) — simple and exact, at
+// the cost of redoing the iterations.
+func (t *Trainer) fullBatch(ctx context.Context, comm Comm, hooks Hooks) error {
+	st := t.st
+	if st.Epoch == 0 {
+		n, rank := comm.Size(), comm.Rank()
+		lo, hi := Share(len(t.data.Train), n, rank)
+		pos := make([]int32, hi-lo)
+		for i := range pos {
+			pos[i] = int32(lo + i)
+		}
+		rows := t.gather(pos)
+		np := t.obj.NumParams()
+		buf := make([]float32, np+1)
+		total := float64(len(t.data.Train))
+		var commErr error
+		f := func(p, g []float32) float64 {
+			if commErr != nil {
+				return math.Inf(1) // the generation broke: end the run quickly
+			}
+			clear(buf)
+			loss := 0.0
+			if rows > 0 {
+				loss = t.obj.LossGrad(p, t.xb[:rows*t.data.Dim], t.yb[:rows], rows, buf[:np])
+			}
+			buf[np] = float32(loss)
+			if err := comm.AllReduce(ctx, buf); err != nil {
+				commErr = err
+				return math.Inf(1)
+			}
+			for i := range g {
+				g[i] = float32(float64(buf[i]) / total)
+			}
+			return float64(buf[np]) / total
+		}
+		params := append([]float32(nil), st.Params...)
+		o := t.spec.GetOptimizer()
+		res, err := Minimize(f, params, LBFGSOptions{MaxIter: int(o.GetMaxIterations()), GradTol: o.GetTolerance()})
+		if commErr != nil {
+			return commErr
+		}
+		if err != nil {
+			return err
+		}
+		copy(st.Params, params)
+		st.Step += int64(res.Iterations)
+		st.Samples += int64(res.Evaluations) * int64(len(t.data.Train))
+		st.LossSum, st.LossSteps = res.Loss, 1
+		st.Offset = int64(len(t.data.Train))
+		if rank == 0 && hooks.Progress != nil {
+			hooks.Progress(st, st.Step)
+		}
+	}
+	for !t.Done() {
+		if err := t.endEpoch(ctx, comm, hooks); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -112,6 +112,7 @@ func (s *Server) pick(ls *leaderState, view *View, w *pb.Worker, n int, freeByte
 	}
 	budget, unbounded := freeBytes, freeBytes <= 0 || w.MemoryBytes <= 0
 	now := time.Now().UnixMilli()
+	member := map[string]bool{} // per job seen: is (or is becoming) w a member of that training group
 	watch := view.Pending(w.Pool, func(t *pb.Task) bool {
 		if len(ops) >= n {
 			return false
@@ -121,6 +122,17 @@ func (s *Server) pick(ls *leaderState, view *View, w *pb.Worker, n int, freeByte
 		}
 		if !unbounded && t.EstBytes > budget && !(len(ops) == 0 && freeBytes >= w.MemoryBytes) {
 			return true // does not fit now; an idle worker still takes an oversized task
+		}
+		if held, ok := member[t.JobId]; ok && held {
+			return true // one member per worker: a group's members are distinct workers
+		} else if !ok {
+			held = view.Job(t.JobId).GetSpec().GetTrain() != nil && holdsMember(view.Tasks(t.JobId), w.Id)
+			if member[t.JobId] = held; held {
+				return true
+			}
+		}
+		if view.Job(t.JobId).GetSpec().GetTrain() != nil {
+			member[t.JobId] = true
 		}
 		budget -= t.EstBytes
 		lease(t, false)

@@ -109,6 +109,9 @@ func writeSnapshot(w io.Writer, txn *memdb.Txn) error {
 		all(txn, tableRequests, func(o any) error {
 			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Request{Request: o.(*pb.RequestRecord)}})
 		}),
+		all(txn, tableModels, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Model{Model: o.(*pb.RegisteredModel)}})
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -146,6 +149,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = tableWorkers, r.Worker
 		case *pb.SnapshotRecord_Request:
 			table, obj = tableRequests, r.Request
+		case *pb.SnapshotRecord_Model:
+			table, obj = tableModels, r.Model
 		default:
 			return nil, fmt.Errorf("restore: record %d: unknown type %T", n, rec.Record)
 		}

@@ -29,6 +29,7 @@ type applyResult struct {
 	created bool
 	worker  *pb.Worker
 	batch   *pb.TaskBatchResult
+	model   *pb.RegisteredModel
 	err     error
 }
 
@@ -65,6 +66,12 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 		res = a.finishJob(op.FinishJob)
 	case *pb.Command_ForgetJobs:
 		res = a.forgetJobs(op.ForgetJobs)
+	case *pb.Command_TrainGeneration:
+		res = a.trainGeneration(op.TrainGeneration)
+	case *pb.Command_TrainProgress:
+		res = a.trainProgress(op.TrainProgress)
+	case *pb.Command_SetModelAlias:
+		res = a.setModelAlias(op.SetModelAlias)
 	default:
 		return &applyResult{err: fmt.Errorf("%w %T at index %d", errUnknownOp, cmd.Op, index)}
 	}
@@ -147,12 +154,17 @@ func (a *applier) remember(id string, res *applyResult) {
 		rec.Response = []byte(res.job.Id)
 	case res.worker != nil:
 		rec.Response = []byte(res.worker.Id)
+	case res.model != nil:
+		rec.Response = modelResponse(res.model.Name)
 	}
 	a.insert(tableRequests, rec)
 }
 
 // replay answers a retried request from the state it left.
 func (a *applier) replay(rec *pb.RequestRecord) *applyResult {
+	if m, ok := a.replayModel(rec.Response); ok {
+		return &applyResult{model: m}
+	}
 	id := string(rec.Response)
 	if j := getJob(a.txn, id); j != nil {
 		return &applyResult{job: j}

@@ -69,6 +69,9 @@ func (a *applier) lease(j *pb.Job, t *pb.Task, workerID string, speculative bool
 	if w.Pool != t.Pool {
 		return reject("worker %s is in pool %s, task in %s", workerID, w.Pool, t.Pool)
 	}
+	if j.Spec.GetTrain() != nil && (speculative || holdsMember(tasksOf(a.txn, j.Id), workerID)) {
+		return reject("worker %s is already a member of training job %s", workerID, j.Id)
+	}
 	switch {
 	case !speculative && t.State == pb.TaskState_TASK_STATE_PENDING:
 		if t.NotBeforeUnixMs > a.now {
@@ -96,12 +99,21 @@ func (a *applier) succeed(j *pb.Job, t *pb.Task, op *pb.TaskOp, res *pb.TaskResu
 	if res == nil {
 		return reject("success without a result")
 	}
+	if j.Spec.GetTrain() != nil && res.Train == nil {
+		return reject("training task %s/%d succeeded without the trained model", t.JobId, t.Index)
+	}
 	res = proto.Clone(res).(*pb.TaskResult)
 	res.Attempt, res.WorkerId = op.Attempt, op.WorkerId
 	t.State, t.Active, t.Result = pb.TaskState_TASK_STATE_SUCCEEDED, nil, res
 	j.TasksSucceeded++
 	j.RowsDone += res.Rows
 	j.BytesDone += res.Bytes
+	if j.Spec.GetTrain() != nil {
+		if j.State == pb.JobState_JOB_STATE_RUNNING {
+			a.trainFinished(j, res.Train)
+		}
+		return &pb.TaskOpResult{Ok: true, Attempt: op.Attempt}
+	}
 	if j.TasksSucceeded == j.TasksTotal && j.State == pb.JobState_JOB_STATE_RUNNING {
 		a.allTasksDone(j)
 	}
@@ -116,6 +128,8 @@ func taskName(j *pb.Job, idx int32) string {
 		return fmt.Sprintf("shard %d", idx)
 	case j.Spec.GetShard() != nil:
 		return fmt.Sprintf("ingest unit %d", idx)
+	case j.Spec.GetTrain() != nil:
+		return fmt.Sprintf("group member %d", idx)
 	}
 	return fmt.Sprintf("task %d", idx)
 }

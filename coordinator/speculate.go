@@ -25,7 +25,9 @@ func (s *Server) speculationLoop(ctx context.Context) {
 		view := s.store.Snapshot()
 		slow := map[attemptKey]string{}
 		for _, j := range view.ActiveJobs() {
-			if j.State != pb.JobState_JOB_STATE_RUNNING || j.TasksTotal == 0 ||
+			// Training members are a group, not independent tasks: a
+			// backup would be a second member, not a race.
+			if j.State != pb.JobState_JOB_STATE_RUNNING || j.TasksTotal == 0 || j.Spec.GetTrain() != nil ||
 				float64(j.TasksSucceeded) < s.cfg.SpeculationQuantile*float64(j.TasksTotal) {
 				continue
 			}

@@ -16,10 +16,11 @@ const (
 	tableTasks    = "tasks"
 	tableWorkers  = "workers"
 	tableRequests = "requests"
+	tableModels   = "models"
 )
 
-// Store is the replicated state: jobs, tasks, workers and the request-ID
-// deduplication window, in go-memdb. Only the FSM writes; everyone else
+// Store is the replicated state: jobs, tasks, workers, the model registry
+// and the request-ID deduplication window, in go-memdb. Only the FSM writes; everyone else
 // reads through Snapshot. Objects it returns are never modified in place:
 // writers clone, change and insert the clone.
 type Store struct {
@@ -120,6 +121,9 @@ func schema() *memdb.DBSchema {
 				r := o.(*pb.RequestRecord)
 				return append(binary.BigEndian.AppendUint64(nil, uint64(r.UnixMs)), r.Id...)
 			}),
+		}},
+		tableModels: {Name: tableModels, Indexes: map[string]*memdb.IndexSchema{
+			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.RegisteredModel).Name) }),
 		}},
 	}}
 }

@@ -120,6 +120,22 @@ func (v *View) Workers() []*pb.Worker {
 	return collect[*pb.Worker](v.txn.Get(tableWorkers, "id_prefix", []byte{}))
 }
 
+// Model returns a registered model, or nil.
+func (v *View) Model(name string) *pb.RegisteredModel { return getModel(v.txn, name) }
+
+func getModel(txn *memdb.Txn, name string) *pb.RegisteredModel {
+	obj, err := txn.First(tableModels, "id", []byte(name))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.RegisteredModel)
+}
+
+// Models returns every registered model by name.
+func (v *View) Models() []*pb.RegisteredModel {
+	return collect[*pb.RegisteredModel](v.txn.Get(tableModels, "id_prefix", []byte{}))
+}
+
 // Request returns a remembered request, or nil.
 func (v *View) Request(id string) *pb.RequestRecord { return getRequest(v.txn, id) }
 

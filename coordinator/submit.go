@@ -50,8 +50,10 @@ func (s *Server) planJob(ctx context.Context, spec *pb.JobSpec) (*pb.SubmitJob, 
 		err = s.planScore(ctx, k.Score, cmd)
 	case *pb.JobSpec_Shard:
 		err = s.planShard(ctx, k.Shard, cmd)
+	case *pb.JobSpec_Train:
+		err = s.planTrain(ctx, k.Train, cmd)
 	default:
-		return nil, fmt.Errorf("%w: the spec names no job kind (score, shard or noop)", errInvalid)
+		return nil, fmt.Errorf("%w: the spec names no job kind (score, shard, train or noop)", errInvalid)
 	}
 	if err != nil {
 		return nil, err
@@ -80,6 +82,16 @@ func (s *Server) planScore(ctx context.Context, sp *pb.ScoreSpec, cmd *pb.Submit
 	out, err := storage.ParseURI(strings.TrimSuffix(sp.Output, "/"))
 	if err != nil {
 		return fmt.Errorf("%w: output: %v", errInvalid, err)
+	}
+	uri, ver, isRef, err := resolveModelRef(s.store.Snapshot(), sp.Model)
+	if err != nil {
+		return fmt.Errorf("%w: model %s: %v", errInvalid, sp.Model, err)
+	}
+	if isRef {
+		// The job pins the version resolved now: a promotion while it
+		// runs does not change what it scores with.
+		cmd.Job.ModelRef = fmt.Sprintf("%s@v%d (%s)", ver.Name, ver.Version, sp.Model)
+		sp.Model = uri
 	}
 	if err := s.checkModel(ctx, sp.Model); err != nil {
 		return err

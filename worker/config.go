@@ -56,6 +56,10 @@ type Config struct {
 	// FlushTimeout bounds what a stopping worker spends, after its tasks
 	// ended, delivering its last reports and leaving gossip.
 	FlushTimeout time.Duration
+	// TrainStepDelay pauses a training member after every step: tests and
+	// demos of elasticity slow training down to act mid-epoch with it. 0
+	// in production.
+	TrainStepDelay time.Duration
 
 	Version string
 	Logger  *slog.Logger

@@ -18,8 +18,13 @@ import (
 	"github.com/nightshift-ml/nightshift/worker/train"
 )
 
-// groupPoll is how long one TrainGroup long poll waits on the coordinator.
-const groupPoll = 20 * time.Second
+// groupPoll is how long one TrainGroup long poll waits on the coordinator;
+// progressEvery how often rank 0 reports step progress (epoch metrics and
+// checkpoints are reported as they happen).
+const (
+	groupPoll     = 20 * time.Second
+	progressEvery = 500 * time.Millisecond
+)
 
 // runTrain is one member of a training group (DESIGN.md §9). It loads the
 // dataset, then, generation after generation as the coordinator commits
@@ -139,7 +144,7 @@ func (m *member) hooks() train.Hooks {
 	return train.Hooks{
 		Progress: func(st *train.State, totalSteps int64) {
 			total = totalSteps
-			if time.Since(last) < time.Second {
+			if time.Since(last) < progressEvery {
 				return
 			}
 			last = time.Now()
@@ -163,6 +168,11 @@ func (m *member) hooks() train.Hooks {
 			return nil
 		},
 		LoadCheckpoint: m.loadCheckpoint,
+		Applied: func(int64, []int32) {
+			if d := m.a.cfg.TrainStepDelay; d > 0 {
+				time.Sleep(d)
+			}
+		},
 	}
 }
 

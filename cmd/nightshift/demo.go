@@ -17,7 +17,6 @@ import (
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
 	"github.com/nightshift-ml/nightshift/storage"
-	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
 type demoFlags struct {
@@ -44,11 +43,15 @@ func newDemoCmd() *cobra.Command {
      coordinator and --workers workers on loopback, the same code as a
      real cluster);
   3. shard the CSV files into Arrow IPC shards as a distributed job;
-  4. bulk-score every row with a model artifact (the generator's true
-     logistic weights, until training exists) and commit the output
+  4. train a logistic regression data-parallel on the workers (a group
+     of 2: gradients summed by a ring all-reduce over gRPC every step),
+     evaluate it on a holdout, register it as model "churn" and promote
+     it to production if it beats the current production version;
+  5. bulk-score every row with churn@production and commit the output
      exactly once: part-NNNNN.parquet per shard, _manifest.json, _SUCCESS.
 
-It prints rows scored, throughput and where the output is.`,
+It prints the holdout metrics (with the generator's true model's for
+reference), the training and scoring throughput and where the output is.`,
 		Example: "  nightshift demo --data ./.demo\n  nightshift demo --rows 200000 -o json",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, &f) },
@@ -71,8 +74,16 @@ type demoSummary struct {
 	DatasetRows  int64   `json:"dataset_rows"`
 	Shards       int     `json:"shards"`
 	ShardSeconds float64 `json:"shard_seconds"`
-	Model        string  `json:"model"`
-	ScoreJob     string  `json:"score_job"`
+	TrainJob     string             `json:"train_job"`
+	TrainSeconds float64            `json:"train_seconds"`
+	TrainSamples int64              `json:"train_samples"`
+	Metrics      map[string]float64 `json:"holdout_metrics"`
+	TruthMetrics map[string]float64 `json:"truth_holdout_metrics"`
+	ModelVersion int32              `json:"model_version"`
+	Promoted     bool               `json:"promoted"`
+	Promotion    string             `json:"promotion"`
+	Model        string             `json:"model"`
+	ScoreJob     string             `json:"score_job"`
 	RowsScored   int64   `json:"rows_scored"`
 	ScoreSeconds float64 `json:"score_seconds"`
 	RowsPerSec   float64 `json:"rows_per_second"`
@@ -105,7 +116,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	}
 	var sum demoSummary
 
-	say("== 1/4 generate: %d CSV files x %d rows into %s/sample/raw\n", f.files, f.rows, base)
+	say("== 1/5 generate: %d CSV files x %d rows into %s/sample/raw\n", f.files, f.rows, base)
 	t0 := time.Now()
 	spec := sample.Spec{Files: f.files, RowsPerFile: f.rows, Features: f.feats, Seed: f.seed, Format: "csv"}
 	written, err := generateSample(ctx, st, base+"/sample", spec)
@@ -115,7 +126,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	sum.SampleBytes = written.Bytes
 	say("   %s in %s\n\n", humanBytes(written.Bytes), time.Since(t0).Round(time.Millisecond))
 
-	say("== 2/4 start a development cluster: 1 coordinator (Raft), %d workers, on loopback\n", f.workers)
+	say("== 2/5 start a development cluster: 1 coordinator (Raft), %d workers, on loopback\n", f.workers)
 	dev, err := cluster.StartDev(ctx, cluster.DevOptions{Workers: f.workers, DataDir: filepath.Join(root, "cluster"),
 		GRPCAddr: "127.0.0.1:0", Storage: st})
 	if err != nil {
@@ -130,7 +141,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("   coordinator %s\n\n", dev.Addr())
 
 	sum.Dataset = base + "/datasets/churn"
-	say("== 3/4 shard (a distributed job): %s/sample/raw -> %s\n", base, sum.Dataset)
+	say("== 3/5 shard (a distributed job): %s/sample/raw -> %s\n", base, sum.Dataset)
 	opts, _ := json.Marshal(shard.Options{Label: "label", RowsPerShard: 25000})
 	t1 := time.Now()
 	shardJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-shard", Kind: &nsv1.JobSpec_Shard{Shard: &nsv1.ShardSpec{
@@ -147,22 +158,34 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("   job %s: %d rows in %d shards, %s (%s)\n\n", shardJob.GetId(), sum.DatasetRows, sum.Shards,
 		humanBytes(ds.Manifest.TotalBytes), time.Duration(sum.ShardSeconds*float64(time.Second)).Round(time.Millisecond))
 
-	sum.Model = base + "/models/churn-truth"
-	say("== 4/4 score every row with the generator's true logistic model (%s)\n", sum.Model)
-	m, err := model.FromTruth(sample.NewTruth(spec))
+	say("== 4/5 train a logistic regression on %d workers (ring all-reduce over gRPC), register it as \"churn\"\n", min(f.workers, 2))
+	t2 := time.Now()
+	trainJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-train",
+		Kind: &nsv1.JobSpec_Train{Train: demoTrainSpec(spec, sum.Dataset, base+"/models", int32(min(f.workers, 2)))}})
 	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	ts := trainJob.GetTrain()
+	sum.TrainJob, sum.TrainSeconds, sum.TrainSamples = trainJob.GetId(), time.Since(t2).Seconds(), ts.GetSamples()
+	sum.Metrics, sum.ModelVersion, sum.Promoted, sum.Promotion = ts.GetMetrics(), ts.GetRegistered().GetVersion(), ts.GetPromoted(), ts.GetPromotionReason()
+	if sum.TruthMetrics, err = truthHoldout(ctx, st, spec, sum.Dataset, trainJob); err != nil {
 		return err
 	}
-	if err := m.Save(ctx, st, sum.Model); err != nil {
-		return fmt.Errorf("saving the model: %w", err)
-	}
-	t2 := time.Now()
+	say("   job %s: %d steps, %d samples in %s (%s)\n", sum.TrainJob, ts.GetStep(), ts.GetSamples(),
+		time.Duration(sum.TrainSeconds*float64(time.Second)).Round(time.Millisecond), rate(float64(ts.GetSamples()), time.Duration(sum.TrainSeconds*float64(time.Second)), "samples"))
+	say("   holdout  logloss %.4f  auc %.4f  accuracy %.4f   (the generator's true model: logloss %.4f  auc %.4f)\n",
+		sum.Metrics["logloss"], sum.Metrics["auc"], sum.Metrics["accuracy"], sum.TruthMetrics["logloss"], sum.TruthMetrics["auc"])
+	say("   registry churn v%d: %s\n\n", sum.ModelVersion, sum.Promotion)
+
+	sum.Model = "churn@production"
+	say("== 5/5 score every row with %s\n", sum.Model)
+	t3 := time.Now()
 	scoreJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-score", Kind: &nsv1.JobSpec_Score{Score: &nsv1.ScoreSpec{
 		Model: sum.Model, Input: sum.Dataset, Output: base + "/scored", Passthrough: []string{"id", "label"}}}})
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	el := time.Since(t2)
+	el := time.Since(t3)
 	sum.ScoreJob, sum.RowsScored, sum.ScoreSeconds = scoreJob.GetId(), scoreJob.GetRowsDone(), el.Seconds()
 	sum.RowsPerSec = float64(sum.RowsScored) / el.Seconds()
 	sum.Output, sum.Manifest = scoreJob.GetOutputDir(), scoreJob.GetResultUri()
@@ -172,12 +195,13 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	if f.out == outputJSON {
 		return writeJSON(w, sum)
 	}
-	say("   job %s: %d rows scored in %s (%s, submit to _SUCCESS)\n", sum.ScoreJob, sum.RowsScored,
+	say("   job %s: %d rows scored with %s in %s (%s, submit to _SUCCESS)\n", sum.ScoreJob, sum.RowsScored, scoreJob.GetModelRef(),
 		el.Round(time.Millisecond), rate(float64(sum.RowsScored), el, "rows"))
 	say("   output   %s/part-*.parquet (one per shard)\n", sum.Output)
 	say("   manifest %s (every input row exactly once)\n", sum.Manifest)
 	say("\nDone. Keep a cluster up over the same store with `nightshift dev --file-root %s`, then try:\n", root)
-	say("  nightshift score --model %s --input %s --output %s/scored --wait\n", sum.Model, sum.Dataset, base)
+	say("  nightshift models get churn\n")
+	say("  nightshift score --model churn@production --input %s --output %s/scored --wait\n", sum.Dataset, base)
 	return nil
 }
 

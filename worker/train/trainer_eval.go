@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
 // evaluate scores this member's share of the holdout blocks with the
@@ -24,33 +26,10 @@ func (t *Trainer) evaluate(ctx context.Context, comm Comm) (map[string]float64, 
 	if err != nil {
 		return nil, err
 	}
-	p := m.NewPredictor()
-	part := EvalPart{Task: t.data.Task, Classes: len(t.mspec.Classes)}
 	lo, hi := Share(len(blocks), comm.Size(), comm.Rank())
-	pred := make([]float64, max(1, part.Classes))
-	for _, b := range blocks[lo:hi] {
-		start, end := b*HoldoutBlock, min((b+1)*HoldoutBlock, int64(t.data.Rows))
-		for r := start; r < end; {
-			ri, _ := slices.BinarySearch(t.data.starts, r+1)
-			ri--
-			rec := t.data.Records[ri]
-			off := r - t.data.starts[ri]
-			n := min(end, t.data.starts[ri+1]) - r
-			slice := rec.NewSlice(off, off+n)
-			out, err := p.Predict(slice)
-			slice.Release()
-			if err != nil {
-				return nil, fmt.Errorf("%w: evaluating %s: %v", ErrBadData, t.data.where(r), err)
-			}
-			for i := range int(n) {
-				fillPrediction(pred, out, i, part.Task)
-				part.Append(pred, float64(t.data.Label[r+int64(i)]))
-			}
-			for _, a := range out {
-				a.Release()
-			}
-			r += n
-		}
+	part, err := t.data.holdoutPart(m, blocks[lo:hi])
+	if err != nil {
+		return nil, err
 	}
 	mine, err := part.MarshalBinary()
 	if err != nil {
@@ -67,6 +46,50 @@ func (t *Trainer) evaluate(ctx context.Context, comm Comm) (map[string]float64, 
 		}
 	}
 	return Evaluate(parts)
+}
+
+// EvaluateHoldout scores the whole holdout with m in this process and
+// returns its metrics: a reference point (another model, a baseline) for
+// what a training group reported.
+func EvaluateHoldout(d *Data, m *model.Model) (map[string]float64, error) {
+	part, err := d.holdoutPart(m, d.HoldBlocks)
+	if err != nil {
+		return nil, err
+	}
+	return Evaluate([]EvalPart{part})
+}
+
+// holdoutPart predicts the given holdout blocks with m through the
+// scoring code, on slices of the dataset's own record batches.
+func (d *Data) holdoutPart(m *model.Model, blocks []int64) (EvalPart, error) {
+	p := m.NewPredictor()
+	part := EvalPart{Task: d.Task, Classes: len(m.Spec.Classes)}
+	pred := make([]float64, max(1, part.Classes))
+	for _, b := range blocks {
+		start, end := b*HoldoutBlock, min((b+1)*HoldoutBlock, int64(d.Rows))
+		for r := start; r < end; {
+			ri, _ := slices.BinarySearch(d.starts, r+1)
+			ri--
+			rec := d.Records[ri]
+			off := r - d.starts[ri]
+			n := min(end, d.starts[ri+1]) - r
+			slice := rec.NewSlice(off, off+n)
+			out, err := p.Predict(slice)
+			slice.Release()
+			if err != nil {
+				return part, fmt.Errorf("%w: evaluating %s: %v", ErrBadData, d.where(r), err)
+			}
+			for i := range int(n) {
+				fillPrediction(pred, out, i, part.Task)
+				part.Append(pred, float64(d.Label[r+int64(i)]))
+			}
+			for _, a := range out {
+				a.Release()
+			}
+			r += n
+		}
+	}
+	return part, nil
 }
 
 // fillPrediction reads row i of the prediction columns into pred: the

@@ -79,11 +79,11 @@ type trainReporter struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex
-	queue  []*nightshiftv1.TrainProgress
-	last   *nightshiftv1.TrainProgress
-	wake   chan struct{}
-	idle   chan struct{} // closed and replaced when the queue drains
+	mu    sync.Mutex
+	queue []*nightshiftv1.TrainProgress
+	last  *nightshiftv1.TrainProgress
+	wake  chan struct{}
+	idle  chan struct{} // closed and replaced when the queue drains
 }
 
 func newTrainReporter(c *client, worker string, log *slog.Logger) *trainReporter {

@@ -69,11 +69,11 @@ reference), the training and scoring throughput and where the output is.`,
 
 // demoSummary is the demo's -o json output.
 type demoSummary struct {
-	SampleBytes  int64   `json:"sample_bytes"`
-	Dataset      string  `json:"dataset"`
-	DatasetRows  int64   `json:"dataset_rows"`
-	Shards       int     `json:"shards"`
-	ShardSeconds float64 `json:"shard_seconds"`
+	SampleBytes  int64              `json:"sample_bytes"`
+	Dataset      string             `json:"dataset"`
+	DatasetRows  int64              `json:"dataset_rows"`
+	Shards       int                `json:"shards"`
+	ShardSeconds float64            `json:"shard_seconds"`
 	TrainJob     string             `json:"train_job"`
 	TrainSeconds float64            `json:"train_seconds"`
 	TrainSamples int64              `json:"train_samples"`
@@ -84,11 +84,11 @@ type demoSummary struct {
 	Promotion    string             `json:"promotion"`
 	Model        string             `json:"model"`
 	ScoreJob     string             `json:"score_job"`
-	RowsScored   int64   `json:"rows_scored"`
-	ScoreSeconds float64 `json:"score_seconds"`
-	RowsPerSec   float64 `json:"rows_per_second"`
-	Output       string  `json:"output"`
-	Manifest     string  `json:"manifest"`
+	RowsScored   int64              `json:"rows_scored"`
+	ScoreSeconds float64            `json:"score_seconds"`
+	RowsPerSec   float64            `json:"rows_per_second"`
+	Output       string             `json:"output"`
+	Manifest     string             `json:"manifest"`
 }
 
 func runDemo(cmd *cobra.Command, f *demoFlags) error {

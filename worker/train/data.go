@@ -455,3 +455,29 @@ func Standardisation(ms []Moments) (means, stds []float64) {
 	}
 	return means, stds
 }
+
+// FromMatrix wraps an in-memory feature matrix (rows × dim, row-major,
+// already model inputs) and its labels as training data: every row
+// trains, nothing is held out, and the inputs are used as they are (the
+// spec's numeric features keep mean 0 and std 1). Benchmarks use it to
+// measure the training path without storage.
+func FromMatrix(X, y []float32, dim int, spec model.Spec) (*Data, error) {
+	rows := len(y)
+	if dim <= 0 || len(X) != rows*dim || spec.InputDim() != dim {
+		return nil, fmt.Errorf("%w: %d values for %d rows × %d inputs (the spec has %d)", ErrBadArgument, len(X), rows, dim, spec.InputDim())
+	}
+	d := &Data{Spec: spec, X: X, Dim: dim, Label: y, Rows: rows, starts: []int64{0, int64(rows)}}
+	switch {
+	case spec.Family == model.FamilyLinear || spec.Objective == model.ObjectiveRegression:
+		d.Task = EvalRegression
+	case spec.Family == model.FamilySoftmax || spec.Objective == model.ObjectiveMulticlass:
+		d.Task = EvalMulticlass
+	default:
+		d.Task = EvalBinary
+	}
+	d.Train = make([]int32, rows)
+	for i := range d.Train {
+		d.Train[i] = int32(i)
+	}
+	return d, nil
+}

@@ -5,9 +5,11 @@
 #   2. start two workers (worker.yaml and a copy with other ports);
 #   3. make a sample dataset and model (`nightshift demo` into the store);
 #   4. shard it again as a distributed job into 200 shards (through a follower);
-#   5. score it, kill the leader's process mid-job, and follow the job to
-#      its end through a surviving coordinator;
-#   6. check the committed output holds every row exactly once.
+#   5. train a logistic model on both workers from a job file (ring
+#      all-reduce between the worker processes), register it as "churn";
+#   6. score with churn@production, kill the leader's process mid-job, and
+#      follow the job to its end through a surviving coordinator;
+#   7. check the committed output holds every row exactly once.
 # Usage: scripts/e2e/cluster.sh   (needs nothing but Go and coreutils; ~1 minute)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,8 +60,14 @@ export NIGHTSHIFT_ADDR=127.0.0.1:7110   # a follower: writes are forwarded
 log "distributed shard job: 200 shards"
 "$NS" shard --input "$S/sample/raw" --output "$S/datasets/churn-200" --rows-per-shard 1000 --label label --submit --wait
 
-log "score, killing the leader mid-job"
-job=$("$NS" score --model "$S/models/churn-truth" --input "$S/datasets/churn-200" --output "$S/scored" \
+log "train on both workers (nightshift train -f), register as churn"
+sed -e "s|file:///tmp/nightshift-demo|$S|g" -e 's/members: {min: 1, max: 2}/members: {min: 2, max: 2}/' \
+  deploy/examples/train-logistic.yaml >"$ROOT/train.yaml"
+"$NS" train -f "$ROOT/train.yaml" --wait
+"$NS" models get churn
+
+log "score with churn@production, killing the leader mid-job"
+job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --output "$S/scored" \
   --passthrough id -o json | jsonfield id)
 leader=$("$NS" operator raft list-peers -o json | jsonfield leader_id)
 sleep 0.3

@@ -41,8 +41,14 @@ export NIGHTSHIFT_ADDR=127.0.0.1:17110   # a follower
 log "distributed shard job: 200 shards"
 "$NS" shard --input "$S/sample/raw" --output "$S/datasets/churn-200" --rows-per-shard 1000 --label label --submit --wait >/dev/null
 
-log "score, killing the leader's container mid-job"
-job=$("$NS" score --model "$S/models/churn-truth" --input "$S/datasets/churn-200" --output "$S/scored" \
+log "train on both workers (nightshift train -f), register as churn"
+sed -e "s|file:///tmp/nightshift-demo|$S|g" -e 's/members: {min: 1, max: 2}/members: {min: 2, max: 2}/' \
+  deploy/examples/train-logistic.yaml >"$NIGHTSHIFT_DATA/train.yaml"
+"$NS" train -f "$NIGHTSHIFT_DATA/train.yaml" --skip-preflight --wait >/dev/null
+"$NS" models get churn
+
+log "score with churn@production, killing the leader's container mid-job"
+job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --output "$S/scored" \
   --passthrough id --skip-preflight -o json | jsonfield id)
 leader=$("$NS" operator raft list-peers -o json | jsonfield leader_id)
 sleep 0.3

@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"google.golang.org/grpc"
@@ -41,6 +42,7 @@ func main() {
 	epochs := flag.Int("epochs", 2, "passes over the data")
 	rows := flag.Int("rows", 1<<18, "rows to use")
 	lr := flag.Float64("lr", 0.01, "Adam learning rate")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the training run here")
 	flag.Parse()
 
 	X, y := readF32(filepath.Join(*dir, "X.f32")), readF32(filepath.Join(*dir, "y.f32"))
@@ -86,9 +88,15 @@ func main() {
 	must(err)
 	defer g.Close()
 	must(g.Barrier(ctx))
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		must(err)
+		must(pprof.StartCPUProfile(f))
+	}
 	start := time.Now()
 	must(tr.Generation(ctx, g, 1, addrs, 0, train.Hooks{}))
 	el := time.Since(start)
+	pprof.StopCPUProfile()
 	st := tr.State()
 	if *rank != 0 {
 		return

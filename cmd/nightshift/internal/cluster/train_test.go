@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +197,45 @@ func TestTrainDeterministic(t *testing.T) {
 	}
 	if !slices.EqualFunc(weights[0], weights[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
 		t.Fatal("same dataset, spec, seed and membership history gave different weights")
+	}
+}
+
+// TestTrainGroupLostResumesFromCheckpoint kills every member of a group
+// mid-training: fresh workers form the next generation, which resumes
+// from the last checkpoint (a restart, counted), and the job still ends
+// with every epoch's rows counted exactly once.
+func TestTrainGroupLostResumesFromCheckpoint(t *testing.T) {
+	f := newFixture(t, 1, 4000, 1000)
+	slow := func(_ int, cfg *worker.Config) { cfg.TrainStepDelay = 10 * time.Millisecond }
+	c := startCluster(t, 1, 2, func(o *Options) { o.Worker = slow })
+	sp := trainSpec(f, "resume", 2, 2)
+	sp.CheckpointEverySteps = 20
+	job := submitSpec(t, c, &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: sp}})
+	j := waitTrain(t, c, job.Id, time.Minute, "a checkpoint past step 40", func(j *pb.Job) bool {
+		return j.GetTrain().GetCheckpointStep() >= 40
+	})
+	for _, m := range j.Train.Members {
+		workerByID(c, m.WorkerId).Kill()
+	}
+	t.Logf("killed the whole group at step %d (checkpoint at %d)", j.Train.Step, j.Train.CheckpointStep)
+	for range 2 {
+		if _, err := c.AddWorker(context.Background(), func(cfg *worker.Config) { slow(0, cfg) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := waitJob(t, c, job.Id, 2*time.Minute, nil)
+	if final.State != pb.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("job %s: %s; events %v", final.State, final.Error, final.Events)
+	}
+	if final.Train.Restarts != 1 {
+		t.Fatalf("restarts %d, want 1", final.Train.Restarts)
+	}
+	checkAudited(t, final, 2)
+	m, err := model.Load(context.Background(), f.st, final.Train.ArtifactUri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Spec.Lineage.Membership), `"source":"checkpoint"`) {
+		t.Fatalf("membership history does not show the checkpoint resume: %s", m.Spec.Lineage.Membership)
 	}
 }

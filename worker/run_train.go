@@ -152,6 +152,7 @@ func (m *member) hooks() train.Hooks {
 		},
 		Epoch: func(st *train.State, rec train.EpochRecord) {
 			p := m.progress(st, total)
+			p.Loss = rec.TrainLoss // the state's running loss was just reset for the next epoch
 			p.EpochMetrics = &nightshiftv1.EpochMetrics{Epoch: rec.Epoch, Step: rec.Step, TrainLoss: rec.TrainLoss,
 				Holdout: rec.Holdout, UnixMs: time.Now().UnixMilli(), AuditedRows: rec.AuditedRows}
 			m.rep.must(p)

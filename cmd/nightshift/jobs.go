@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,8 +41,9 @@ func newJobsListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List jobs, newest first",
 		Long: `list prints the cluster's jobs: id, name, kind, state, tasks succeeded of
-total, rows done of total, pool and age. --state keeps only jobs in the given
-states. -o json prints ListJobsResponse: {"jobs": [...]}.`,
+total, progress (rows done of total; the step of total steps for a train
+job), pool and age. --state keeps only jobs in the given states. -o json
+prints ListJobsResponse: {"jobs": [...]}.`,
 		Example: `  nightshift jobs list
   nightshift jobs list --state running,pending --limit 20
   nightshift jobs list -o json | jq -r '.jobs[] | select(.state == "JOB_STATE_FAILED") | .id'`,
@@ -89,7 +91,14 @@ func newJobsGetCmd() *cobra.Command {
 		Long: `get prints a job: kind, state, progress, timings, where it writes, its error
 if it failed, and its latest events. --tasks adds one line per task (state,
 attempts, worker, rows, last error). -o json prints GetJobResponse:
-{"job": {...}, "tasks": [...]}.`,
+{"job": {...}, "tasks": [...]}.
+
+For a train job it also shows the group's generation and its members by
+rank, the step of total steps, epoch, loss, samples, restarts and the last
+checkpoint; a table of per-epoch metrics (train loss and the holdout
+logloss, AUC, accuracy, RMSE the model reports); the membership history; and
+once it finished, the artifact, the registered version and the promotion
+decision with its reason.`,
 		Example: `  nightshift jobs get 01JD3K
   nightshift jobs get 01JD3K --tasks -o json`,
 		Args: cobra.ExactArgs(1),
@@ -117,7 +126,10 @@ attempts, worker, rows, last error). -o json prints GetJobResponse:
 func printJob(cmd *cobra.Command, resp *nsv1.GetJobResponse, tasks bool) error {
 	w := cmd.OutOrStdout()
 	j := resp.GetJob()
-	if err := writeKV(w, jobDetail(j)); err != nil {
+	if err := writeJob(w, j); err != nil {
+		return err
+	}
+	if err := writeGenerations(w, j.GetTrain()); err != nil {
 		return err
 	}
 	if ev := j.GetEvents(); len(ev) > 0 {
@@ -196,9 +208,12 @@ func newJobsWatchCmd() *cobra.Command {
 		Use:   "watch ID",
 		Short: "Follow a job until it ends",
 		Long: `watch follows a job until it succeeds, fails or is cancelled: a progress bar
-(tasks done of total, rows, rows/s, ETA) on a terminal, one line per update
-otherwise. It then prints the job and exits non-zero unless the job
-succeeded. -o json prints only the final Job message.`,
+(tasks done of total, rows, rows/s, ETA; for a train job steps done of
+total, epoch, loss, samples/s, ETA) on a terminal, one line per update
+otherwise. It then prints the job (for a train job with its per-epoch
+metrics, artifact, registered version and promotion decision) and exits
+non-zero unless the job succeeded. -o json prints only the final Job
+message.`,
 		Example: `  nightshift jobs watch 01JD3K
   nightshift jobs watch 01JD3K -o json > final.json`,
 		Args: cobra.ExactArgs(1),
@@ -220,7 +235,7 @@ succeeded. -o json prints only the final Job message.`,
 					}
 				} else {
 					fmt.Fprintln(w)
-					if err := writeKV(w, jobDetail(j)); err != nil {
+					if err := writeJob(w, j); err != nil {
 						return err
 					}
 				}
@@ -231,4 +246,13 @@ succeeded. -o json prints only the final Job message.`,
 	addClientFlags(cmd, &cf)
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// writeJob prints a job's key/value view and, for a train job, its
+// per-epoch metrics (`jobs get`, `jobs watch`, the --wait summary).
+func writeJob(w io.Writer, j *nsv1.Job) error {
+	if err := writeKV(w, jobDetail(j)); err != nil {
+		return err
+	}
+	return writeEpochs(w, j.GetTrain())
 }

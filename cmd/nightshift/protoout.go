@@ -48,6 +48,8 @@ func jobKind(s *nsv1.JobSpec) string {
 		return "shard"
 	case *nsv1.JobSpec_Noop:
 		return "noop"
+	case *nsv1.JobSpec_Train:
+		return "train"
 	}
 	return "?"
 }
@@ -128,21 +130,24 @@ func roundDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// jobRow is a job's line in `jobs list`.
+// jobRow is a job's line in `jobs list`. PROGRESS is rows done of total,
+// or the step of a training job.
 func jobRow(j *nsv1.Job) []string {
-	rows := "-"
+	progress := "-"
 	switch {
+	case j.GetSpec().GetTrain() != nil:
+		progress = trainProgressText(j)
 	case j.GetRowsTotal() > 0:
-		rows = fmt.Sprintf("%s/%s", si(float64(j.GetRowsDone())), si(float64(j.GetRowsTotal())))
+		progress = fmt.Sprintf("%s/%s rows", si(float64(j.GetRowsDone())), si(float64(j.GetRowsTotal())))
 	case j.GetRowsDone() > 0:
-		rows = si(float64(j.GetRowsDone()))
+		progress = si(float64(j.GetRowsDone())) + " rows"
 	}
 	return []string{j.GetId(), dash(j.GetSpec().GetName()), jobKind(j.GetSpec()), jobState(j.GetState()),
-		fmt.Sprintf("%d/%d", j.GetTasksSucceeded(), j.GetTasksTotal()), rows, dash(j.GetSpec().GetPool()),
+		fmt.Sprintf("%d/%d", j.GetTasksSucceeded(), j.GetTasksTotal()), progress, dash(j.GetSpec().GetPool()),
 		ago(j.GetCreateUnixMs())}
 }
 
-var jobHeader = []string{"ID", "NAME", "KIND", "STATE", "TASKS", "ROWS", "POOL", "CREATED"}
+var jobHeader = []string{"ID", "NAME", "KIND", "STATE", "TASKS", "PROGRESS", "POOL", "CREATED"}
 
 // jobDetail is the key/value view of one job (`jobs get`, the --wait summary).
 func jobDetail(j *nsv1.Job) [][2]string {
@@ -154,19 +159,27 @@ func jobDetail(j *nsv1.Job) [][2]string {
 		{"state", jobState(j.GetState())},
 		{"pool", dash(j.GetSpec().GetPool())},
 		{"tasks", fmt.Sprintf("%d/%d succeeded, %d retries, %d speculative", j.GetTasksSucceeded(), j.GetTasksTotal(), j.GetRetries(), j.GetSpeculative())},
-		{"rows", rowsText(j)},
-		{"elapsed", roundDur(el)},
 	}
-	if j.GetRowsDone() > 0 && el > 0 {
+	if j.GetSpec().GetTrain() == nil {
+		rows = append(rows, [2]string{"rows", rowsText(j)})
+	}
+	rows = append(rows, [2]string{"elapsed", roundDur(el)})
+	if j.GetRowsDone() > 0 && el > 0 && j.GetSpec().GetTrain() == nil {
 		rows = append(rows, [2]string{"throughput", rate(float64(j.GetRowsDone()), el, "rows")})
 	}
+	result := j.GetResultUri()
 	switch k := j.GetSpec().GetKind().(type) {
 	case *nsv1.JobSpec_Score:
 		rows = append(rows, [2]string{"model", k.Score.GetModel()}, [2]string{"input", k.Score.GetInput()})
 	case *nsv1.JobSpec_Shard:
 		rows = append(rows, [2]string{"sources", strings.Join(k.Shard.GetSources(), ", ")})
+	case *nsv1.JobSpec_Train:
+		rows = append(rows, trainDetail(j)...)
+		if result == j.GetTrain().GetArtifactUri() {
+			result = "" // shown as the artifact
+		}
 	}
-	for _, kv := range [][2]string{{"output_dir", j.GetOutputDir()}, {"result", j.GetResultUri()},
+	for _, kv := range [][2]string{{"output_dir", j.GetOutputDir()}, {"result", result},
 		{"dataset", j.GetDatasetFingerprint()}, {"summary", string(j.GetSummaryJson())}, {"error", j.GetError()}} {
 		if kv[1] != "" {
 			rows = append(rows, kv)

@@ -29,7 +29,7 @@ where nightshift dev listens), with mutual TLS from --tls-ca, --tls-cert and
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
-	root.AddCommand(newShardCmd(), newScoreCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
+	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
 		newCoordinatorCmd(), newWorkerCmd(), newDevCmd(), newTLSCmd(), newDemoCmd(), newVersionCmd())
 	return root
 }

@@ -77,9 +77,12 @@ func runScore(cmd *cobra.Command, f *scoreFlags) error {
 		return err
 	}
 	if !f.skipPreflight {
-		if err := ingestIfRaw(cmd.Context(), cmd, f); err != nil {
+		ds, err := ingestIfRaw(cmd.Context(), cmd, rawInput{uri: spec.Input, output: spec.Output, job: "score",
+			pool: f.submit.pool, client: &f.submit.client, st: f.st.config(), quiet: f.out != outputTable})
+		if err != nil {
 			return err
 		}
+		spec.Input = ds
 		if err := preflightScore(cmd.Context(), f); err != nil {
 			return err
 		}

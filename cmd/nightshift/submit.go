@@ -118,7 +118,7 @@ func submitJob(cmd *cobra.Command, f *submitFlags, out outputFormat, spec *nsv1.
 			}
 		} else if f.wait {
 			fmt.Fprintln(w)
-			if err := writeKV(w, jobDetail(job)); err != nil {
+			if err := writeJob(w, job); err != nil {
 				return err
 			}
 		}

@@ -91,6 +91,10 @@ func watchOnce(ctx context.Context, c *apiClient, id string, o watchOptions, las
 // reportProgress draws one update: shards (tasks) done of total, rows and
 // the row rate since the job started.
 func reportProgress(j *nsv1.Job, o watchOptions) {
+	if j.GetSpec().GetTrain() != nil {
+		reportTrainProgress(j, o)
+		return
+	}
 	el := jobElapsed(j)
 	detail := fmt.Sprintf("tasks  %s rows  %s  %s", si(float64(j.GetRowsDone())), rate(float64(j.GetRowsDone()), el, "rows"), jobState(j.GetState()))
 	if o.bar != nil && o.bar.on {
@@ -103,6 +107,26 @@ func reportProgress(j *nsv1.Job, o watchOptions) {
 	if o.lines != nil {
 		fmt.Fprintf(o.lines, "%s  %s  %-10s  tasks %d/%d  rows %s  %s\n", time.Now().Format("15:04:05"), j.GetId(),
 			jobState(j.GetState()), j.GetTasksSucceeded(), j.GetTasksTotal(), rowsText(j), rate(float64(j.GetRowsDone()), el, "rows"))
+	}
+}
+
+// reportTrainProgress draws one update of a training job: steps done of
+// total, epoch, loss and the sample rate since the job started.
+func reportTrainProgress(j *nsv1.Job, o watchOptions) {
+	el := jobElapsed(j)
+	ts := j.GetTrain()
+	if o.bar != nil && o.bar.on {
+		if j.GetStartUnixMs() != 0 {
+			o.bar.since(unixMs(j.GetStartUnixMs()))
+		}
+		o.bar.update(ts.GetStep(), ts.GetTotalSteps(), trainProgressDetail(j, el))
+		return
+	}
+	if o.lines != nil {
+		loss := dash(lossText(ts))
+		fmt.Fprintf(o.lines, "%s  %s  %-10s  step %s  epoch %s  loss %s  generation %d (%d members)  %s\n", time.Now().Format("15:04:05"),
+			j.GetId(), jobState(j.GetState()), stepText(ts), epochText(ts, j.GetSpec().GetTrain()), loss, ts.GetGeneration(),
+			len(ts.GetMembers()), rate(float64(ts.GetSamples()), el, "samples"))
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package coordinator owns the control plane (DESIGN.md §6–§8): the
 // hashicorp/raft node (bolt log and stable store, file snapshots, TCP
 // transport with optional mTLS), the FSM over a go-memdb state store, the
-// leader-only loops (task broker, lease timers, speculation, finalizer), and
-// the gRPC services for jobs, workers and administration.
+// leader-only loops (task broker, lease timers, speculation, finalizer), the
+// model registry, and the gRPC services for jobs, workers, models and
+// administration.
 //
 // Write path: gRPC handler → (forward to the leader when a follower) →
 // apply(ctx, Command) → FSM → state store. Apply is deterministic: the

@@ -18,6 +18,8 @@ func FuzzApplyCommand(f *testing.F) {
 		{Version: 1, Op: &pb.Command_CancelJob{CancelJob: &pb.CancelJob{JobId: "j"}}},
 		{Version: 1, Op: &pb.Command_FinishJob{FinishJob: &pb.FinishJob{JobId: "j", Succeeded: true}}},
 		{Version: 1, Op: &pb.Command_SetWorkerState{SetWorkerState: &pb.SetWorkerState{WorkerId: "w", State: pb.WorkerState_WORKER_STATE_DOWN}}},
+		{Version: 1, RequestId: "m", Op: &pb.Command_SetModelAlias{SetModelAlias: &pb.SetModelAlias{Name: "churn", Alias: "production", Version: 2}}},
+		{Version: 1, Op: &pb.Command_SetModelAlias{SetModelAlias: &pb.SetModelAlias{Name: "churn", Rollback: true, Reason: "r"}}},
 	}
 	for _, c := range seed {
 		b, _ := proto.Marshal(c)
@@ -28,6 +30,9 @@ func FuzzApplyCommand(f *testing.F) {
 		// A little state first, so ops have something to act on.
 		for i, c := range seed[:3] {
 			s.apply(uint64(i+1), c)
+		}
+		for i, job := range []string{"j1", "j2"} {
+			registerAt(s, uint64(4+i), 1, &pb.ModelVersion{Name: "churn", JobId: job, Metrics: map[string]float64{"logloss": 0.5}}, nil)
 		}
 		cmd, err := DecodeCommand(data)
 		if err != nil {
@@ -41,5 +46,6 @@ func FuzzApplyCommand(f *testing.F) {
 		v := s.Snapshot()
 		_ = v.Jobs()
 		_ = v.Workers()
+		_ = v.Models()
 	})
 }

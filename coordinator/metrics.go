@@ -61,6 +61,8 @@ func (m *metrics) observeApply(cmd *pb.Command) {
 		name = "finish_job"
 	case *pb.Command_ForgetJobs:
 		name = "forget_jobs"
+	case *pb.Command_SetModelAlias:
+		name = "set_model_alias"
 	}
 	m.commands.WithLabelValues(name).Inc()
 }

@@ -156,12 +156,13 @@ func formatMetric(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) 
 // metricPair formats two metric values with 4 decimals, or as many more
 // (up to 10) as it takes to tell them apart.
 func metricPair(a, b float64) (string, string) {
-	for prec := 4; ; prec++ {
+	for prec := 4; prec <= 10; prec++ {
 		x, y := strconv.FormatFloat(a, 'f', prec, 64), strconv.FormatFloat(b, 'f', prec, 64)
-		if x != y || prec >= 10 {
+		if x != y {
 			return x, y
 		}
 	}
+	return formatMetric(a), formatMetric(b)
 }
 
 // decisionOf finds the sentence that decided on a version (for a retried

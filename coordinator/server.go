@@ -115,16 +115,18 @@ func (s *Server) startGRPC() error {
 		return err
 	}
 	// A certificate names its role: workers may only call the worker API,
-	// clients only the job and admin APIs; coordinators (forwarding) all.
+	// clients only the job, admin and model APIs; coordinators (forwarding) all.
 	opts = append(opts, rpc.Policy{
 		"nightshift.v1.JobService":    {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.AdminService":  {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.ModelService":  {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.WorkerService": {rpc.RoleWorker, rpc.RoleCoordinator},
 	}.Interceptors()...)
 	s.grpc = grpc.NewServer(opts...)
 	pb.RegisterJobServiceServer(s.grpc, &jobAPI{s: s})
 	pb.RegisterWorkerServiceServer(s.grpc, &workerAPI{s: s})
 	pb.RegisterAdminServiceServer(s.grpc, &adminAPI{s: s})
+	pb.RegisterModelServiceServer(s.grpc, &modelAPI{s: s})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

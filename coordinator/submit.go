@@ -90,7 +90,10 @@ func (s *Server) planScore(ctx context.Context, sp *pb.ScoreSpec, cmd *pb.Submit
 	if isRef {
 		// The job pins the version resolved now: a promotion while it
 		// runs does not change what it scores with.
-		cmd.Job.ModelRef = fmt.Sprintf("%s@v%d (%s)", ver.Name, ver.Version, sp.Model)
+		cmd.Job.ModelRef = fmt.Sprintf("%s@v%d", ver.Name, ver.Version)
+		if sp.Model != cmd.Job.ModelRef {
+			cmd.Job.ModelRef += " (" + sp.Model + ")"
+		}
 		sp.Model = uri
 	}
 	if err := s.checkModel(ctx, sp.Model); err != nil {

@@ -33,10 +33,7 @@ func (a *applier) trainJob(id string) (*pb.Job, error) {
 }
 
 // trainGeneration commits the next membership generation of a training
-// group. Every member must hold a current attempt of its task; a group
-// that shares no member with the previous, non-empty generation lost all
-// its state: that is a restart from the last checkpoint, and restarts are
-// bounded by the spec's max_restarts.
+// group. Every member must hold a current attempt of its task.
 func (a *applier) trainGeneration(c *pb.TrainGeneration) *applyResult {
 	j, err := a.trainJob(c.JobId)
 	if err != nil {
@@ -57,27 +54,12 @@ func (a *applier) trainGeneration(c *pb.TrainGeneration) *applyResult {
 		}
 		ids[i] = m.WorkerId
 	}
-	restart := len(ts.Members) > 0 && !slices.ContainsFunc(c.Members, func(m *pb.GroupMember) bool {
-		return slices.ContainsFunc(ts.Members, func(o *pb.GroupMember) bool { return sameMember(m, o) })
-	})
 	ts.Generation, ts.Members = c.Generation, c.Members
-	ts.History = append(ts.History, &pb.GenerationRecord{Generation: c.Generation, WorkerIds: ids, UnixMs: a.now, Restart: restart})
+	ts.History = append(ts.History, &pb.GenerationRecord{Generation: c.Generation, WorkerIds: ids, UnixMs: a.now})
 	if n := len(ts.History) - maxGenerationRecords; n > 0 {
 		ts.History = slices.Delete(ts.History, 0, n)
 	}
-	if restart {
-		ts.Restarts++
-		max := j.Spec.GetTrain().GetMaxRestarts()
-		if ts.Restarts > max {
-			a.endJob(j, pb.JobState_JOB_STATE_FAILED, fmt.Sprintf("the training group was lost %d times (max_restarts %d)", ts.Restarts, max))
-			a.event(j, "failed: the training group was lost %d times", ts.Restarts)
-			return &applyResult{job: j}
-		}
-		a.event(j, "generation %d: the whole group was lost; restart %d of %d from the checkpoint at step %d; members %s",
-			c.Generation, ts.Restarts, max, ts.CheckpointStep, strings.Join(ids, ", "))
-	} else {
-		a.event(j, "generation %d: %d members: %s", c.Generation, len(ids), strings.Join(ids, ", "))
-	}
+	a.event(j, "generation %d: %d members: %s", c.Generation, len(ids), strings.Join(ids, ", "))
 	return &applyResult{job: j}
 }
 
@@ -106,6 +88,25 @@ func (a *applier) trainProgress(c *pb.TrainProgress) *applyResult {
 		len(ts.Epochs) < maxEpochRecords {
 		ts.Epochs = append(ts.Epochs, e)
 		a.event(j, "epoch %d done at step %d: train loss %.5f%s", e.Epoch+1, e.Step, e.TrainLoss, formatMetrics(e.Holdout))
+	}
+	if c.ResumedFromStep > 0 && c.Generation > ts.LastRestartGeneration {
+		// The generation found nobody holding the state: everyone who had
+		// it was lost, and the group went back to a checkpoint. Membership
+		// alone cannot tell (a dead member may still be listed while its
+		// death is detected); the group itself reports it.
+		ts.Restarts++
+		ts.LastRestartGeneration = c.Generation
+		if i := slices.IndexFunc(ts.History, func(g *pb.GenerationRecord) bool { return g.Generation == c.Generation }); i >= 0 {
+			ts.History[i].Restart = true
+		}
+		max := j.Spec.GetTrain().GetMaxRestarts()
+		if ts.Restarts > max {
+			a.endJob(j, pb.JobState_JOB_STATE_FAILED, fmt.Sprintf("the training group was lost %d times (max_restarts %d)", ts.Restarts, max))
+			a.event(j, "failed: the training group was lost %d times", ts.Restarts)
+			return &applyResult{job: j}
+		}
+		a.event(j, "generation %d: the whole group had been lost; restart %d of %d from the checkpoint at step %d",
+			c.Generation, ts.Restarts, max, c.ResumedFromStep)
 	}
 	if c.CheckpointUri != "" && c.CheckpointStep > ts.CheckpointStep {
 		ts.CheckpointUri, ts.CheckpointStep = c.CheckpointUri, c.CheckpointStep

@@ -57,14 +57,23 @@ func TestTrainFSM(t *testing.T) {
 		t.Fatalf("progress: step %d loss %v epochs %d checkpoint %d", ts.Step, ts.Loss, len(ts.Epochs), ts.CheckpointStep)
 	}
 
-	// Both members die: their attempts expire, new workers take the tasks,
-	// and the next generation shares no member with the last: a restart.
+	// Both members die: their attempts expire, a new worker takes a task
+	// and, finding no live state, the group resumes from the checkpoint and
+	// says so: a restart.
 	h.ops(&pb.TaskOp{JobId: "j", Task: 0, Attempt: 1, WorkerId: "w1", Op: &pb.TaskOp_Expire{Expire: &pb.ExpireOp{Reason: "dead"}}},
 		&pb.TaskOp{JobId: "j", Task: 1, Attempt: 1, WorkerId: "w2", Op: &pb.TaskOp_Expire{Expire: &pb.ExpireOp{Reason: "dead"}}})
 	h.ops(leaseOp("j", 0, "w3", false))
 	if res := h.generation("j", 2, &pb.GroupMember{WorkerId: "w3", Task: 0, Attempt: 2}); res.err != nil {
 		t.Fatal(res.err)
 	}
+	if ts := h.job("j").Train; ts.Restarts != 0 {
+		t.Fatalf("restarts %d before the group reported a resume", ts.Restarts)
+	}
+	resumed := func(gen uint64) {
+		h.apply(&pb.Command{Op: &pb.Command_TrainProgress{TrainProgress: &pb.TrainProgress{JobId: "j", Generation: gen, Step: 40, ResumedFromStep: 40}}})
+	}
+	resumed(2)
+	resumed(2) // a retried report counts once
 	if ts := h.job("j").Train; ts.Restarts != 1 || !ts.History[1].Restart {
 		t.Fatalf("restarts %d history %v", ts.Restarts, ts.History)
 	}
@@ -72,6 +81,7 @@ func TestTrainFSM(t *testing.T) {
 	h.ops(&pb.TaskOp{JobId: "j", Task: 0, Attempt: 2, WorkerId: "w3", Op: &pb.TaskOp_Expire{Expire: &pb.ExpireOp{Reason: "dead"}}})
 	h.ops(leaseOp("j", 1, "w1", false))
 	h.generation("j", 3, &pb.GroupMember{WorkerId: "w1", Task: 1, Attempt: 2})
+	resumed(3)
 	if j := h.job("j"); j.State != pb.JobState_JOB_STATE_FAILED {
 		t.Fatalf("after a second restart with max_restarts 1 the job is %s", j.State)
 	}

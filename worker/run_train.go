@@ -58,6 +58,7 @@ type member struct {
 	tr  *train.Trainer
 	rep *trainReporter
 	log *slog.Logger
+	gen uint64 // the generation being trained
 }
 
 func (m *member) run(ctx context.Context) (*nightshiftv1.TaskResult, error) {
@@ -127,6 +128,7 @@ func (m *member) generation(ctx context.Context, g *nightshiftv1.TrainGroupRespo
 		return nil, err
 	}
 	defer grp.Close()
+	m.gen = g.Generation
 	m.log.Info("training generation joined", "generation", g.Generation, "rank", rank, "members", len(ids))
 	if err := m.tr.Generation(gctx, grp, g.Generation, ids, g.CheckpointStep, m.hooks()); err != nil {
 		return nil, err
@@ -169,6 +171,13 @@ func (m *member) hooks() train.Hooks {
 			return nil
 		},
 		LoadCheckpoint: m.loadCheckpoint,
+		Synced: func(st *train.State, source string) {
+			if source == "checkpoint" {
+				p := m.progress(st, total)
+				p.ResumedFromStep = st.Step
+				m.rep.must(p)
+			}
+		},
 		Applied: func(int64, []int32) {
 			if d := m.a.cfg.TrainStepDelay; d > 0 {
 				time.Sleep(d)
@@ -183,7 +192,7 @@ func (m *member) progress(st *train.State, total int64) *nightshiftv1.TrainProgr
 	if st.LossSteps > 0 {
 		loss = st.LossSum / float64(st.LossSteps)
 	}
-	return &nightshiftv1.TrainProgress{JobId: m.at.key.job, Step: st.Step, Epoch: st.Epoch, Loss: loss,
+	return &nightshiftv1.TrainProgress{JobId: m.at.key.job, Generation: m.gen, Step: st.Step, Epoch: st.Epoch, Loss: loss,
 		Samples: st.Samples, TotalSteps: total, TrainRows: int64(len(d.Train)), HoldoutRows: int64(d.HoldRows)}
 }
 

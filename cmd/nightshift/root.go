@@ -21,7 +21,7 @@ Storage URIs are s3://bucket/prefix (endpoint and credentials from
 NIGHTSHIFT_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
 or file:///absolute/path.
 
-Client commands (score, jobs, workers, operator, shard --submit) reach a
+Client commands (score, jobs, models, workers, operator, shard --submit) reach a
 coordinator at --coordinator (env NIGHTSHIFT_ADDR, default 127.0.0.1:7100,
 where nightshift dev listens), with mutual TLS from --tls-ca, --tls-cert and
 --tls-key (env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY).`,
@@ -29,7 +29,7 @@ where nightshift dev listens), with mutual TLS from --tls-ca, --tls-cert and
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
-	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
+	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newModelsCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
 		newCoordinatorCmd(), newWorkerCmd(), newDevCmd(), newTLSCmd(), newDemoCmd(), newVersionCmd())
 	return root
 }

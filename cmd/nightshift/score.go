@@ -16,6 +16,8 @@ import (
 type scoreFlags struct {
 	spec          nsv1.ScoreSpec
 	skipPreflight bool
+	// preflightModel is the artifact a registry reference resolved to.
+	preflightModel string
 	submit        submitFlags
 	st            storageFlags
 	out           outputFormat
@@ -29,6 +31,12 @@ func newScoreCmd() *cobra.Command {
 		Long: `score submits a job that scores every row of a dataset (a folder holding
 manifest.json, as written by nightshift shard) with a model artifact (a folder
 holding model.json), one task per input shard, on the workers of --pool.
+
+--model may also name a registered model: churn (= churn@production),
+churn@candidate or churn@v3. score resolves it through the coordinator and
+submits churn@vN, so the job scores with the version production pointed at
+when you ran it, even if a promotion happens meanwhile (with
+--skip-preflight the coordinator resolves it at submit instead).
 
 --input may also be a raw source (CSV, Parquet, Arrow IPC or JSON-lines
 objects under a prefix): score then first ingests it as a distributed shard
@@ -55,7 +63,7 @@ _SUCCESS exists nothing there is committed output.
 		RunE: func(cmd *cobra.Command, _ []string) error { return runScore(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.spec.Model, "model", "", "model artifact folder URI (holding model.json)")
+	fl.StringVar(&f.spec.Model, "model", "", "model artifact folder URI (holding model.json), or NAME, NAME@ALIAS, NAME@vN from the registry (pinned to the version it resolves to now)")
 	fl.StringVar(&f.spec.Input, "input", "", "dataset folder URI (holding manifest.json), or a raw source to ingest first")
 	fl.StringVar(&f.spec.Output, "output", "", "output folder URI; the job writes below OUTPUT/job-<id>/")
 	fl.StringVar(&f.spec.Format, "format", "parquet", "output format: parquet or arrow")
@@ -83,6 +91,14 @@ func runScore(cmd *cobra.Command, f *scoreFlags) error {
 			return err
 		}
 		spec.Input = ds
+		if isModelRef(spec.Model) {
+			uri, pinned, err := pinModelRef(cmd.Context(), &f.submit.client, spec.Model)
+			if err != nil {
+				return err
+			}
+			spec.Model = pinned
+			f.preflightModel = uri
+		}
 		if err := preflightScore(cmd.Context(), f); err != nil {
 			return err
 		}
@@ -111,7 +127,11 @@ func normaliseScore(spec *nsv1.ScoreSpec) error {
 // the one can score the other, before anything is submitted.
 func preflightScore(ctx context.Context, f *scoreFlags) error {
 	st := f.st.config()
-	m, err := model.Load(ctx, st, f.spec.Model)
+	uri := f.spec.Model
+	if f.preflightModel != "" {
+		uri = f.preflightModel
+	}
+	m, err := model.Load(ctx, st, uri)
 	if err != nil {
 		return fmt.Errorf("model %s: %w", f.spec.Model, err)
 	}

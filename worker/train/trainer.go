@@ -35,6 +35,9 @@ type Hooks struct {
 	Checkpoint func(ctx context.Context, st *State) error
 	// LoadCheckpoint returns the checkpoint written at step.
 	LoadCheckpoint func(ctx context.Context, step int64) (*State, error)
+	// Synced follows the state synchronisation that starts a generation,
+	// with where the state came from: "init", "peer" or "checkpoint".
+	Synced func(st *State, source string)
 	// Applied follows every applied step on every member with the rows
 	// (global indices) this member computed in it; tests count them.
 	Applied func(step int64, rows []int32)
@@ -94,6 +97,9 @@ func (t *Trainer) Generation(ctx context.Context, comm Comm, gen uint64, members
 		return err
 	}
 	t.st.History = append(t.st.History, Generation{Generation: gen, Step: t.st.Step, Members: members, Source: source})
+	if comm.Rank() == 0 && hooks.Synced != nil {
+		hooks.Synced(t.st, source)
+	}
 	t.lastCkpt = time.Now()
 	if t.spec.GetOptimizer().GetName() == "lbfgs" {
 		return t.fullBatch(ctx, comm, hooks)

@@ -1556,6 +1556,102 @@ func (x *ReportResponse) GetAccepted() []bool {
 	return nil
 }
 
+type ResolveModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Stale         bool                   `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveModelRequest) Reset() {
+	*x = ResolveModelRequest{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveModelRequest) ProtoMessage() {}
+
+func (x *ResolveModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveModelRequest.ProtoReflect.Descriptor instead.
+func (*ResolveModelRequest) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ResolveModelRequest) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *ResolveModelRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+type ResolveModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *ModelVersion          `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveModelResponse) Reset() {
+	*x = ResolveModelResponse{}
+	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveModelResponse) ProtoMessage() {}
+
+func (x *ResolveModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveModelResponse.ProtoReflect.Descriptor instead.
+func (*ResolveModelResponse) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ResolveModelResponse) GetVersion() *ModelVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
 type ListModelsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stale         bool                   `protobuf:"varint,1,opt,name=stale,proto3" json:"stale,omitempty"`
@@ -1565,7 +1661,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	mi := &file_nightshift_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1673,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[26]
+	mi := &file_nightshift_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1686,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListModelsRequest) GetStale() bool {
@@ -1609,7 +1705,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	mi := &file_nightshift_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1717,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[27]
+	mi := &file_nightshift_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1730,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListModelsResponse) GetModels() []*RegisteredModel {
@@ -1654,7 +1750,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[28]
+	mi := &file_nightshift_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1762,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[28]
+	mi := &file_nightshift_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1775,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetModelRequest) GetName() string {
@@ -1705,7 +1801,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[29]
+	mi := &file_nightshift_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1813,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[29]
+	mi := &file_nightshift_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1826,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetModelResponse) GetModel() *RegisteredModel {
@@ -1752,7 +1848,7 @@ type PromoteModelRequest struct {
 
 func (x *PromoteModelRequest) Reset() {
 	*x = PromoteModelRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[30]
+	mi := &file_nightshift_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1860,7 @@ func (x *PromoteModelRequest) String() string {
 func (*PromoteModelRequest) ProtoMessage() {}
 
 func (x *PromoteModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[30]
+	mi := &file_nightshift_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1873,7 @@ func (x *PromoteModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteModelRequest.ProtoReflect.Descriptor instead.
 func (*PromoteModelRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PromoteModelRequest) GetName() string {
@@ -1817,7 +1913,7 @@ type PromoteModelResponse struct {
 
 func (x *PromoteModelResponse) Reset() {
 	*x = PromoteModelResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[31]
+	mi := &file_nightshift_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1925,7 @@ func (x *PromoteModelResponse) String() string {
 func (*PromoteModelResponse) ProtoMessage() {}
 
 func (x *PromoteModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[31]
+	mi := &file_nightshift_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1938,7 @@ func (x *PromoteModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteModelResponse.ProtoReflect.Descriptor instead.
 func (*PromoteModelResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PromoteModelResponse) GetModel() *RegisteredModel {
@@ -1863,7 +1959,7 @@ type RollbackModelRequest struct {
 
 func (x *RollbackModelRequest) Reset() {
 	*x = RollbackModelRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[32]
+	mi := &file_nightshift_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +1971,7 @@ func (x *RollbackModelRequest) String() string {
 func (*RollbackModelRequest) ProtoMessage() {}
 
 func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[32]
+	mi := &file_nightshift_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +1984,7 @@ func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackModelRequest.ProtoReflect.Descriptor instead.
 func (*RollbackModelRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RollbackModelRequest) GetName() string {
@@ -1921,7 +2017,7 @@ type RollbackModelResponse struct {
 
 func (x *RollbackModelResponse) Reset() {
 	*x = RollbackModelResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[33]
+	mi := &file_nightshift_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +2029,7 @@ func (x *RollbackModelResponse) String() string {
 func (*RollbackModelResponse) ProtoMessage() {}
 
 func (x *RollbackModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[33]
+	mi := &file_nightshift_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2042,7 @@ func (x *RollbackModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackModelResponse.ProtoReflect.Descriptor instead.
 func (*RollbackModelResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RollbackModelResponse) GetModel() *RegisteredModel {
@@ -1965,7 +2061,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[34]
+	mi := &file_nightshift_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2073,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[34]
+	mi := &file_nightshift_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2086,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListWorkersRequest) GetStale() bool {
@@ -2016,7 +2112,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[35]
+	mi := &file_nightshift_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2124,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[35]
+	mi := &file_nightshift_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2137,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WorkerStatus) GetWorker() *Worker {
@@ -2081,7 +2177,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[36]
+	mi := &file_nightshift_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2189,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[36]
+	mi := &file_nightshift_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2202,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*WorkerStatus {
@@ -2126,7 +2222,7 @@ type DrainWorkerRequest struct {
 
 func (x *DrainWorkerRequest) Reset() {
 	*x = DrainWorkerRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[37]
+	mi := &file_nightshift_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2234,7 @@ func (x *DrainWorkerRequest) String() string {
 func (*DrainWorkerRequest) ProtoMessage() {}
 
 func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[37]
+	mi := &file_nightshift_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2247,7 @@ func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DrainWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DrainWorkerRequest) GetId() string {
@@ -2177,7 +2273,7 @@ type DrainWorkerResponse struct {
 
 func (x *DrainWorkerResponse) Reset() {
 	*x = DrainWorkerResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[38]
+	mi := &file_nightshift_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2285,7 @@ func (x *DrainWorkerResponse) String() string {
 func (*DrainWorkerResponse) ProtoMessage() {}
 
 func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[38]
+	mi := &file_nightshift_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2298,7 @@ func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DrainWorkerResponse) GetWorker() *Worker {
@@ -2220,7 +2316,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[39]
+	mi := &file_nightshift_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2328,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[39]
+	mi := &file_nightshift_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2341,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 type Peer struct {
@@ -2261,7 +2357,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[40]
+	mi := &file_nightshift_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2369,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[40]
+	mi := &file_nightshift_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2382,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Peer) GetId() string {
@@ -2336,7 +2432,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[41]
+	mi := &file_nightshift_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2444,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[41]
+	mi := &file_nightshift_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2457,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{41}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -2403,7 +2499,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[42]
+	mi := &file_nightshift_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2511,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[42]
+	mi := &file_nightshift_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2524,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{42}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AddPeerRequest) GetId() string {
@@ -2460,7 +2556,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[43]
+	mi := &file_nightshift_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2472,7 +2568,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[43]
+	mi := &file_nightshift_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2485,7 +2581,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{43}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 type RemovePeerRequest struct {
@@ -2497,7 +2593,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[44]
+	mi := &file_nightshift_v1_api_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2605,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[44]
+	mi := &file_nightshift_v1_api_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2618,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{44}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RemovePeerRequest) GetId() string {
@@ -2540,7 +2636,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_nightshift_v1_api_proto_msgTypes[45]
+	mi := &file_nightshift_v1_api_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2648,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_api_proto_msgTypes[45]
+	mi := &file_nightshift_v1_api_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2661,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{45}
+	return file_nightshift_v1_api_proto_rawDescGZIP(), []int{47}
 }
 
 var File_nightshift_v1_api_proto protoreflect.FileDescriptor
@@ -2678,7 +2774,12 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x123\n" +
 	"\areports\x18\x02 \x03(\v2\x19.nightshift.v1.TaskReportR\areports\",\n" +
 	"\x0eReportResponse\x12\x1a\n" +
-	"\baccepted\x18\x01 \x03(\bR\baccepted\")\n" +
+	"\baccepted\x18\x01 \x03(\bR\baccepted\"=\n" +
+	"\x13ResolveModelRequest\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"M\n" +
+	"\x14ResolveModelResponse\x125\n" +
+	"\aversion\x18\x01 \x01(\v2\x1b.nightshift.v1.ModelVersionR\aversion\")\n" +
 	"\x11ListModelsRequest\x12\x14\n" +
 	"\x05stale\x18\x01 \x01(\bR\x05stale\"L\n" +
 	"\x12ListModelsResponse\x126\n" +
@@ -2752,13 +2853,14 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\x06Report\x12\x1c.nightshift.v1.ReportRequest\x1a\x1d.nightshift.v1.ReportResponse\x12Q\n" +
 	"\n" +
 	"TrainGroup\x12 .nightshift.v1.TrainGroupRequest\x1a!.nightshift.v1.TrainGroupResponse\x12T\n" +
-	"\vTrainReport\x12!.nightshift.v1.TrainReportRequest\x1a\".nightshift.v1.TrainReportResponse2\xe3\x02\n" +
+	"\vTrainReport\x12!.nightshift.v1.TrainReportRequest\x1a\".nightshift.v1.TrainReportResponse2\xbc\x03\n" +
 	"\fModelService\x12Q\n" +
 	"\n" +
 	"ListModels\x12 .nightshift.v1.ListModelsRequest\x1a!.nightshift.v1.ListModelsResponse\x12K\n" +
 	"\bGetModel\x12\x1e.nightshift.v1.GetModelRequest\x1a\x1f.nightshift.v1.GetModelResponse\x12W\n" +
 	"\fPromoteModel\x12\".nightshift.v1.PromoteModelRequest\x1a#.nightshift.v1.PromoteModelResponse\x12Z\n" +
-	"\rRollbackModel\x12#.nightshift.v1.RollbackModelRequest\x1a$.nightshift.v1.RollbackModelResponse2\xff\x03\n" +
+	"\rRollbackModel\x12#.nightshift.v1.RollbackModelRequest\x1a$.nightshift.v1.RollbackModelResponse\x12W\n" +
+	"\fResolveModel\x12\".nightshift.v1.ResolveModelRequest\x1a#.nightshift.v1.ResolveModelResponse2\xff\x03\n" +
 	"\fAdminService\x12T\n" +
 	"\vListWorkers\x12!.nightshift.v1.ListWorkersRequest\x1a\".nightshift.v1.ListWorkersResponse\x12T\n" +
 	"\vDrainWorker\x12!.nightshift.v1.DrainWorkerRequest\x1a\".nightshift.v1.DrainWorkerResponse\x12V\n" +
@@ -2780,7 +2882,7 @@ func file_nightshift_v1_api_proto_rawDescGZIP() []byte {
 	return file_nightshift_v1_api_proto_rawDescData
 }
 
-var file_nightshift_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_nightshift_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_nightshift_v1_api_proto_goTypes = []any{
 	(*SubmitJobRequest)(nil),      // 0: nightshift.v1.SubmitJobRequest
 	(*SubmitJobResponse)(nil),     // 1: nightshift.v1.SubmitJobResponse
@@ -2808,115 +2910,121 @@ var file_nightshift_v1_api_proto_goTypes = []any{
 	(*LeaseResponse)(nil),         // 23: nightshift.v1.LeaseResponse
 	(*ReportRequest)(nil),         // 24: nightshift.v1.ReportRequest
 	(*ReportResponse)(nil),        // 25: nightshift.v1.ReportResponse
-	(*ListModelsRequest)(nil),     // 26: nightshift.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 27: nightshift.v1.ListModelsResponse
-	(*GetModelRequest)(nil),       // 28: nightshift.v1.GetModelRequest
-	(*GetModelResponse)(nil),      // 29: nightshift.v1.GetModelResponse
-	(*PromoteModelRequest)(nil),   // 30: nightshift.v1.PromoteModelRequest
-	(*PromoteModelResponse)(nil),  // 31: nightshift.v1.PromoteModelResponse
-	(*RollbackModelRequest)(nil),  // 32: nightshift.v1.RollbackModelRequest
-	(*RollbackModelResponse)(nil), // 33: nightshift.v1.RollbackModelResponse
-	(*ListWorkersRequest)(nil),    // 34: nightshift.v1.ListWorkersRequest
-	(*WorkerStatus)(nil),          // 35: nightshift.v1.WorkerStatus
-	(*ListWorkersResponse)(nil),   // 36: nightshift.v1.ListWorkersResponse
-	(*DrainWorkerRequest)(nil),    // 37: nightshift.v1.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil),   // 38: nightshift.v1.DrainWorkerResponse
-	(*ListPeersRequest)(nil),      // 39: nightshift.v1.ListPeersRequest
-	(*Peer)(nil),                  // 40: nightshift.v1.Peer
-	(*ListPeersResponse)(nil),     // 41: nightshift.v1.ListPeersResponse
-	(*AddPeerRequest)(nil),        // 42: nightshift.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),       // 43: nightshift.v1.AddPeerResponse
-	(*RemovePeerRequest)(nil),     // 44: nightshift.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),    // 45: nightshift.v1.RemovePeerResponse
-	(*JobSpec)(nil),               // 46: nightshift.v1.JobSpec
-	(*Job)(nil),                   // 47: nightshift.v1.Job
-	(*Task)(nil),                  // 48: nightshift.v1.Task
-	(JobState)(0),                 // 49: nightshift.v1.JobState
-	(*GroupMember)(nil),           // 50: nightshift.v1.GroupMember
-	(*TrainProgress)(nil),         // 51: nightshift.v1.TrainProgress
-	(*Worker)(nil),                // 52: nightshift.v1.Worker
-	(*TaskResult)(nil),            // 53: nightshift.v1.TaskResult
-	(*RegisteredModel)(nil),       // 54: nightshift.v1.RegisteredModel
+	(*ResolveModelRequest)(nil),   // 26: nightshift.v1.ResolveModelRequest
+	(*ResolveModelResponse)(nil),  // 27: nightshift.v1.ResolveModelResponse
+	(*ListModelsRequest)(nil),     // 28: nightshift.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 29: nightshift.v1.ListModelsResponse
+	(*GetModelRequest)(nil),       // 30: nightshift.v1.GetModelRequest
+	(*GetModelResponse)(nil),      // 31: nightshift.v1.GetModelResponse
+	(*PromoteModelRequest)(nil),   // 32: nightshift.v1.PromoteModelRequest
+	(*PromoteModelResponse)(nil),  // 33: nightshift.v1.PromoteModelResponse
+	(*RollbackModelRequest)(nil),  // 34: nightshift.v1.RollbackModelRequest
+	(*RollbackModelResponse)(nil), // 35: nightshift.v1.RollbackModelResponse
+	(*ListWorkersRequest)(nil),    // 36: nightshift.v1.ListWorkersRequest
+	(*WorkerStatus)(nil),          // 37: nightshift.v1.WorkerStatus
+	(*ListWorkersResponse)(nil),   // 38: nightshift.v1.ListWorkersResponse
+	(*DrainWorkerRequest)(nil),    // 39: nightshift.v1.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),   // 40: nightshift.v1.DrainWorkerResponse
+	(*ListPeersRequest)(nil),      // 41: nightshift.v1.ListPeersRequest
+	(*Peer)(nil),                  // 42: nightshift.v1.Peer
+	(*ListPeersResponse)(nil),     // 43: nightshift.v1.ListPeersResponse
+	(*AddPeerRequest)(nil),        // 44: nightshift.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),       // 45: nightshift.v1.AddPeerResponse
+	(*RemovePeerRequest)(nil),     // 46: nightshift.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),    // 47: nightshift.v1.RemovePeerResponse
+	(*JobSpec)(nil),               // 48: nightshift.v1.JobSpec
+	(*Job)(nil),                   // 49: nightshift.v1.Job
+	(*Task)(nil),                  // 50: nightshift.v1.Task
+	(JobState)(0),                 // 51: nightshift.v1.JobState
+	(*GroupMember)(nil),           // 52: nightshift.v1.GroupMember
+	(*TrainProgress)(nil),         // 53: nightshift.v1.TrainProgress
+	(*Worker)(nil),                // 54: nightshift.v1.Worker
+	(*TaskResult)(nil),            // 55: nightshift.v1.TaskResult
+	(*ModelVersion)(nil),          // 56: nightshift.v1.ModelVersion
+	(*RegisteredModel)(nil),       // 57: nightshift.v1.RegisteredModel
 }
 var file_nightshift_v1_api_proto_depIdxs = []int32{
-	46, // 0: nightshift.v1.SubmitJobRequest.spec:type_name -> nightshift.v1.JobSpec
-	47, // 1: nightshift.v1.SubmitJobResponse.job:type_name -> nightshift.v1.Job
-	47, // 2: nightshift.v1.GetJobResponse.job:type_name -> nightshift.v1.Job
-	48, // 3: nightshift.v1.GetJobResponse.tasks:type_name -> nightshift.v1.Task
-	49, // 4: nightshift.v1.ListJobsRequest.states:type_name -> nightshift.v1.JobState
-	47, // 5: nightshift.v1.ListJobsResponse.jobs:type_name -> nightshift.v1.Job
-	47, // 6: nightshift.v1.CancelJobResponse.job:type_name -> nightshift.v1.Job
-	47, // 7: nightshift.v1.WatchJobResponse.job:type_name -> nightshift.v1.Job
-	50, // 8: nightshift.v1.TrainGroupResponse.members:type_name -> nightshift.v1.GroupMember
-	49, // 9: nightshift.v1.TrainGroupResponse.job_state:type_name -> nightshift.v1.JobState
-	51, // 10: nightshift.v1.TrainReportRequest.progress:type_name -> nightshift.v1.TrainProgress
-	52, // 11: nightshift.v1.RegisterRequest.worker:type_name -> nightshift.v1.Worker
-	52, // 12: nightshift.v1.RegisterResponse.worker:type_name -> nightshift.v1.Worker
+	48, // 0: nightshift.v1.SubmitJobRequest.spec:type_name -> nightshift.v1.JobSpec
+	49, // 1: nightshift.v1.SubmitJobResponse.job:type_name -> nightshift.v1.Job
+	49, // 2: nightshift.v1.GetJobResponse.job:type_name -> nightshift.v1.Job
+	50, // 3: nightshift.v1.GetJobResponse.tasks:type_name -> nightshift.v1.Task
+	51, // 4: nightshift.v1.ListJobsRequest.states:type_name -> nightshift.v1.JobState
+	49, // 5: nightshift.v1.ListJobsResponse.jobs:type_name -> nightshift.v1.Job
+	49, // 6: nightshift.v1.CancelJobResponse.job:type_name -> nightshift.v1.Job
+	49, // 7: nightshift.v1.WatchJobResponse.job:type_name -> nightshift.v1.Job
+	52, // 8: nightshift.v1.TrainGroupResponse.members:type_name -> nightshift.v1.GroupMember
+	51, // 9: nightshift.v1.TrainGroupResponse.job_state:type_name -> nightshift.v1.JobState
+	53, // 10: nightshift.v1.TrainReportRequest.progress:type_name -> nightshift.v1.TrainProgress
+	54, // 11: nightshift.v1.RegisterRequest.worker:type_name -> nightshift.v1.Worker
+	54, // 12: nightshift.v1.RegisterResponse.worker:type_name -> nightshift.v1.Worker
 	16, // 13: nightshift.v1.HeartbeatRequest.running:type_name -> nightshift.v1.AttemptRef
 	16, // 14: nightshift.v1.HeartbeatResponse.abort:type_name -> nightshift.v1.AttemptRef
 	16, // 15: nightshift.v1.Assignment.attempt:type_name -> nightshift.v1.AttemptRef
-	46, // 16: nightshift.v1.Assignment.spec:type_name -> nightshift.v1.JobSpec
+	48, // 16: nightshift.v1.Assignment.spec:type_name -> nightshift.v1.JobSpec
 	16, // 17: nightshift.v1.TaskReport.attempt:type_name -> nightshift.v1.AttemptRef
-	53, // 18: nightshift.v1.TaskReport.success:type_name -> nightshift.v1.TaskResult
+	55, // 18: nightshift.v1.TaskReport.success:type_name -> nightshift.v1.TaskResult
 	21, // 19: nightshift.v1.TaskReport.failure:type_name -> nightshift.v1.TaskFailure
 	20, // 20: nightshift.v1.LeaseRequest.reports:type_name -> nightshift.v1.TaskReport
 	19, // 21: nightshift.v1.LeaseResponse.assignments:type_name -> nightshift.v1.Assignment
 	20, // 22: nightshift.v1.ReportRequest.reports:type_name -> nightshift.v1.TaskReport
-	54, // 23: nightshift.v1.ListModelsResponse.models:type_name -> nightshift.v1.RegisteredModel
-	54, // 24: nightshift.v1.GetModelResponse.model:type_name -> nightshift.v1.RegisteredModel
-	54, // 25: nightshift.v1.PromoteModelResponse.model:type_name -> nightshift.v1.RegisteredModel
-	54, // 26: nightshift.v1.RollbackModelResponse.model:type_name -> nightshift.v1.RegisteredModel
-	52, // 27: nightshift.v1.WorkerStatus.worker:type_name -> nightshift.v1.Worker
-	35, // 28: nightshift.v1.ListWorkersResponse.workers:type_name -> nightshift.v1.WorkerStatus
-	52, // 29: nightshift.v1.DrainWorkerResponse.worker:type_name -> nightshift.v1.Worker
-	40, // 30: nightshift.v1.ListPeersResponse.peers:type_name -> nightshift.v1.Peer
-	0,  // 31: nightshift.v1.JobService.SubmitJob:input_type -> nightshift.v1.SubmitJobRequest
-	2,  // 32: nightshift.v1.JobService.GetJob:input_type -> nightshift.v1.GetJobRequest
-	4,  // 33: nightshift.v1.JobService.ListJobs:input_type -> nightshift.v1.ListJobsRequest
-	6,  // 34: nightshift.v1.JobService.CancelJob:input_type -> nightshift.v1.CancelJobRequest
-	8,  // 35: nightshift.v1.JobService.WatchJob:input_type -> nightshift.v1.WatchJobRequest
-	14, // 36: nightshift.v1.WorkerService.Register:input_type -> nightshift.v1.RegisterRequest
-	17, // 37: nightshift.v1.WorkerService.Heartbeat:input_type -> nightshift.v1.HeartbeatRequest
-	22, // 38: nightshift.v1.WorkerService.Lease:input_type -> nightshift.v1.LeaseRequest
-	24, // 39: nightshift.v1.WorkerService.Report:input_type -> nightshift.v1.ReportRequest
-	10, // 40: nightshift.v1.WorkerService.TrainGroup:input_type -> nightshift.v1.TrainGroupRequest
-	12, // 41: nightshift.v1.WorkerService.TrainReport:input_type -> nightshift.v1.TrainReportRequest
-	26, // 42: nightshift.v1.ModelService.ListModels:input_type -> nightshift.v1.ListModelsRequest
-	28, // 43: nightshift.v1.ModelService.GetModel:input_type -> nightshift.v1.GetModelRequest
-	30, // 44: nightshift.v1.ModelService.PromoteModel:input_type -> nightshift.v1.PromoteModelRequest
-	32, // 45: nightshift.v1.ModelService.RollbackModel:input_type -> nightshift.v1.RollbackModelRequest
-	34, // 46: nightshift.v1.AdminService.ListWorkers:input_type -> nightshift.v1.ListWorkersRequest
-	37, // 47: nightshift.v1.AdminService.DrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
-	37, // 48: nightshift.v1.AdminService.UndrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
-	39, // 49: nightshift.v1.AdminService.ListPeers:input_type -> nightshift.v1.ListPeersRequest
-	42, // 50: nightshift.v1.AdminService.AddPeer:input_type -> nightshift.v1.AddPeerRequest
-	44, // 51: nightshift.v1.AdminService.RemovePeer:input_type -> nightshift.v1.RemovePeerRequest
-	1,  // 52: nightshift.v1.JobService.SubmitJob:output_type -> nightshift.v1.SubmitJobResponse
-	3,  // 53: nightshift.v1.JobService.GetJob:output_type -> nightshift.v1.GetJobResponse
-	5,  // 54: nightshift.v1.JobService.ListJobs:output_type -> nightshift.v1.ListJobsResponse
-	7,  // 55: nightshift.v1.JobService.CancelJob:output_type -> nightshift.v1.CancelJobResponse
-	9,  // 56: nightshift.v1.JobService.WatchJob:output_type -> nightshift.v1.WatchJobResponse
-	15, // 57: nightshift.v1.WorkerService.Register:output_type -> nightshift.v1.RegisterResponse
-	18, // 58: nightshift.v1.WorkerService.Heartbeat:output_type -> nightshift.v1.HeartbeatResponse
-	23, // 59: nightshift.v1.WorkerService.Lease:output_type -> nightshift.v1.LeaseResponse
-	25, // 60: nightshift.v1.WorkerService.Report:output_type -> nightshift.v1.ReportResponse
-	11, // 61: nightshift.v1.WorkerService.TrainGroup:output_type -> nightshift.v1.TrainGroupResponse
-	13, // 62: nightshift.v1.WorkerService.TrainReport:output_type -> nightshift.v1.TrainReportResponse
-	27, // 63: nightshift.v1.ModelService.ListModels:output_type -> nightshift.v1.ListModelsResponse
-	29, // 64: nightshift.v1.ModelService.GetModel:output_type -> nightshift.v1.GetModelResponse
-	31, // 65: nightshift.v1.ModelService.PromoteModel:output_type -> nightshift.v1.PromoteModelResponse
-	33, // 66: nightshift.v1.ModelService.RollbackModel:output_type -> nightshift.v1.RollbackModelResponse
-	36, // 67: nightshift.v1.AdminService.ListWorkers:output_type -> nightshift.v1.ListWorkersResponse
-	38, // 68: nightshift.v1.AdminService.DrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
-	38, // 69: nightshift.v1.AdminService.UndrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
-	41, // 70: nightshift.v1.AdminService.ListPeers:output_type -> nightshift.v1.ListPeersResponse
-	43, // 71: nightshift.v1.AdminService.AddPeer:output_type -> nightshift.v1.AddPeerResponse
-	45, // 72: nightshift.v1.AdminService.RemovePeer:output_type -> nightshift.v1.RemovePeerResponse
-	52, // [52:73] is the sub-list for method output_type
-	31, // [31:52] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	56, // 23: nightshift.v1.ResolveModelResponse.version:type_name -> nightshift.v1.ModelVersion
+	57, // 24: nightshift.v1.ListModelsResponse.models:type_name -> nightshift.v1.RegisteredModel
+	57, // 25: nightshift.v1.GetModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	57, // 26: nightshift.v1.PromoteModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	57, // 27: nightshift.v1.RollbackModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	54, // 28: nightshift.v1.WorkerStatus.worker:type_name -> nightshift.v1.Worker
+	37, // 29: nightshift.v1.ListWorkersResponse.workers:type_name -> nightshift.v1.WorkerStatus
+	54, // 30: nightshift.v1.DrainWorkerResponse.worker:type_name -> nightshift.v1.Worker
+	42, // 31: nightshift.v1.ListPeersResponse.peers:type_name -> nightshift.v1.Peer
+	0,  // 32: nightshift.v1.JobService.SubmitJob:input_type -> nightshift.v1.SubmitJobRequest
+	2,  // 33: nightshift.v1.JobService.GetJob:input_type -> nightshift.v1.GetJobRequest
+	4,  // 34: nightshift.v1.JobService.ListJobs:input_type -> nightshift.v1.ListJobsRequest
+	6,  // 35: nightshift.v1.JobService.CancelJob:input_type -> nightshift.v1.CancelJobRequest
+	8,  // 36: nightshift.v1.JobService.WatchJob:input_type -> nightshift.v1.WatchJobRequest
+	14, // 37: nightshift.v1.WorkerService.Register:input_type -> nightshift.v1.RegisterRequest
+	17, // 38: nightshift.v1.WorkerService.Heartbeat:input_type -> nightshift.v1.HeartbeatRequest
+	22, // 39: nightshift.v1.WorkerService.Lease:input_type -> nightshift.v1.LeaseRequest
+	24, // 40: nightshift.v1.WorkerService.Report:input_type -> nightshift.v1.ReportRequest
+	10, // 41: nightshift.v1.WorkerService.TrainGroup:input_type -> nightshift.v1.TrainGroupRequest
+	12, // 42: nightshift.v1.WorkerService.TrainReport:input_type -> nightshift.v1.TrainReportRequest
+	28, // 43: nightshift.v1.ModelService.ListModels:input_type -> nightshift.v1.ListModelsRequest
+	30, // 44: nightshift.v1.ModelService.GetModel:input_type -> nightshift.v1.GetModelRequest
+	32, // 45: nightshift.v1.ModelService.PromoteModel:input_type -> nightshift.v1.PromoteModelRequest
+	34, // 46: nightshift.v1.ModelService.RollbackModel:input_type -> nightshift.v1.RollbackModelRequest
+	26, // 47: nightshift.v1.ModelService.ResolveModel:input_type -> nightshift.v1.ResolveModelRequest
+	36, // 48: nightshift.v1.AdminService.ListWorkers:input_type -> nightshift.v1.ListWorkersRequest
+	39, // 49: nightshift.v1.AdminService.DrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
+	39, // 50: nightshift.v1.AdminService.UndrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
+	41, // 51: nightshift.v1.AdminService.ListPeers:input_type -> nightshift.v1.ListPeersRequest
+	44, // 52: nightshift.v1.AdminService.AddPeer:input_type -> nightshift.v1.AddPeerRequest
+	46, // 53: nightshift.v1.AdminService.RemovePeer:input_type -> nightshift.v1.RemovePeerRequest
+	1,  // 54: nightshift.v1.JobService.SubmitJob:output_type -> nightshift.v1.SubmitJobResponse
+	3,  // 55: nightshift.v1.JobService.GetJob:output_type -> nightshift.v1.GetJobResponse
+	5,  // 56: nightshift.v1.JobService.ListJobs:output_type -> nightshift.v1.ListJobsResponse
+	7,  // 57: nightshift.v1.JobService.CancelJob:output_type -> nightshift.v1.CancelJobResponse
+	9,  // 58: nightshift.v1.JobService.WatchJob:output_type -> nightshift.v1.WatchJobResponse
+	15, // 59: nightshift.v1.WorkerService.Register:output_type -> nightshift.v1.RegisterResponse
+	18, // 60: nightshift.v1.WorkerService.Heartbeat:output_type -> nightshift.v1.HeartbeatResponse
+	23, // 61: nightshift.v1.WorkerService.Lease:output_type -> nightshift.v1.LeaseResponse
+	25, // 62: nightshift.v1.WorkerService.Report:output_type -> nightshift.v1.ReportResponse
+	11, // 63: nightshift.v1.WorkerService.TrainGroup:output_type -> nightshift.v1.TrainGroupResponse
+	13, // 64: nightshift.v1.WorkerService.TrainReport:output_type -> nightshift.v1.TrainReportResponse
+	29, // 65: nightshift.v1.ModelService.ListModels:output_type -> nightshift.v1.ListModelsResponse
+	31, // 66: nightshift.v1.ModelService.GetModel:output_type -> nightshift.v1.GetModelResponse
+	33, // 67: nightshift.v1.ModelService.PromoteModel:output_type -> nightshift.v1.PromoteModelResponse
+	35, // 68: nightshift.v1.ModelService.RollbackModel:output_type -> nightshift.v1.RollbackModelResponse
+	27, // 69: nightshift.v1.ModelService.ResolveModel:output_type -> nightshift.v1.ResolveModelResponse
+	38, // 70: nightshift.v1.AdminService.ListWorkers:output_type -> nightshift.v1.ListWorkersResponse
+	40, // 71: nightshift.v1.AdminService.DrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
+	40, // 72: nightshift.v1.AdminService.UndrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
+	43, // 73: nightshift.v1.AdminService.ListPeers:output_type -> nightshift.v1.ListPeersResponse
+	45, // 74: nightshift.v1.AdminService.AddPeer:output_type -> nightshift.v1.AddPeerResponse
+	47, // 75: nightshift.v1.AdminService.RemovePeer:output_type -> nightshift.v1.RemovePeerResponse
+	54, // [54:76] is the sub-list for method output_type
+	32, // [32:54] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_api_proto_init() }
@@ -2937,7 +3045,7 @@ func file_nightshift_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nightshift_v1_api_proto_rawDesc), len(file_nightshift_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

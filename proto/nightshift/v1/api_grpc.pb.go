@@ -594,6 +594,7 @@ const (
 	ModelService_GetModel_FullMethodName      = "/nightshift.v1.ModelService/GetModel"
 	ModelService_PromoteModel_FullMethodName  = "/nightshift.v1.ModelService/PromoteModel"
 	ModelService_RollbackModel_FullMethodName = "/nightshift.v1.ModelService/RollbackModel"
+	ModelService_ResolveModel_FullMethodName  = "/nightshift.v1.ModelService/ResolveModel"
 )
 
 // ModelServiceClient is the client API for ModelService service.
@@ -608,6 +609,9 @@ type ModelServiceClient interface {
 	PromoteModel(ctx context.Context, in *PromoteModelRequest, opts ...grpc.CallOption) (*PromoteModelResponse, error)
 	// RollbackModel restores the production version before the current one.
 	RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*RollbackModelResponse, error)
+	// ResolveModel resolves NAME, NAME@ALIAS or NAME@vN to a version, as a
+	// score job's submit does.
+	ResolveModel(ctx context.Context, in *ResolveModelRequest, opts ...grpc.CallOption) (*ResolveModelResponse, error)
 }
 
 type modelServiceClient struct {
@@ -658,6 +662,16 @@ func (c *modelServiceClient) RollbackModel(ctx context.Context, in *RollbackMode
 	return out, nil
 }
 
+func (c *modelServiceClient) ResolveModel(ctx context.Context, in *ResolveModelRequest, opts ...grpc.CallOption) (*ResolveModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveModelResponse)
+	err := c.cc.Invoke(ctx, ModelService_ResolveModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServiceServer is the server API for ModelService service.
 // All implementations must embed UnimplementedModelServiceServer
 // for forward compatibility.
@@ -670,6 +684,9 @@ type ModelServiceServer interface {
 	PromoteModel(context.Context, *PromoteModelRequest) (*PromoteModelResponse, error)
 	// RollbackModel restores the production version before the current one.
 	RollbackModel(context.Context, *RollbackModelRequest) (*RollbackModelResponse, error)
+	// ResolveModel resolves NAME, NAME@ALIAS or NAME@vN to a version, as a
+	// score job's submit does.
+	ResolveModel(context.Context, *ResolveModelRequest) (*ResolveModelResponse, error)
 	mustEmbedUnimplementedModelServiceServer()
 }
 
@@ -691,6 +708,9 @@ func (UnimplementedModelServiceServer) PromoteModel(context.Context, *PromoteMod
 }
 func (UnimplementedModelServiceServer) RollbackModel(context.Context, *RollbackModelRequest) (*RollbackModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RollbackModel not implemented")
+}
+func (UnimplementedModelServiceServer) ResolveModel(context.Context, *ResolveModelRequest) (*ResolveModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveModel not implemented")
 }
 func (UnimplementedModelServiceServer) mustEmbedUnimplementedModelServiceServer() {}
 func (UnimplementedModelServiceServer) testEmbeddedByValue()                      {}
@@ -785,6 +805,24 @@ func _ModelService_RollbackModel_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ModelService_ResolveModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).ResolveModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_ResolveModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).ResolveModel(ctx, req.(*ResolveModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ModelService_ServiceDesc is the grpc.ServiceDesc for ModelService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -807,6 +845,10 @@ var ModelService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollbackModel",
 			Handler:    _ModelService_RollbackModel_Handler,
+		},
+		{
+			MethodName: "ResolveModel",
+			Handler:    _ModelService_ResolveModel_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -265,8 +265,7 @@ func (*Command_SetModelAlias) isCommand_Op() {}
 
 // TrainGeneration commits a training group's next membership generation
 // (DESIGN.md §9). It applies only as the successor of the job's current
-// generation; a generation whose members share none with the previous,
-// non-empty one is a restart from the last checkpoint.
+// generation, and only with members that hold their attempts.
 type TrainGeneration struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	JobId      string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`

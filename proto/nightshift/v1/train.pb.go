@@ -634,8 +634,8 @@ type GenerationRecord struct {
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	WorkerIds  []string               `protobuf:"bytes,2,rep,name=worker_ids,json=workerIds,proto3" json:"worker_ids,omitempty"`
 	UnixMs     int64                  `protobuf:"varint,3,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
-	// The previous generation's members were all lost: the group restarts
-	// from the last checkpoint.
+	// The group found no live state and restarted from the last checkpoint
+	// (everyone holding the state was lost).
 	Restart       bool `protobuf:"varint,4,opt,name=restart,proto3" json:"restart,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -804,7 +804,8 @@ type TrainStatus struct {
 	// Latest checkpoint written (an object URI) and its step.
 	CheckpointUri  string `protobuf:"bytes,9,opt,name=checkpoint_uri,json=checkpointUri,proto3" json:"checkpoint_uri,omitempty"`
 	CheckpointStep int64  `protobuf:"varint,10,opt,name=checkpoint_step,json=checkpointStep,proto3" json:"checkpoint_step,omitempty"`
-	// Whole-group losses so far (bounded by max_restarts).
+	// Resumes from a checkpoint after the whole group was lost, so far
+	// (bounded by max_restarts).
 	Restarts int32               `protobuf:"varint,11,opt,name=restarts,proto3" json:"restarts,omitempty"`
 	History  []*GenerationRecord `protobuf:"bytes,12,rep,name=history,proto3" json:"history,omitempty"`
 	// Set when rank 0 reported the finished artifact.
@@ -816,8 +817,10 @@ type TrainStatus struct {
 	PromotionReason string        `protobuf:"bytes,17,opt,name=promotion_reason,json=promotionReason,proto3" json:"promotion_reason,omitempty"`
 	TrainRows       int64         `protobuf:"varint,18,opt,name=train_rows,json=trainRows,proto3" json:"train_rows,omitempty"`
 	HoldoutRows     int64         `protobuf:"varint,19,opt,name=holdout_rows,json=holdoutRows,proto3" json:"holdout_rows,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Generation of the last restart counted (a generation counts once).
+	LastRestartGeneration uint64 `protobuf:"varint,20,opt,name=last_restart_generation,json=lastRestartGeneration,proto3" json:"last_restart_generation,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *TrainStatus) Reset() {
@@ -979,6 +982,13 @@ func (x *TrainStatus) GetTrainRows() int64 {
 func (x *TrainStatus) GetHoldoutRows() int64 {
 	if x != nil {
 		return x.HoldoutRows
+	}
+	return 0
+}
+
+func (x *TrainStatus) GetLastRestartGeneration() uint64 {
+	if x != nil {
+		return x.LastRestartGeneration
 	}
 	return 0
 }
@@ -1316,8 +1326,11 @@ type TrainProgress struct {
 	CheckpointStep int64  `protobuf:"varint,10,opt,name=checkpoint_step,json=checkpointStep,proto3" json:"checkpoint_step,omitempty"`
 	TrainRows      int64  `protobuf:"varint,11,opt,name=train_rows,json=trainRows,proto3" json:"train_rows,omitempty"`
 	HoldoutRows    int64  `protobuf:"varint,12,opt,name=holdout_rows,json=holdoutRows,proto3" json:"holdout_rows,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set when this generation found no live state and resumed from the
+	// checkpoint of this step: the whole previous group was lost.
+	ResumedFromStep int64 `protobuf:"varint,13,opt,name=resumed_from_step,json=resumedFromStep,proto3" json:"resumed_from_step,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TrainProgress) Reset() {
@@ -1434,6 +1447,13 @@ func (x *TrainProgress) GetHoldoutRows() int64 {
 	return 0
 }
 
+func (x *TrainProgress) GetResumedFromStep() int64 {
+	if x != nil {
+		return x.ResumedFromStep
+	}
+	return 0
+}
+
 var File_nightshift_v1_train_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_train_proto_rawDesc = "" +
@@ -1512,7 +1532,7 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\faudited_rows\x18\x06 \x01(\x03R\vauditedRows\x1a:\n" +
 	"\fHoldoutEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa0\x06\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd8\x06\n" +
 	"\vTrainStatus\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -1539,7 +1559,8 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\x10promotion_reason\x18\x11 \x01(\tR\x0fpromotionReason\x12\x1d\n" +
 	"\n" +
 	"train_rows\x18\x12 \x01(\x03R\ttrainRows\x12!\n" +
-	"\fholdout_rows\x18\x13 \x01(\x03R\vholdoutRows\x1a:\n" +
+	"\fholdout_rows\x18\x13 \x01(\x03R\vholdoutRows\x126\n" +
+	"\x17last_restart_generation\x18\x14 \x01(\x04R\x15lastRestartGeneration\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd4\x02\n" +
@@ -1576,7 +1597,7 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\x06family\x18\x05 \x01(\tR\x06family\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x93\x03\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xbf\x03\n" +
 	"\rTrainProgress\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n" +
 	"\n" +
@@ -1594,7 +1615,8 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	" \x01(\x03R\x0echeckpointStep\x12\x1d\n" +
 	"\n" +
 	"train_rows\x18\v \x01(\x03R\ttrainRows\x12!\n" +
-	"\fholdout_rows\x18\f \x01(\x03R\vholdoutRowsBFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"
+	"\fholdout_rows\x18\f \x01(\x03R\vholdoutRows\x12*\n" +
+	"\x11resumed_from_step\x18\r \x01(\x03R\x0fresumedFromStepBFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"
 
 var (
 	file_nightshift_v1_train_proto_rawDescOnce sync.Once

@@ -18,9 +18,9 @@ type scoreFlags struct {
 	skipPreflight bool
 	// preflightModel is the artifact a registry reference resolved to.
 	preflightModel string
-	submit        submitFlags
-	st            storageFlags
-	out           outputFormat
+	submit         submitFlags
+	st             storageFlags
+	out            outputFormat
 }
 
 func newScoreCmd() *cobra.Command {

@@ -63,10 +63,11 @@ func (p *EvalPart) Append(pred []float64, label float64) {
 // Rows is the number of rows appended (or decoded).
 func (p *EvalPart) Rows() int { return len(p.Label) }
 
-// check reports the first inconsistency of p (callers add the context): an unknown task, a class
-// count that does not fit the task, lengths that disagree, or a label the
-// task cannot have. Predictions are not checked: a diverged model's NaN
-// must reach the metrics, not hide behind an encoding error.
+// check reports the first inconsistency of p, for callers to wrap: an
+// unknown task, a class count that does not fit the task, lengths that
+// disagree, or a label the task cannot have. Predictions are not checked:
+// a diverged model's NaN must reach the metrics, not hide behind an
+// encoding error.
 func (p *EvalPart) check() error {
 	switch p.Task {
 	case EvalRegression, EvalBinary:
@@ -203,7 +204,7 @@ func (p *EvalPart) UnmarshalBinary(b []byte) error {
 	if q.Task == EvalMulticlass && q.Classes < 2 {
 		return bad("multiclass with %d classes", q.Classes)
 	}
-	perRow := uint64(8*q.width() + labelSize(q.Task))
+	perRow := 8*uint64(q.width()) + uint64(labelSize(q.Task))
 	body := uint64(len(b) - evalHeader - 4)
 	if rows > body/perRow { // compare by division: rows·perRow may overflow
 		return bad("truncated: %d bytes of rows, the header's %d rows of %d bytes need more", body, rows, perRow)
@@ -352,15 +353,15 @@ func evalBinary(parts []EvalPart, rows int, m map[string]float64) {
 		m["auc"] = math.NaN()
 		return
 	}
-	m["auc"] = auc(scores, npos, rows-npos)
+	m["auc"] = exactAUC(scores, npos, rows-npos)
 }
 
-// auc is the probability that a random positive scores above a random
+// exactAUC is the probability that a random positive scores above a random
 // negative, ties counting ½ (the Mann–Whitney U statistic over P·N). It
 // sorts by score and walks groups of equal scores, counting in integers
 // (2U fits in a uint64 for any holdout below 2^32 rows), so the result is
 // one exact division, independent of the order of rows within a group.
-func auc(s []evalScore, npos, nneg int) float64 {
+func exactAUC(s []evalScore, npos, nneg int) float64 {
 	slices.SortFunc(s, func(a, b evalScore) int { return cmp.Compare(a.p, b.p) })
 	var twiceU, negBelow uint64
 	for i := 0; i < len(s); {

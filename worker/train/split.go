@@ -94,10 +94,11 @@ func Permutation(seed uint64, epoch int, n int) []int32 {
 // to the requested one on modest datasets.
 const HoldoutBlock = 64
 
-// Held reports whether row block b is held out for evaluation: a hash of
-// (seed, block) mapped to [0, 1) is compared with fraction, so the same
-// blocks are held out in every epoch, on every member and in every replay,
-// and raising the fraction only adds blocks. Fraction 0 holds out nothing.
+// Held reports whether the row block numbered block is held out for
+// evaluation: a hash of (seed, block) mapped to [0, 1) is compared with
+// fraction, so the same blocks are held out in every epoch, on every
+// member and in every replay, and raising the fraction only adds blocks.
+// Fraction 0 holds out nothing.
 // It panics unless 0 ≤ fraction < 1 (holding out everything leaves nothing
 // to train on; validate the spec before training).
 func Held(seed uint64, block int64, fraction float64) bool {

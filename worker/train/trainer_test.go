@@ -206,16 +206,19 @@ func TestTrainGroupLosesMember(t *testing.T) {
 				t.Fatalf("rank %d finished although a member died", rank)
 			}
 		}
+		// Rank 2 dies right after applying step killAt; a survivor may
+		// have missed the last chunks of that step (the dying member's
+		// stream was cut), so it holds killAt or killAt-1 applied steps.
 		for rank, m := range ms[:2] {
-			if s := m.tr.State().Step; s != killAt && s != killAt+1 {
-				t.Fatalf("survivor %d stopped at step %d, want %d or %d", rank, s, killAt, killAt+1)
+			if s := m.tr.State().Step; s != killAt && s != killAt-1 {
+				t.Fatalf("survivor %d stopped at step %d, want %d or %d", rank, s, killAt-1, killAt)
 			}
 		}
 		// Generation 2: the survivors continue from their state.
 		noErrors(t, runGeneration(t, r, "job", 2, ms[:2], 0, nil))
 		st := ms[0].tr.State()
-		if g := st.History[1]; g.Source != "peer" || g.Step < killAt {
-			t.Fatalf("generation 2 started from %s at step %d, want a peer's state at ≥ %d", g.Source, g.Step, killAt)
+		if g := st.History[1]; g.Source != "peer" || g.Step < killAt-1 {
+			t.Fatalf("generation 2 started from %s at step %d, want a peer's state at ≥ %d", g.Source, g.Step, killAt-1)
 		}
 		if !ms[0].tr.Done() || !sameBits(st.Params, ms[1].tr.State().Params) {
 			t.Fatal("survivors did not finish with identical parameters")

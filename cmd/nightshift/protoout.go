@@ -170,7 +170,11 @@ func jobDetail(j *nsv1.Job) [][2]string {
 	result := j.GetResultUri()
 	switch k := j.GetSpec().GetKind().(type) {
 	case *nsv1.JobSpec_Score:
-		rows = append(rows, [2]string{"model", k.Score.GetModel()}, [2]string{"input", k.Score.GetInput()})
+		model := k.Score.GetModel()
+		if ref := j.GetModelRef(); ref != "" {
+			model = ref + ": " + model // the registry version a reference resolved to, and its artifact
+		}
+		rows = append(rows, [2]string{"model", model}, [2]string{"input", k.Score.GetInput()})
 	case *nsv1.JobSpec_Shard:
 		rows = append(rows, [2]string{"sources", strings.Join(k.Shard.GetSources(), ", ")})
 	case *nsv1.JobSpec_Train:

@@ -207,7 +207,7 @@ func TestTrainExampleFilesParse(t *testing.T) {
 		}
 		ts := job.spec.GetTrain()
 		cols := map[string]bool{}
-		for _, f := range sample.Schema(sample.Spec{}).Fields() {
+		for _, f := range sample.Schema(sample.Spec{Features: 8}).Fields() { // the demo's default --features
 			cols[f.Name] = true
 		}
 		for _, f := range ts.Features {

@@ -3,8 +3,10 @@
 // deterministic holdout, writes both parts to -dir as raw little-endian
 // float32 files (train_X.f32, train_y.f32, test_X.f32, test_y.f32, plus
 // meta.json) for scripts/bench/lbfgs_sklearn.py, fits logistic
-// regression with L2 by full-batch L-BFGS (worker/train) and prints one
-// JSON line: holdout logloss, fit time, iterations.
+// regression with L2 by full-batch L-BFGS (worker/train) — in one process,
+// and as a 2-member training group (train.Trainer over the ring all-reduce,
+// as a training job runs it) — and prints one JSON line: holdout logloss,
+// fit time, iterations.
 //
 // The objective is mean log loss + λ/2·‖w‖² (bias unpenalised), which is
 // scikit-learn's C·Σ log loss + ½‖w‖² with C = 1/(λ·n_train).
@@ -81,19 +83,27 @@ func run(rows, dim int, seed uint64, holdout, l2, gtol float64, dir string) erro
 	if err != nil {
 		return err
 	}
+	gp, giters, gevals, gfit, err := groupFit(2, *spec, trX, trY, dim, l2, gtol)
+	if err != nil {
+		return err
+	}
 	out := map[string]any{
-		"go_holdout_logloss": logloss(params, teX, teY, dim),
-		"go_train_objective": res.Loss,
-		"go_fit_s":           fit.Seconds(),
-		"go_iterations":      res.Iterations,
-		"go_evaluations":     res.Evaluations,
-		"go_grad_max":        res.GradMax,
-		"go_reason":          res.Reason,
-		"train_rows":         ntr,
-		"test_rows":          nte,
-		"dim":                dim,
-		"l2":                 l2,
-		"C":                  m.C,
+		"group_holdout_logloss": logloss(gp, teX, teY, dim),
+		"group_fit_s":           gfit.Seconds(),
+		"group_iterations":      giters,
+		"group_evaluations":     gevals,
+		"go_holdout_logloss":    logloss(params, teX, teY, dim),
+		"go_train_objective":    res.Loss,
+		"go_fit_s":              fit.Seconds(),
+		"go_iterations":         res.Iterations,
+		"go_evaluations":        res.Evaluations,
+		"go_grad_max":           res.GradMax,
+		"go_reason":             res.Reason,
+		"train_rows":            ntr,
+		"test_rows":             nte,
+		"dim":                   dim,
+		"l2":                    l2,
+		"C":                     m.C,
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"google.golang.org/grpc"
-
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/shard"
@@ -73,15 +71,11 @@ func newRing(t *testing.T, n int) *ring {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := rpc.ServerOptions(rpc.TLSConfig{})
+		h, stop, err := collective.Serve(ln, rpc.TLSConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := grpc.NewServer(opts...)
-		h := collective.NewHub()
-		h.Register(s)
-		go func() { _ = s.Serve(ln) }()
-		t.Cleanup(s.Stop)
+		t.Cleanup(stop)
 		r.addrs, r.hubs = append(r.addrs, ln.Addr().String()), append(r.hubs, h)
 	}
 	return r

@@ -22,8 +22,6 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"google.golang.org/grpc"
-
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/worker/collective"
@@ -69,13 +67,9 @@ func main() {
 	}
 	ln, err := net.Listen("tcp", addrs[*rank])
 	must(err)
-	opts, err := rpc.ServerOptions(rpc.TLSConfig{})
+	hub, stop, err := collective.Serve(ln, rpc.TLSConfig{})
 	must(err)
-	srv := grpc.NewServer(opts...)
-	hub := collective.NewHub()
-	hub.Register(srv)
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Stop()
+	defer stop()
 
 	ctx := context.Background()
 	var g *collective.Group

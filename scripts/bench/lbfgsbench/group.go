@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/worker/collective"
@@ -29,15 +27,11 @@ func groupFit(n int, spec model.Spec, trX, trY []float32, dim int, l2, gtol floa
 		if err != nil {
 			return nil, 0, 0, 0, err
 		}
-		opts, err := rpc.ServerOptions(rpc.TLSConfig{})
+		h, stop, err := collective.Serve(ln, rpc.TLSConfig{})
 		if err != nil {
 			return nil, 0, 0, 0, err
 		}
-		s := grpc.NewServer(opts...)
-		h := collective.NewHub()
-		h.Register(s)
-		go func() { _ = s.Serve(ln) }()
-		defer s.Stop()
+		defer stop()
 		addrs, hubs = append(addrs, ln.Addr().String()), append(hubs, h)
 	}
 	sp := &pb.TrainSpec{Model: &pb.ModelConfig{Family: "logistic", L2: l2},

@@ -84,21 +84,8 @@ func clients(t testing.TB, addr string) (pb.JobServiceClient, pb.AdminServiceCli
 // while leadership moves.
 func submitScore(t *testing.T, c *Cluster, f *fixture, key string) *pb.Job {
 	t.Helper()
-	var job *pb.Job
-	err := retry(context.Background(), func(ctx context.Context) error {
-		jobs, _ := clients(t, c.Addr())
-		resp, err := jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{IdempotencyKey: key, Kind: &pb.JobSpec_Score{Score: &pb.ScoreSpec{
-			Model: f.model, Input: f.dataset, Output: f.base + "/scored", Passthrough: []string{"id"}}}}})
-		if err != nil {
-			return err
-		}
-		job = resp.Job
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return job
+	return submitSpec(t, c, &pb.JobSpec{IdempotencyKey: key, Kind: &pb.JobSpec_Score{Score: &pb.ScoreSpec{
+		Model: f.model, Input: f.dataset, Output: f.base + "/scored", Passthrough: []string{"id"}}}})
 }
 
 // getJob reads a job from whichever coordinator answers.

@@ -33,6 +33,8 @@ func trainSpec(f *fixture, name string, minM, maxM int32) *pb.TrainSpec {
 	return sp
 }
 
+// submitSpec submits a job through any live coordinator, retrying while
+// leadership moves.
 func submitSpec(t *testing.T, c *Cluster, spec *pb.JobSpec) *pb.Job {
 	t.Helper()
 	var job *pb.Job

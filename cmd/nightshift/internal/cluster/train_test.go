@@ -1,10 +1,14 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +111,7 @@ func TestTrainElastic(t *testing.T) {
 	f := newFixture(t, 2, 3000, 1000)
 	c := startCluster(t, 3, 3, func(o *Options) {
 		o.Worker = func(_ int, cfg *worker.Config) { cfg.TrainStepDelay = 10 * time.Millisecond }
+		o.Logger = failureLog(t)
 	})
 	job := submitSpec(t, c, &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: trainSpec(f, "churn", 2, 3)}})
 
@@ -209,7 +214,7 @@ func TestTrainDeterministic(t *testing.T) {
 func TestTrainGroupLostResumesFromCheckpoint(t *testing.T) {
 	f := newFixture(t, 1, 4000, 1000)
 	slow := func(_ int, cfg *worker.Config) { cfg.TrainStepDelay = 10 * time.Millisecond }
-	c := startCluster(t, 1, 2, func(o *Options) { o.Worker = slow })
+	c := startCluster(t, 1, 2, func(o *Options) { o.Worker, o.Logger = slow, failureLog(t) })
 	sp := trainSpec(f, "resume", 2, 2)
 	sp.CheckpointEverySteps = 20
 	job := submitSpec(t, c, &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: sp}})
@@ -240,4 +245,34 @@ func TestTrainGroupLostResumesFromCheckpoint(t *testing.T) {
 	if !strings.Contains(string(m.Spec.Lineage.Membership), `"source":"checkpoint"`) {
 		t.Fatalf("membership history does not show the checkpoint resume: %s", m.Spec.Lineage.Membership)
 	}
+}
+
+// failureLog returns a logger that keeps the cluster's log in memory and
+// prints its last lines if the test fails: a training flake is otherwise
+// a timeout without a story.
+func failureLog(t *testing.T) *slog.Logger {
+	t.Helper()
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		lines := strings.Split(buf.String(), "\n")
+		t.Logf("last cluster log lines:\n%s", strings.Join(lines[max(0, len(lines)-300):], "\n"))
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

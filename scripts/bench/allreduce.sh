@@ -3,6 +3,9 @@
 # all-reduce over gRPC (scripts/bench/allreducebench, one process per
 # member) and torch.distributed.all_reduce on gloo (one thread per
 # process), 2 members on loopback, at 4 KiB, 1 MiB, 16 MiB and 64 MiB.
+# Each side prints per size the median time, the bus bandwidth and the CPU
+# time rank 0's process spent per all-reduce (less at the mercy of other
+# load on the machine than the time).
 #
 #   scripts/bench/allreduce.sh [REPS]
 #

@@ -55,32 +55,35 @@ func (g *Group) broadcast(ctx context.Context, op uint64, root int, data []byte)
 	if err != nil {
 		return nil, err
 	}
-	if len(head.Data) != 8 {
-		return nil, fmt.Errorf("collective: bad broadcast header (%d bytes)", len(head.Data))
+	hb := head.payload()
+	head.free()
+	if len(hb) != 8 {
+		return nil, fmt.Errorf("collective: bad broadcast header (%d bytes)", len(hb))
 	}
-	size := binary.LittleEndian.Uint64(head.Data)
+	size := binary.LittleEndian.Uint64(hb)
 	if forward {
-		if err := send(0, head.Data); err != nil {
+		if err := send(0, hb); err != nil {
 			return nil, err
 		}
 	}
-	releaseChunk(head)
 	out := make([]byte, 0, size)
 	for uint64(len(out)) < size {
 		msg, err := g.recv(ctx, op, 1)
 		if err != nil {
 			return nil, err
 		}
-		if uint64(len(out)+len(msg.Data)) > size {
+		if uint64(len(out)+msg.n) > size {
+			msg.free()
 			return nil, fmt.Errorf("collective: broadcast sent more than the %d bytes announced", size)
 		}
+		start := len(out)
+		msg.pieces(func(p []byte) { out = append(out, p...) })
+		msg.free()
 		if forward {
-			if err := send(1, msg.Data); err != nil {
+			if err := send(1, out[start:]); err != nil {
 				return nil, err
 			}
 		}
-		out = append(out, msg.Data...)
-		releaseChunk(msg)
 	}
 	return out, nil
 }

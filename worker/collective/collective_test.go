@@ -147,6 +147,37 @@ func TestAllReduceExactForAnyMembersAndLength(t *testing.T) {
 	}
 }
 
+// Vectors from streamingCopyBytes on take the all-gather's non-temporal
+// copy: still the ring's sums, bit for bit.
+func TestAllReduceLargeVectorExact(t *testing.T) {
+	const n = 3
+	l := streamingCopyBytes/4 + 5
+	r := newRing(t, n)
+	groups := r.join(t, "large", 1, 0)
+	rng := rand.New(rand.NewPCG(7, 7))
+	inputs := make([][]float32, n)
+	vecs := make([][]float32, n)
+	for m := range n {
+		inputs[m] = make([]float32, l)
+		for i := range inputs[m] {
+			inputs[m][i] = float32(rng.NormFloat64())
+		}
+		vecs[m] = append([]float32(nil), inputs[m]...)
+	}
+	each(t, groups, func(i int, g *Group) error { return g.AllReduce(context.Background(), vecs[i]) })
+	for k := range n {
+		lo, hi := segment(l, n, k)
+		for i := lo; i < hi; i++ {
+			want := ringSum(inputs, n, k, i)
+			for m := range n {
+				if math.Float32bits(vecs[m][i]) != math.Float32bits(want) {
+					t.Fatalf("member %d element %d = %v, want %v bit for bit", m, i, vecs[m][i], want)
+				}
+			}
+		}
+	}
+}
+
 func TestManyCollectivesInOrderAndBarrier(t *testing.T) {
 	r := newRing(t, 3)
 	groups := r.join(t, "seq", 1, 64)
@@ -217,5 +248,72 @@ func TestLostMemberFailsTheCollective(t *testing.T) {
 	}
 	if err := groups[0].AllReduce(context.Background(), []float32{1}); err == nil {
 		t.Fatal("a broken generation ran another collective")
+	}
+}
+
+// Chunks go out straight from the caller's vector: once AllReduce returns,
+// the caller may overwrite it at once without changing what the others
+// get (and the race detector sees no transport still reading it).
+func TestVectorFreeOnReturn(t *testing.T) {
+	const n, l = 3, 100_000
+	r := newRing(t, n)
+	// Segments of 133 kB: one zero-copy chunk, or a zero-copy chunk and a
+	// small copied one.
+	for gen, chunk := range []int{0, 128 << 10} {
+		streams := 1 + gen
+		groups := r.joinStreams(t, "scribble", uint64(gen), chunk, streams)
+		each(t, groups, func(i int, g *Group) error {
+			v := make([]float32, l)
+			for round := range 20 {
+				for j := range v {
+					v[j] = float32(i + round + j%7)
+				}
+				if err := g.AllReduce(context.Background(), v); err != nil {
+					return err
+				}
+				for j, x := range v {
+					if want := float32(3*round + 3 + 3*(j%7)); x != want {
+						return fmt.Errorf("round %d element %d = %v, want %v", round, j, x, want)
+					}
+				}
+				for j := range v {
+					v[j] = float32(math.NaN())
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// linkOrder lists every chunk once, each step's chunks in order, chunk c of
+// step t after chunk c of step t-1 (the one it forwards) and after chunk
+// c+linkLag of step t-1 where that exists.
+func TestLinkOrder(t *testing.T) {
+	for _, counts := range [][]int{{}, {0, 0}, {1, 1}, {3, 3}, {5, 4, 5, 4}, {0, 1, 0, 1, 2, 2}, {7, 1, 0, 7}} {
+		order := linkOrder(len(counts), func(t int) int { return counts[t] })
+		pos := map[chunkRef]int{}
+		next := make([]int, len(counts))
+		for k, ch := range order {
+			if ch.i != next[ch.t] {
+				t.Fatalf("counts %v: step %d chunk %d out of order in %v", counts, ch.t, ch.i, order)
+			}
+			next[ch.t]++
+			pos[ch] = k
+		}
+		for st, c := range counts {
+			if next[st] != c {
+				t.Fatalf("counts %v: step %d has %d chunks listed", counts, st, next[st])
+			}
+			for i := range c {
+				if st == 0 {
+					continue
+				}
+				for _, dep := range []chunkRef{{st - 1, i}, {st - 1, i + linkLag}} {
+					if p, ok := pos[dep]; ok && p > pos[chunkRef{st, i}] {
+						t.Fatalf("counts %v: %v before %v in %v", counts, chunkRef{st, i}, dep, order)
+					}
+				}
+			}
+		}
 	}
 }

@@ -8,6 +8,16 @@
 // ring; every collective of the generation flows on these streams, cut
 // into chunks and pipelined: a member forwards chunk c of a step as soon
 // as it has reduced chunk c of the step before, so all links stay busy.
+// The chunks of all steps share the link in wavefront order (chunk c of
+// step t right after chunk c+1 of step t-1), so a chunk is forwarded while
+// it is still in cache.
+//
+// Copies: ring streams use their own gRPC codec (codec.go). An all-reduce
+// hands grpc views of the caller's vector (no copy: the transport reads it
+// in place and reports when it is done, and AllReduce returns only after
+// that), and reduces straight from the buffers grpc received the HTTP/2
+// frames into. What is left are the transport's copies (into its write
+// buffer, out of its read buffer) and the kernel's.
 //
 // Determinism: a segment's sum always accumulates along the ring in the
 // same order, whatever the timing, and the all-gather copies the finished

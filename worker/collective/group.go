@@ -98,7 +98,10 @@ func (h *Hub) Join(ctx context.Context, cfg Config) (*Group, error) {
 			return nil, err
 		}
 		conns = append(conns, conn)
-		stream, err := pb.NewCollectiveServiceClient(conn).Ring(sctx, grpc.CallContentSubtype(codecName))
+		// MaxRetryRPCBufferSize(0) commits the stream on its first message:
+		// grpc then keeps no reference on sent payloads for replay, so a
+		// zero-copy payload is handed back as soon as it is written.
+		stream, err := pb.NewCollectiveServiceClient(conn).Ring(sctx, grpc.CallContentSubtype(codecName), grpc.MaxRetryRPCBufferSize(0))
 		if err == nil {
 			err = stream.Send(&pb.CollectiveChunk{Group: cfg.Group, Generation: cfg.Generation, FromRank: int32(cfg.Rank), Stream: int32(i)})
 		}
@@ -113,11 +116,20 @@ func (h *Hub) Join(ctx context.Context, cfg Config) (*Group, error) {
 	return g, nil
 }
 
-// sendChunk sends the next chunk of the generation on its stream.
+// sendChunk sends the next chunk of the generation on its stream; the
+// payload is copied (the caller may reuse it on return).
 func (g *Group) sendChunk(c *pb.CollectiveChunk) error {
 	s := g.send[g.sent%uint64(len(g.send))]
 	g.sent++
 	return s.Send(c)
+}
+
+// sendTx sends the next chunk of the generation without copying its
+// payload: c.done closes when the transport is done with it.
+func (g *Group) sendTx(c *txChunk) error {
+	s := g.send[g.sent%uint64(len(g.send))]
+	g.sent++
+	return s.SendMsg(c)
 }
 
 // Size returns the number of members; Rank this member's index.
@@ -163,10 +175,10 @@ func (g *Group) end(err error) error {
 
 // recv returns the next chunk from the left neighbour and checks it
 // belongs to the expected collective and step.
-func (g *Group) recv(ctx context.Context, op uint64, step int) (*pb.CollectiveChunk, error) {
+func (g *Group) recv(ctx context.Context, op uint64, step int) (*rxChunk, error) {
 	in := g.in[g.got%uint64(len(g.in))]
 	g.got++
-	var msg *pb.CollectiveChunk
+	var msg *rxChunk
 	select {
 	case msg = <-in.ch:
 	default:
@@ -182,8 +194,9 @@ func (g *Group) recv(ctx context.Context, op uint64, step int) (*pb.CollectiveCh
 			return nil, ctx.Err()
 		}
 	}
-	if msg.Op != op || int(msg.Step) != step {
-		return nil, fmt.Errorf("collective: out of order: got op %d step %d, want op %d step %d (members called collectives in different orders?)", msg.Op, msg.Step, op, step)
+	if msg.hdr.Op != op || int(msg.hdr.Step) != step {
+		msg.free()
+		return nil, fmt.Errorf("collective: out of order: got op %d step %d, want op %d step %d (members called collectives in different orders?)", msg.hdr.Op, msg.hdr.Step, op, step)
 	}
 	return msg, nil
 }

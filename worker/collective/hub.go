@@ -31,7 +31,7 @@ type streamKey struct {
 // ch is never closed (the stream handler may still be sending); done is
 // closed when no more chunks will come, with err saying why.
 type inbox struct {
-	ch   chan *pb.CollectiveChunk
+	ch   chan *rxChunk
 	done chan struct{}
 	once sync.Once
 	mu   sync.Mutex
@@ -77,7 +77,7 @@ func (h *Hub) inbox(k streamKey) *inbox {
 	defer h.mu.Unlock()
 	in, ok := h.inboxes[k]
 	if !ok {
-		in = &inbox{ch: make(chan *pb.CollectiveChunk, inboxDepth), done: make(chan struct{})}
+		in = &inbox{ch: make(chan *rxChunk, inboxDepth), done: make(chan struct{})}
 		h.inboxes[k] = in
 	}
 	return in
@@ -100,32 +100,37 @@ func (h *Hub) forget(k groupKey) {
 }
 
 // Ring receives one left neighbour's stream: its first chunk names the
-// group generation; every chunk goes to that generation's inbox in order.
+// group generation; every chunk goes to that generation's inbox in order,
+// still in grpc's receive buffers (rxChunk).
 func (h *Hub) Ring(stream pb.CollectiveService_RingServer) error {
-	first, err := stream.Recv()
-	if err != nil {
+	first := &rxChunk{}
+	if err := stream.RecvMsg(first); err != nil {
 		return err
 	}
-	if first.Group == "" {
+	first.free()
+	if first.hdr.Group == "" {
 		return fmt.Errorf("collective: a ring stream must start with its group")
 	}
-	in := h.inbox(streamKey{groupKey{first.Group, first.Generation}, first.Stream})
+	in := h.inbox(streamKey{groupKey{first.hdr.Group, first.hdr.Generation}, first.hdr.Stream})
 	ctx := stream.Context()
 	for {
-		msg, err := stream.Recv()
+		msg := &rxChunk{}
+		err := stream.RecvMsg(msg)
 		if err == io.EOF {
 			in.close(nil)
 			return stream.SendAndClose(&pb.CollectiveAck{})
 		}
 		if err != nil {
-			in.close(fmt.Errorf("collective: stream from rank %d broke: %w", first.FromRank, err))
+			in.close(fmt.Errorf("collective: stream from rank %d broke: %w", first.hdr.FromRank, err))
 			return err
 		}
 		select {
 		case in.ch <- msg:
 		case <-in.done:
+			msg.free()
 			return in.closeErr()
 		case <-ctx.Done():
+			msg.free()
 			in.close(ctx.Err())
 			return ctx.Err()
 		}

@@ -113,6 +113,9 @@ func TestAllReduceExactForAnyMembersAndLength(t *testing.T) {
 		r := newRing(t, n)
 		for gen, l := range []int{0, 1, n - 1, n, n + 1, 7, 1000, 100_003} {
 			for _, chunk := range []int{8, 4096, DefaultChunkBytes} {
+				if chunk == 8 && l > 1000 {
+					continue // 2-value chunks of a 100k vector are 50k messages per step: minutes under -race, nothing new
+				}
 				t.Run(fmt.Sprintf("n%d/len%d/chunk%d", n, l, chunk), func(t *testing.T) {
 					// 1, 2 or 3 connections per link: chunks go round-robin over them.
 					groups := r.joinStreams(t, "g", uint64(gen*10+chunk), chunk, 1+l%3)

@@ -15,7 +15,7 @@ all: build
 
 ## build: the static nightshift binary in bin/
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nightshift
+	CGO_ENABLED=0 GOEXPERIMENT=simd $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nightshift
 
 ## test: vet, race-enabled tests against a real MinIO, then a short fuzz pass
 test:

@@ -2,20 +2,126 @@ package train
 
 import "github.com/nightshift-ml/nightshift/worker/model"
 
-// The float32 kernels of the MLP. Row-major throughout; four rows at a
-// time so each row of W (or of the gradient) is loaded once per four rows
-// and inner loops run over contiguous memory. Inputs that are zero in all
-// four rows (ReLU zeros, one-hot blanks) are skipped.
+// The float32 kernels of the MLP: per layer and per block of rows, the
+// forward product (c = a·W + b, then ReLU on hidden layers), the weight
+// gradient (gW += aᵀ·d, gb += column sums of d) and the gradient with
+// respect to the layer's input (prev = (d·Wᵀ) ⊙ [a > 0]). Row-major
+// throughout.
 //
-// The MLP calls the kernels through these variables: the portable scalar
-// versions below by default, replaced at init by vectorized ones where the
-// build and the CPU support them (see kernels_simd_amd64.go).
-var (
-	matmulBias = matmulBiasScalar
-	addATB     = addATBScalar
-	colSum     = colSumScalar
-	backReLU   = backReLUScalar
-)
+// A kernelSet bundles one implementation. The vectorized sets (see
+// kernels_simd_amd64.go) take W and Wᵀ packed into panels of nr columns,
+// which the MLP prepares once per LossGrad call (packPanels,
+// packPanelsT); the scalar set (nr == 0) takes W as it is. Every set is
+// deterministic: each output element is accumulated in an order fixed by
+// the shapes alone.
+type kernelSet struct {
+	name string
+	// nr is the panel width of packed operands; 0: no packing.
+	nr int
+	// scratchLen is the length of the scratch s the three products need
+	// for n rows of a layer in→out.
+	scratchLen func(n, in, out int) int
+	// forward computes c = a·W + b (then ReLU when relu): a is n×in, c
+	// n×out; wp is W (in×out) packed for the set.
+	forward func(c, a, wp, b, s []float32, n, in, out int, relu bool)
+	// weightGrad adds aᵀ·d to g (in×out) and the column sums of d (n×out)
+	// to gb.
+	weightGrad func(g, gb, a, d, s []float32, n, in, out int)
+	// inputGrad computes prev = (d·Wᵀ) ⊙ [a > 0]: prev and a are n×in, d
+	// n×out; wtp is Wᵀ (out×in) packed for the set.
+	inputGrad func(prev, d, wtp, a, s []float32, n, in, out int)
+}
+
+// scalarKernels is the portable set: four rows at a time so each row of
+// W (or of the gradient) is loaded once per four rows, inner loops over
+// contiguous memory, inputs that are zero in all four rows (ReLU zeros,
+// one-hot blanks) skipped.
+var scalarKernels = kernelSet{
+	name:       "scalar",
+	scratchLen: func(n, in, out int) int { return 0 },
+	forward:    forwardScalar,
+	weightGrad: weightGradScalar,
+	inputGrad: func(prev, d, w, a, _ []float32, n, in, out int) {
+		backReLUScalar(prev, d, w, a, n, in, out)
+	},
+}
+
+// kernels is the set new MLPs use: the scalar one unless init finds a
+// vectorized one the build and the CPU support.
+var kernels = &scalarKernels
+
+// packedLen is the length of a buffer for a k×n matrix packed in panels
+// of nr columns: n rounded up to a multiple of nr, plus two rows of slack
+// so that the micro-kernels' pointers, which run one step ahead, never
+// leave the buffer. nr == 0: k×n.
+func packedLen(k, n, nr int) int {
+	if nr == 0 {
+		return k * n
+	}
+	return k*((n+nr-1)/nr*nr) + 2*nr
+}
+
+// packPanels packs the k×n matrix src (rows ld apart) into dst in panels
+// of nr > 0 columns: panel p holds columns p·nr … p·nr+nr−1 of row 0,
+// then of row 1, …, zero past column n.
+func packPanels(dst, src []float32, k, n, ld, nr int) {
+	dst = dst[:packedLen(k, n, nr)]
+	clear(dst[len(dst)-2*nr:])
+	for j0 := 0; j0 < n; j0 += nr {
+		w := min(nr, n-j0)
+		p := dst[j0*k:][:k*nr]
+		for r := range k {
+			row := p[r*nr:][:nr]
+			copy(row, src[r*ld+j0:][:w])
+			clear(row[w:])
+		}
+	}
+}
+
+// packPanelsT packs the transpose of the n×k matrix src (rows ld apart),
+// the k×n matrix srcᵀ, into dst as packPanels would.
+func packPanelsT(dst, src []float32, k, n, ld, nr int) {
+	dst = dst[:packedLen(k, n, nr)]
+	clear(dst[len(dst)-2*nr:])
+	for j0 := 0; j0 < n; j0 += nr {
+		w := min(nr, n-j0)
+		p := dst[j0*k:][:k*nr]
+		for c := range w {
+			s := src[(j0+c)*ld:][:k]
+			for r, v := range s {
+				p[r*nr+c] = v
+			}
+		}
+		if w < nr {
+			for r := range k {
+				clear(p[r*nr+w : (r+1)*nr])
+			}
+		}
+	}
+}
+
+// forwardScalar computes c = a·w + b, then ReLU when relu.
+func forwardScalar(c, a, w, b, _ []float32, n, in, out int, relu bool) {
+	matmulBiasScalar(c, a, w, b, n, in, out)
+	if relu {
+		reluInPlace(c[:n*out])
+	}
+}
+
+// weightGradScalar adds aᵀ·d to g and the column sums of d to gb.
+func weightGradScalar(g, gb, a, d, _ []float32, n, in, out int) {
+	addATBScalar(g, a, d, n, in, out)
+	colSumScalar(gb, d, n, out)
+}
+
+// reluInPlace zeroes the negative elements of x (NaNs stay).
+func reluInPlace(x []float32) {
+	for i, v := range x {
+		if v < 0 {
+			x[i] = 0
+		}
+	}
+}
 
 // matmulBiasScalar computes c = a·w + b: a is n×in, w in×out, c n×out.
 func matmulBiasScalar(c, a, w, b []float32, n, in, out int) {

@@ -3,19 +3,199 @@
 package train
 
 import (
-	"reflect"
+	"math"
+	"math/rand/v2"
+	"os"
 	"simd/archsimd"
 	"testing"
+
+	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
-// TestKernelsDispatch checks that an AVX2+FMA CPU gets the vectorized
-// kernels, so that TestKernelsMatchScalar exercises them.
-func TestKernelsDispatch(t *testing.T) {
-	if !archsimd.X86.AVX2() || !archsimd.X86.FMA() {
-		t.Skip("no AVX2+FMA: scalar kernels in use")
+func init() {
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
+		testKernelSets = append(testKernelSets, &avx2Kernels)
 	}
-	same := func(f, g any) bool { return reflect.ValueOf(f).Pointer() == reflect.ValueOf(g).Pointer() }
-	if !same(matmulBias, matmulBiasAVX2) || !same(addATB, addATBAVX2) || !same(colSum, colSumAVX2) || !same(backReLU, backReLUAVX2) {
-		t.Fatal("AVX2 kernels not installed")
+	if useAVX512() {
+		testKernelSets = append(testKernelSets, &avx512Kernels)
+	}
+}
+
+// TestKernelsDispatch checks that the CPU gets the widest vectorized
+// kernels it supports, so that the tests exercise them, and the limits
+// NIGHTSHIFT_KERNELS sets.
+func TestKernelsDispatch(t *testing.T) {
+	want := &scalarKernels
+	switch {
+	case useAVX512():
+		want = &avx512Kernels
+	case archsimd.X86.AVX2() && archsimd.X86.FMA():
+		want = &avx2Kernels
+	}
+	if got := pickKernels(""); got != want {
+		t.Fatalf("pickKernels: %s, want %s", got.name, want.name)
+	}
+	if os.Getenv("NIGHTSHIFT_KERNELS") == "" && kernels != want {
+		t.Fatalf("kernels in use: %s, want %s", kernels.name, want.name)
+	}
+	if got := pickKernels("scalar"); got != &scalarKernels {
+		t.Fatalf("pickKernels(scalar): %s", got.name)
+	}
+	if got := pickKernels("avx2"); want != &scalarKernels && got != &avx2Kernels {
+		t.Fatalf("pickKernels(avx2): %s", got.name)
+	}
+	o := NewMLP(3, []int{4}, 1, outBinary, 0)
+	if o.ks != kernels {
+		t.Fatalf("NewMLP took the %s kernels, want %s", o.ks.name, kernels.name)
+	}
+}
+
+// TestPackA4 checks packA4's vector paths against the definition, with
+// every row and column tail.
+func TestPackA4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, m := range []int{1, 3, 4, 5, 8, 13} {
+		for _, k := range []int{1, 7, 8, 9, 17} {
+			src := kernelData(rng, m*k)
+			for _, st := range [][2]int{{k, 1}, {1, m}} { // row-major, transposed
+				rs, cs := st[0], st[1]
+				dst := kernelData(rng, a4Len(m, k))
+				packA4(dst, src, m, k, rs, cs)
+				for g := 0; g < (m+3)/4; g++ {
+					for c := range k {
+						for r := range 4 {
+							want := float32(0)
+							if 4*g+r < m {
+								want = src[(4*g+r)*rs+c*cs]
+							}
+							if got := dst[4*g*k+4*c+r]; got != want {
+								t.Fatalf("m %d k %d strides %v: group %d col %d row %d: %v, want %v", m, k, st, g, c, r, got, want)
+							}
+						}
+					}
+				}
+				for i, v := range dst[len(dst)-8:] {
+					if v != 0 {
+						t.Fatalf("m %d k %d: slack[%d] = %v", m, k, i, v)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPackPanels checks packPanelsSIMD against packPanels, and
+// packPanelsT against the definition.
+func TestPackPanels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, nr := range []int{16, 32} {
+		for _, k := range []int{1, 5, 33} {
+			for _, n := range []int{1, 16, 17, 32, 64, 96} {
+				src := kernelData(rng, k*n)
+				want, got := kernelData(rng, packedLen(k, n, nr)), kernelData(rng, packedLen(k, n, nr))
+				packPanels(want, src, k, n, n, nr)
+				packPanelsSIMD(got, src, k, n, n, nr)
+				if i, ok := sameBits(got, want); !ok {
+					t.Fatalf("nr %d k %d n %d: [%d] %v, want %v", nr, k, n, i, got[i], want[i])
+				}
+				for j0 := 0; j0 < n+nr; j0 += nr {
+					for r := range k {
+						for c := range nr {
+							w := float32(0)
+							if j0+c < n {
+								w = src[r*n+j0+c]
+							}
+							if j0 >= n {
+								break
+							}
+							if v := want[j0*k+r*nr+c]; v != w {
+								t.Fatalf("packPanels nr %d k %d n %d: (%d, %d) = %v, want %v", nr, k, n, r, j0+c, v, w)
+							}
+						}
+					}
+				}
+				srcT := kernelData(rng, n*k) // n×k; its transpose is k×n
+				pt := kernelData(rng, packedLen(k, n, nr))
+				packPanelsT(pt, srcT, k, n, k, nr)
+				for r := range k {
+					for j := range n {
+						if v, w := pt[j/nr*nr*k+r*nr+j%nr], srcT[j*k+r]; v != w {
+							t.Fatalf("packPanelsT nr %d k %d n %d: (%d, %d) = %v, want %v", nr, k, n, r, j, v, w)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKernelsAVX512MatchAVX2 checks the AVX-512 kernels give exactly the
+// AVX2 kernels' bits, kernel by kernel and for a whole LossGrad, so that
+// members on either kind of CPU keep identical weights.
+func TestKernelsAVX512MatchAVX2(t *testing.T) {
+	if !useAVX512() {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sh := range [][3]int{{1, 1, 1}, {5, 7, 3}, {37, 65, 257}, {128, 256, 256}, {131, 64, 256}, {128, 256, 1}, {9, 33, 47}} {
+		c := newKernelCase(rng, sh[0], sh[1], sh[2])
+		f1, r1, g1, gb1, p1 := c.run(&avx2Kernels)
+		f2, r2, g2, gb2, p2 := c.run(&avx512Kernels)
+		for _, x := range []struct {
+			name string
+			a, b []float32
+		}{{"forward", f1, f2}, {"forward+relu", r1, r2}, {"weightGrad", g1, g2}, {"biasGrad", gb1, gb2}, {"inputGrad", p1, p2}} {
+			if i, ok := sameBits(x.a, x.b); !ok {
+				t.Fatalf("%v %s[%d]: avx2 %v, avx512 %v", sh, x.name, i, x.a[i], x.b[i])
+			}
+		}
+	}
+	spec := testSpec(model.FamilyMLP, model.ObjectiveBinary, []int{256, 256}, 0, 64, 0)
+	obj, _ := NewObjective(spec, 1e-4)
+	o := obj.(*MLP)
+	params, X, y := randomProblem(rand.New(rand.NewPCG(1, 2)), o, 1000, outBinary, 0)
+	g1, g2 := make([]float32, o.NumParams()), make([]float32, o.NumParams())
+	o.setKernels(&avx2Kernels)
+	l1 := o.LossGrad(params, X, y, 1000, g1)
+	o.setKernels(&avx512Kernels)
+	l2 := o.LossGrad(params, X, y, 1000, g2)
+	if l1 != l2 {
+		t.Fatalf("loss: avx2 %v, avx512 %v", l1, l2)
+	}
+	if i, ok := sameBits(g1, g2); !ok {
+		t.Fatalf("grad[%d]: avx2 %v, avx512 %v", i, g1[i], g2[i])
+	}
+}
+
+// TestKernelsNarrowMatchGEMM checks the out == 1 paths (forward and
+// weight gradient) give exactly the GEMM's bits for that column: the
+// order of operations per element is the same.
+func TestKernelsNarrowMatchGEMM(t *testing.T) {
+	for _, ks := range testKernelSets[1:] {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, sh := range [][2]int{{1, 1}, {5, 3}, {37, 65}, {128, 256}, {131, 36}, {16, 40}} {
+			n, in := sh[0], sh[1]
+			wide := newKernelCase(rng, n, in, 2)
+			narrow := &kernelCase{n: n, in: in, out: 1, a: wide.a, w: make([]float32, in), b: wide.b[:1],
+				d: make([]float32, n), g0: make([]float32, in), gb0: wide.gb0[:1], ones: wide.ones}
+			for k := range in {
+				narrow.w[k], narrow.g0[k] = wide.w[2*k], wide.g0[2*k]
+			}
+			for i := range n {
+				narrow.d[i] = wide.d[2*i]
+			}
+			fw, rw, gw, _, _ := wide.run(ks)
+			fn, rn, gn, _, _ := narrow.run(ks)
+			for i := range n {
+				if math.Float32bits(fn[i]) != math.Float32bits(fw[2*i]) || math.Float32bits(rn[i]) != math.Float32bits(rw[2*i]) {
+					t.Fatalf("%s %v: forward row %d: narrow %v/%v, gemm %v/%v", ks.name, sh, i, fn[i], rn[i], fw[2*i], rw[2*i])
+				}
+			}
+			for k := range in {
+				if math.Float32bits(gn[k]) != math.Float32bits(gw[2*k]) {
+					t.Fatalf("%s %v: weightGrad %d: narrow %v, gemm %v", ks.name, sh, k, gn[k], gw[2*k])
+				}
+			}
+		}
 	}
 }

@@ -8,8 +8,9 @@ const mlpBlock = 128
 // MLP is the objective of a ReLU network: dense layers with ReLU after
 // every hidden layer and a regression (squared error), binary (log loss)
 // or multiclass (cross-entropy) output. Rows go through in blocks of
-// mlpBlock with blocked float32 matrix products; gradients accumulate in
-// float32, losses in float64.
+// mlpBlock with the float32 kernels of kernels.go (weights packed once
+// per call for the vectorized ones); gradients accumulate in float32,
+// losses in float64. An MLP is not safe for concurrent use.
 type MLP struct {
 	shapes [][2]int // (in, out) per layer
 	offs   []int    // offset of each layer's W in params; its bias follows W
@@ -18,6 +19,10 @@ type MLP struct {
 	act    [][]float32 // act[l+1]: layer l's output for one block
 	delta  [2][]float32
 	z      []float64 // one row's logits (multiclass)
+	ks     *kernelSet
+	wp     [][]float32 // per layer: W packed for ks.forward (nr > 0)
+	wtp    [][]float32 // per layer: Wᵀ packed for ks.inputGrad (nr > 0)
+	s      []float32   // scratch of the kernels
 }
 
 // NewMLP returns the objective of a network with in inputs, the given
@@ -39,7 +44,31 @@ func NewMLP(in int, hidden []int, out, kind int, l2 float64) *MLP {
 	}
 	o.delta[0] = make([]float32, mlpBlock*widest)
 	o.delta[1] = make([]float32, mlpBlock*widest)
+	o.setKernels(kernels)
 	return o
+}
+
+// setKernels makes o use ks, with the packing buffers it needs.
+func (o *MLP) setKernels(ks *kernelSet) {
+	o.ks = ks
+	o.wp, o.wtp = nil, nil
+	s := 0
+	for _, sh := range o.shapes {
+		s = max(s, ks.scratchLen(mlpBlock, sh[0], sh[1]))
+	}
+	o.s = make([]float32, s)
+	if ks.nr == 0 {
+		return
+	}
+	o.wp = make([][]float32, len(o.shapes))
+	o.wtp = make([][]float32, len(o.shapes))
+	for l, sh := range o.shapes {
+		in, out := sh[0], sh[1]
+		o.wp[l] = make([]float32, packedLen(in, out, ks.nr))
+		if l > 0 {
+			o.wtp[l] = make([]float32, packedLen(out, in, ks.nr))
+		}
+	}
 }
 
 // Dim implements Objective.
@@ -63,6 +92,15 @@ func (o *MLP) LossGrad(params, X, y []float32, rows int, grad []float32) float64
 	checkArgs(o, params, X, y, rows, grad)
 	clear(grad)
 	in := o.Dim()
+	if o.ks.nr > 0 && rows > 0 {
+		for l, sh := range o.shapes {
+			w, _ := o.layer(params, l)
+			packPanels(o.wp[l], w, sh[0], sh[1], sh[1], o.ks.nr)
+			if l > 0 {
+				packPanelsT(o.wtp[l], w, sh[1], sh[0], sh[1], o.ks.nr)
+			}
+		}
+	}
 	var loss float64
 	for lo := 0; lo < rows; lo += mlpBlock {
 		nb := min(mlpBlock, rows-lo)
@@ -79,15 +117,16 @@ func (o *MLP) LossGrad(params, X, y []float32, rows int, grad []float32) float64
 // block runs nb rows forward and backward, adding their gradient to grad,
 // and returns their loss.
 func (o *MLP) block(params, x, y []float32, nb int, grad []float32) float64 {
+	ks := o.ks
 	last := len(o.shapes) - 1
 	o.act[0] = x
 	for l, sh := range o.shapes {
-		w, b := o.layer(params, l)
-		c := o.act[l+1][:nb*sh[1]]
-		matmulBias(c, o.act[l][:nb*sh[0]], w, b, nb, sh[0], sh[1])
-		if l < last {
-			reluInPlace(c)
+		wp, b := o.layer(params, l)
+		if ks.nr > 0 {
+			wp = o.wp[l]
 		}
+		c := o.act[l+1][:nb*sh[1]]
+		ks.forward(c, o.act[l][:nb*sh[0]], wp, b, o.s, nb, sh[0], sh[1], l < last)
 	}
 	nout := o.shapes[last][1]
 	d := o.delta[0][:nb*nout]
@@ -96,14 +135,16 @@ func (o *MLP) block(params, x, y []float32, nb int, grad []float32) float64 {
 		in, out := o.shapes[l][0], o.shapes[l][1]
 		gw, gb := o.layer(grad, l)
 		a := o.act[l][:nb*in]
-		addATB(gw, a, d, nb, in, out)
-		colSum(gb, d, nb, out)
+		ks.weightGrad(gw, gb, a, d, o.s, nb, in, out)
 		if l == 0 {
 			break
 		}
-		w, _ := o.layer(params, l)
+		wtp, _ := o.layer(params, l)
+		if ks.nr > 0 {
+			wtp = o.wtp[l]
+		}
 		prev := o.delta[(last-l+1)%2][:nb*in]
-		backReLU(prev, d, w, a, nb, in, out)
+		ks.inputGrad(prev, d, wtp, a, o.s, nb, in, out)
 		d = prev
 	}
 	return loss
@@ -137,12 +178,4 @@ func (o *MLP) outputGrad(d, z, y []float32, nb, k int) float64 {
 		}
 	}
 	return loss
-}
-
-func reluInPlace(x []float32) {
-	for i, v := range x {
-		if v < 0 {
-			x[i] = 0
-		}
-	}
 }

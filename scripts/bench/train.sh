@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Training step throughput, side by side: nightshift's training math (one
-# member for now: scripts/bench/trainbench) and PyTorch DistributedDataParallel
+# Training step throughput, side by side: nightshift's training math in one
+# process (scripts/bench/trainbench: objective + optimiser, no group), the real
+# training member as a group of 1 and 2 processes (scripts/bench/ddpbench:
+# train.Trainer, the epoch's block permutation, the gradient summed by the
+# ring all-reduce over gRPC), and PyTorch DistributedDataParallel
 # on gloo (scripts/bench/ddp_torch.py, one thread per process, 1 and 2
 # members), on the same synthetic data, model, batch per member and epochs.
 #   scripts/bench/train.sh        (needs Debian's python3-torch and OpenBLAS; installs them as root when missing)
@@ -37,6 +40,7 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
 fi
 BLAS=$("$PY" -c 'import torch, re; print(next((l.split()[-1] for l in open("/proc/self/maps") if re.search(r"blas", l)), "?"))')
 GOEXPERIMENT=simd go build -o .tools/bin/trainbench ./scripts/bench/trainbench
+GOEXPERIMENT=simd go build -o .tools/bin/ddpbench ./scripts/bench/ddpbench
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(go env GOVERSION) $CORES cores, AVX-512 $AVX512; Adam lr 0.01, batch 1024 per member"
 echo "# PyTorch BLAS: $BLAS, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 echo "| who | model | steps | samples/s | final logloss |"
@@ -46,12 +50,21 @@ run_ddp() { # world model epochs rows
   "$PY" scripts/bench/ddp_torch.py 0 "$1" "$DATA" "$2" 1024 "$3" "$4"
   wait
 }
+run_group() { # world model epochs rows: nightshift's training group, one process per member
+  for r in $(seq 1 $(($1 - 1))); do .tools/bin/ddpbench -rank "$r" -world "$1" -data "$DATA" -model "$2" -epochs "$3" -rows "$4" & done
+  .tools/bin/ddpbench -rank 0 -world "$1" -data "$DATA" -model "$2" -epochs "$3" -rows "$4"
+  wait
+}
 .tools/bin/trainbench -model logistic -rows 262144 -epochs 2 -data "$DATA"
 run_ddp 1 logistic 2 262144
 run_ddp 2 logistic 2 262144
+run_group 1 logistic 2 262144
+run_group 2 logistic 2 262144
 .tools/bin/trainbench -model mlp -rows 65536 -epochs 1
 run_ddp 1 mlp 1 65536
 run_ddp 2 mlp 1 65536
+run_group 1 mlp 1 65536
+run_group 2 mlp 1 65536
 if [ $AVX512 = yes ]; then
   NIGHTSHIFT_KERNELS=avx2 .tools/bin/trainbench -model mlp -rows 65536 -epochs 1 | sed 's/Go)/Go, AVX2)/'
   OPENBLAS_CORETYPE=Haswell run_ddp 1 mlp 1 65536 | sed 's/member)/member, OpenBLAS Haswell)/'

@@ -29,6 +29,13 @@ func (g *Group) AllReduce(ctx context.Context, v []float32) error {
 	if err != nil {
 		return err
 	}
+	small := g.cfg.SmallBytes
+	if small == 0 {
+		small = DefaultSmallBytes
+	}
+	if 4*len(v) <= small {
+		return g.end(g.smallAllReduce(ctx, op, v))
+	}
 	return g.end(g.allReduce(ctx, op, v))
 }
 

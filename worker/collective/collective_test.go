@@ -18,6 +18,7 @@ import (
 
 // ring is n members, each a real gRPC server on loopback with a Hub.
 type ring struct {
+	small   int // Config.SmallBytes of the groups it joins: -1 tests the ring path at every length
 	addrs   []string
 	hubs    []*Hub
 	servers []*grpc.Server
@@ -25,7 +26,7 @@ type ring struct {
 
 func newRing(t testing.TB, n int) *ring {
 	t.Helper()
-	r := &ring{}
+	r := &ring{small: -1}
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -64,7 +65,7 @@ func (r *ring) joinStreams(t testing.TB, name string, gen uint64, chunk, streams
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs, ChunkBytes: chunk, Streams: streams})
+			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs, ChunkBytes: chunk, Streams: streams, SmallBytes: r.small})
 		}()
 	}
 	wg.Wait()
@@ -314,6 +315,45 @@ func TestLinkOrder(t *testing.T) {
 				for _, dep := range []chunkRef{{st - 1, i}, {st - 1, i + linkLag}} {
 					if p, ok := pos[dep]; ok && p > pos[chunkRef{st, i}] {
 						t.Fatalf("counts %v: %v before %v in %v", counts, chunkRef{st, i}, dep, order)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSmallAllReduceExact sums short vectors by the all-gather path: every
+// member ends with the rank-order sums, bit for bit, for any member count
+// and length, call after call.
+func TestSmallAllReduceExact(t *testing.T) {
+	for n := 1; n <= 5; n++ {
+		r := newRing(t, n)
+		r.small = 0 // the default threshold
+		for gen, l := range []int{0, 1, n + 1, 65, DefaultSmallBytes / 4} {
+			groups := r.join(t, "s", uint64(gen+1), 0)
+			rng := rand.New(rand.NewPCG(uint64(n), uint64(l)))
+			inputs, vecs := make([][]float32, n), make([][]float32, n)
+			for m := range n {
+				inputs[m] = make([]float32, l)
+				for i := range inputs[m] {
+					inputs[m][i] = float32(rng.NormFloat64())
+				}
+				vecs[m] = append([]float32(nil), inputs[m]...)
+			}
+			for range 3 { // repeated calls reuse the scratch
+				for m := range n {
+					copy(vecs[m], inputs[m])
+				}
+				each(t, groups, func(i int, g *Group) error { return g.AllReduce(context.Background(), vecs[i]) })
+				for i := range l {
+					want := inputs[0][i]
+					for k := 1; k < n; k++ {
+						want += inputs[k][i]
+					}
+					for m := range n {
+						if math.Float32bits(vecs[m][i]) != math.Float32bits(want) {
+							t.Fatalf("n %d len %d: member %d element %d = %v, want %v", n, l, m, i, vecs[m][i], want)
+						}
 					}
 				}
 			}

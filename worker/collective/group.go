@@ -36,6 +36,11 @@ type Config struct {
 	// Streams is the number of parallel connections per ring link; 0 means
 	// DefaultStreams. Every member must use the same value.
 	Streams int
+	// SmallBytes: AllReduce sums vectors up to this many bytes by an
+	// all-gather (fewer dependent hops) instead of the ring; 0 means
+	// DefaultSmallBytes, negative always the ring. Every member must use
+	// the same value.
+	SmallBytes int
 }
 
 // Group is this member's handle on one group generation.
@@ -52,8 +57,10 @@ type Group struct {
 	// cut cancels the outgoing stream; safe while a Send is in flight.
 	cut func()
 	op  uint64
-	mu  sync.Mutex // one collective at a time
-	err error      // sticky: a broken generation stays broken
+	// small is smallAllReduce's scratch: every member's vector.
+	small []float32
+	mu    sync.Mutex // one collective at a time
+	err   error      // sticky: a broken generation stays broken
 }
 
 // Join enters a group generation: it opens the stream to the right

@@ -112,7 +112,18 @@ func (s *Server) pick(ls *leaderState, view *View, w *pb.Worker, n int, freeByte
 	}
 	budget, unbounded := freeBytes, freeBytes <= 0 || w.MemoryBytes <= 0
 	now := time.Now().UnixMilli()
-	member := map[string]bool{} // per job seen: is (or is becoming) w a member of that training group
+	// A worker is at most one member of a training group: per training
+	// job seen, whether w is (or is becoming) a member.
+	member := map[string]bool{}
+	train := map[string]bool{}
+	isTrain := func(job string) bool {
+		v, ok := train[job]
+		if !ok {
+			v = view.Job(job).GetSpec().GetTrain() != nil
+			train[job] = v
+		}
+		return v
+	}
 	watch := view.Pending(w.Pool, func(t *pb.Task) bool {
 		if len(ops) >= n {
 			return false
@@ -123,16 +134,12 @@ func (s *Server) pick(ls *leaderState, view *View, w *pb.Worker, n int, freeByte
 		if !unbounded && t.EstBytes > budget && !(len(ops) == 0 && freeBytes >= w.MemoryBytes) {
 			return true // does not fit now; an idle worker still takes an oversized task
 		}
-		if held, ok := member[t.JobId]; ok && held {
-			return true // one member per worker: a group's members are distinct workers
-		} else if !ok {
-			held = view.Job(t.JobId).GetSpec().GetTrain() != nil && holdsMember(view.Tasks(t.JobId), w.Id)
-			if member[t.JobId] = held; held {
-				return true
+		if isTrain(t.JobId) {
+			if held, seen := member[t.JobId]; held || (!seen && holdsMember(view.Tasks(t.JobId), w.Id)) {
+				member[t.JobId] = true
+				return true // one member per worker: a group's members are distinct workers
 			}
-		}
-		if view.Job(t.JobId).GetSpec().GetTrain() != nil {
-			member[t.JobId] = true
+			member[t.JobId] = true // w becomes a member with this lease
 		}
 		budget -= t.EstBytes
 		lease(t, false)

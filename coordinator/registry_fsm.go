@@ -287,12 +287,17 @@ func (a *applier) replayModel(resp []byte) (*pb.RegisteredModel, bool) {
 	return getModel(a.txn, string(name)), true
 }
 
+// IsModelRef reports whether a score job's model names a registry entry
+// (NAME, NAME@ALIAS, NAME@vN) rather than an artifact URI (which holds
+// "://" or starts with "/").
+func IsModelRef(s string) bool { return !strings.Contains(s, "://") && !strings.HasPrefix(s, "/") }
+
 // resolveModelRef reads a score job's model: an artifact URI (it holds
 // "://" or starts with "/") is returned as it is, with isRef false;
 // otherwise ref is NAME@ALIAS, NAME@vN or NAME (NAME@production) and
 // resolves to that version's artifact URI.
 func resolveModelRef(v *View, ref string) (uri string, ver *pb.ModelVersion, isRef bool, err error) {
-	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "/") {
+	if !IsModelRef(ref) {
 		return ref, nil, false, nil
 	}
 	name, sel, hasSel := strings.Cut(ref, "@")

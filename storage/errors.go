@@ -16,6 +16,8 @@ var (
 	ErrInvalidKey = errors.New("invalid key")
 	// ErrInvalidArgument means the store rejected the request as malformed.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrTooLarge means an object is larger than the reader allows.
+	ErrTooLarge = errors.New("object too large")
 )
 
 // Error is the error every Bucket method returns: the operation, the URI it

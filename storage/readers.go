@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -44,4 +45,22 @@ func fill(r io.Reader, buf []byte) (n int, eof bool, err error) {
 		}
 	}
 	return n, false, nil
+}
+
+// ReadAll reads a whole object of at most limit bytes; a larger one is an
+// error wrapping ErrTooLarge, never a silently truncated body.
+func ReadAll(ctx context.Context, b Bucket, key string, limit int64) ([]byte, error) {
+	rc, _, err := b.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", b.URI(key), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s is over the %d-byte limit", ErrTooLarge, b.URI(key), limit)
+	}
+	return data, nil
 }

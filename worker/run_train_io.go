@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -48,17 +47,9 @@ func (m *member) loadCheckpoint(ctx context.Context, step int64) (*train.State, 
 	if err != nil {
 		return nil, err
 	}
-	rc, _, err := b.Get(ctx, key)
+	body, err := storage.ReadAll(ctx, b, key, maxCheckpointBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", uri, err)
-	}
-	defer rc.Close()
-	body, err := io.ReadAll(io.LimitReader(rc, maxCheckpointBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", uri, err)
-	}
-	if len(body) > maxCheckpointBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", uri, maxCheckpointBytes)
+		return nil, err
 	}
 	st := &train.State{}
 	if err := st.UnmarshalBinary(body); err != nil {

@@ -3,14 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
-
-// isModelRef reports whether a --model value names a registry entry
-// (NAME, NAME@ALIAS, NAME@vN) rather than an artifact URI.
-func isModelRef(s string) bool { return !strings.Contains(s, "://") && !strings.HasPrefix(s, "/") }
 
 // pinModelRef resolves a registry reference through the coordinator. It
 // returns the version's artifact URI (for the local preflight) and

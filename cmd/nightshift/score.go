@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nightshift-ml/nightshift/coordinator"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/worker/model"
@@ -91,7 +92,7 @@ func runScore(cmd *cobra.Command, f *scoreFlags) error {
 			return err
 		}
 		spec.Input = ds
-		if isModelRef(spec.Model) {
+		if coordinator.IsModelRef(spec.Model) {
 			uri, pinned, err := pinModelRef(cmd.Context(), &f.submit.client, spec.Model)
 			if err != nil {
 				return err

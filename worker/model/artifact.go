@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -42,21 +43,14 @@ func Load(ctx context.Context, st storage.Config, uri string) (*Model, error) {
 	return m, nil
 }
 
-// readAll reads a whole object of at most limit bytes.
+// readAll reads a whole object of at most limit bytes; an oversized one is
+// an invalid artifact.
 func readAll(ctx context.Context, b storage.Bucket, key string, limit int64) ([]byte, error) {
-	rc, _, err := b.Get(ctx, key)
-	if err != nil {
-		return nil, err
+	data, err := storage.ReadAll(ctx, b, key, limit)
+	if errors.Is(err, storage.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", b.URI(key), err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s is over the %d-byte limit", ErrInvalidSpec, b.URI(key), limit)
-	}
-	return data, nil
+	return data, err
 }
 
 // readWeights streams weights.bin, decoding little-endian float32 and

@@ -62,6 +62,15 @@ func valueAt(a arrow.Array, i int) (float64, bool) {
 	return numericBlock(a, i, i+1, scratch[:])[0], true
 }
 
+// NumericAt returns row i of a column as float64, and false when the row
+// is null or the column is not an integer or float column.
+func NumericAt(a arrow.Array, i int) (float64, bool) {
+	if !isNumeric(a.DataType()) {
+		return 0, false
+	}
+	return valueAt(a, i)
+}
+
 // isNull reports whether bit off+i of a validity bitmap is clear.
 func isNull(bitmap []byte, off, i int) bool {
 	j := off + i

@@ -285,35 +285,15 @@ func labelString(a arrow.Array, i int) string {
 	return a.ValueStr(i)
 }
 
+// labelNumber reads a numeric or boolean value; false for other types.
 func labelNumber(a arrow.Array, i int) (float64, bool) {
-	switch c := a.(type) {
-	case *array.Boolean:
+	if c, ok := a.(*array.Boolean); ok {
 		if c.Value(i) {
 			return 1, true
 		}
 		return 0, true
-	case *array.Float64:
-		return c.Value(i), true
-	case *array.Float32:
-		return float64(c.Value(i)), true
-	case *array.Int64:
-		return float64(c.Value(i)), true
-	case *array.Int32:
-		return float64(c.Value(i)), true
-	case *array.Int16:
-		return float64(c.Value(i)), true
-	case *array.Int8:
-		return float64(c.Value(i)), true
-	case *array.Uint64:
-		return float64(c.Value(i)), true
-	case *array.Uint32:
-		return float64(c.Value(i)), true
-	case *array.Uint16:
-		return float64(c.Value(i)), true
-	case *array.Uint8:
-		return float64(c.Value(i)), true
 	}
-	return 0, false
+	return model.NumericAt(a, i)
 }
 
 // split assigns row blocks to the holdout by the seed.

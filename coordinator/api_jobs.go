@@ -27,27 +27,11 @@ func (a *jobAPI) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 	} else if conn != nil {
 		return pb.NewJobServiceClient(conn).SubmitJob(fctx, req)
 	}
-	if req.Spec == nil {
-		return nil, status.Error(codes.InvalidArgument, "submit: no job spec")
-	}
-	// An existing job with the key answers without touching storage.
-	if key := req.Spec.IdempotencyKey; key != "" {
-		if j := a.s.store.Snapshot().JobByKey(key); j != nil {
-			return &pb.SubmitJobResponse{Job: j}, nil
-		}
-	}
-	cmd, err := a.s.planJob(ctx, req.Spec)
+	job, created, err := a.s.Submit(ctx, req.RequestId, req.Spec)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, Op: &pb.Command_SubmitJob{SubmitJob: cmd}})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if res.created {
-		a.s.log.Info("job submitted", "job", res.job.Id, "tasks", res.job.TasksTotal, "pool", poolOf(res.job.Spec))
-	}
-	return &pb.SubmitJobResponse{Job: res.job, Created: res.created}, nil
+	return &pb.SubmitJobResponse{Job: job, Created: created}, nil
 }
 
 func (a *jobAPI) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.GetJobResponse, error) {

@@ -37,7 +37,7 @@ func (s *Server) apply(ctx context.Context, cmd *pb.Command) (*applyResult, erro
 	}
 	f := s.raft.raft.Apply(data, applyTimeout)
 	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
+	go func() { done <- s.awaitApply(f) }()
 	select {
 	case err := <-done:
 		if err != nil {

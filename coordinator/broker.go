@@ -115,12 +115,12 @@ func (s *Server) pick(ls *leaderState, view *View, w *pb.Worker, n int, freeByte
 	// A worker is at most one member of a training group: per training
 	// job seen, whether w is (or is becoming) a member.
 	member := map[string]bool{}
-	train := map[string]bool{}
-	isTrain := func(job string) bool {
-		v, ok := train[job]
+	grouped := map[string]bool{}
+	isGroupMember := func(job string) bool {
+		v, ok := grouped[job]
 		if !ok {
-			v = view.Job(job).GetSpec().GetTrain() != nil
-			train[job] = v
+			v = isGrouped(view.Job(job))
+			grouped[job] = v
 		}
 		return v
 	}
@@ -134,7 +134,7 @@ func (s *Server) pick(ls *leaderState, view *View, w *pb.Worker, n int, freeByte
 		if !unbounded && t.EstBytes > budget && !(len(ops) == 0 && freeBytes >= w.MemoryBytes) {
 			return true // does not fit now; an idle worker still takes an oversized task
 		}
-		if isTrain(t.JobId) {
+		if isGroupMember(t.JobId) {
 			if held, seen := member[t.JobId]; held || (!seen && holdsMember(view.Tasks(t.JobId), w.Id)) {
 				member[t.JobId] = true
 				return true // one member per worker: a group's members are distinct workers

@@ -8,23 +8,32 @@ import (
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/proto/rpc/faultnet"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
-// testCluster is N coordinators on loopback with real Raft, gossip and gRPC.
+// testCluster is N coordinators on loopback with real Raft, gossip and
+// gRPC. Raft and gRPC between them run through net, where tests partition,
+// blackhole and delay nodes by ID (gossip stays on plain loopback).
 type testCluster struct {
 	t     *testing.T
+	net   *faultnet.Network
 	nodes []*Server
 	dirs  []string
 }
 
-func startNode(t *testing.T, id, dir string, bootstrap bool, seeds []string, tweak func(*Config)) *Server {
+func startNode(t *testing.T, fnet *faultnet.Network, id, dir string, bootstrap bool, seeds []string, tweak func(*Config)) *Server {
 	t.Helper()
 	cfg := TestConfig()
 	cfg.ID, cfg.DataDir, cfg.Bootstrap, cfg.Seeds = id, dir, bootstrap, seeds
+	nd := fnet.Node(id)
+	cfg.Dialer, cfg.Listen = nd.DialContext, nd.Listen
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -37,14 +46,14 @@ func startNode(t *testing.T, id, dir string, bootstrap bool, seeds []string, twe
 
 func newTestCluster(t *testing.T, n int, tweak func(*Config)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t}
+	c := &testCluster{t: t, net: faultnet.New()}
 	for i := range n {
 		dir := t.TempDir()
 		var seeds []string
 		if i > 0 {
 			seeds = []string{c.nodes[0].GossipAddr()}
 		}
-		s := startNode(t, fmt.Sprintf("c%d", i+1), dir, i == 0, seeds, tweak)
+		s := startNode(t, c.net, fmt.Sprintf("c%d", i+1), dir, i == 0, seeds, tweak)
 		c.nodes, c.dirs = append(c.nodes, s), append(c.dirs, dir)
 		if i == 0 {
 			c.waitLeader()
@@ -65,18 +74,6 @@ func newTestCluster(t *testing.T, n int, tweak func(*Config)) *testCluster {
 	return c
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func (c *testCluster) leader() *Server {
 	for _, s := range c.nodes {
 		if s != nil && s.IsLeader() && s.leading() != nil {
@@ -88,7 +85,7 @@ func (c *testCluster) leader() *Server {
 
 func (c *testCluster) waitLeader() *Server {
 	c.t.Helper()
-	waitFor(c.t, 10*time.Second, "a leader", func() bool { return c.leader() != nil })
+	testkit.Wait(c.t, 10*time.Second, "a leader", func() bool { return c.leader() != nil })
 	return c.leader()
 }
 
@@ -114,20 +111,15 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 // callRetry retries a call while the cluster has no reachable leader.
 func callRetry[T any](t *testing.T, fn func(context.Context) (T, error)) T {
 	t.Helper()
-	var last error
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+	var v T
+	testkit.Retry(t, 15*time.Second, "a call to succeed", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		v, err := fn(ctx)
-		cancel()
-		if err == nil {
-			return v
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("call kept failing: %v", last)
-	var zero T
-	return zero
+		defer cancel()
+		var err error
+		v, err = fn(ctx)
+		return err
+	})
+	return v
 }
 
 // TestClusterNoopJobThroughFollower drives a 3-voter cluster through a
@@ -146,27 +138,27 @@ func TestClusterNoopJobThroughFollower(t *testing.T) {
 		sub := callRetry(t, func(ctx context.Context) (*pb.SubmitJobResponse, error) {
 			return jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Name: name, Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: tasks}}}})
 		})
+		// One lease round per poll: the reports of this round ride on the
+		// next lease call (after a leader change they are sent again).
 		var reports []*pb.TaskReport
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
+		testkit.Wait(t, 20*time.Second, "job "+name+" to finish", func() bool {
 			resp, err := workers.Lease(context.Background(), &pb.LeaseRequest{WorkerId: "w1", MaxTasks: 8, Reports: reports, WaitMs: 100})
 			if err != nil {
-				time.Sleep(50 * time.Millisecond) // leader change: reports are retried with the next call
-				continue
+				return false
 			}
 			reports = nil
 			for _, as := range resp.Assignments {
 				reports = append(reports, &pb.TaskReport{Attempt: as.Attempt, Outcome: &pb.TaskReport_Success{Success: &pb.TaskResult{}}})
 			}
 			j, err := jobs.GetJob(context.Background(), &pb.GetJobRequest{Id: sub.Job.Id})
-			if err == nil && j.Job.State == pb.JobState_JOB_STATE_SUCCEEDED {
-				if j.Job.TasksSucceeded != tasks {
-					t.Fatalf("job %s: %d of %d tasks", name, j.Job.TasksSucceeded, tasks)
-				}
-				return
+			if err != nil || j.Job.State != pb.JobState_JOB_STATE_SUCCEEDED {
+				return false
 			}
-		}
-		t.Fatalf("job %s did not finish", name)
+			if j.Job.TasksSucceeded != tasks {
+				t.Fatalf("job %s: %d of %d tasks", name, j.Job.TasksSucceeded, tasks)
+			}
+			return true
+		})
 	}
 	run("first", 50)
 
@@ -183,6 +175,46 @@ func TestClusterNoopJobThroughFollower(t *testing.T) {
 		jobs, workers = pb.NewJobServiceClient(conn), pb.NewWorkerServiceClient(conn)
 	}
 	run("after failover", 30)
+}
+
+// TestIsolatedLeaderStepsDownAndCatchesUp cuts the leader's Raft and gRPC
+// off the two followers: they elect a leader in a higher term and commit
+// writes, while the old leader steps down and refuses writes with
+// Unavailable. Healed, it follows the new leader and applies what it missed.
+func TestIsolatedLeaderStepsDownAndCatchesUp(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	old := c.waitLeader()
+	oldTerm, _ := old.RaftTerm()
+	var others []string
+	for _, s := range c.nodes {
+		if s != old {
+			others = append(others, s.ID())
+		}
+	}
+	c.net.Partition([]string{old.ID()}, others)
+	var nl *Server
+	testkit.Wait(t, 10*time.Second, "a leader among the majority", func() bool {
+		nl = c.leader()
+		return nl != nil && nl != old
+	})
+	if term, _ := nl.RaftTerm(); term <= oldTerm {
+		t.Fatalf("new leader %s in term %d, the old one led term %d", nl.ID(), term, oldTerm)
+	}
+	testkit.Wait(t, 5*time.Second, "the isolated leader to step down", func() bool { return !old.IsLeader() })
+	spec := &pb.JobSpec{Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 1}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := pb.NewJobServiceClient(dial(t, old.Addr())).SubmitJob(ctx, &pb.SubmitJobRequest{Spec: spec}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("submit to the isolated old leader: %v, want Unavailable", err)
+	}
+	jobs := pb.NewJobServiceClient(dial(t, nl.Addr()))
+	resp := callRetry(t, func(ctx context.Context) (*pb.SubmitJobResponse, error) {
+		return jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: spec})
+	})
+	c.net.Heal()
+	testkit.Wait(t, 15*time.Second, "the old leader to apply the job committed without it", func() bool {
+		return old.Store().Snapshot().Job(resp.Job.Id) != nil
+	})
 }
 
 // TestFollowerRestartCatchesUpFromSnapshot stops a follower, commits past
@@ -208,7 +240,7 @@ func TestFollowerRestartCatchesUpFromSnapshot(t *testing.T) {
 		}
 	}
 	gone := c.nodes[idx]
-	waitFor(t, 10*time.Second, "the follower to apply 30 jobs", func() bool { return len(gone.Store().Snapshot().Jobs()) == 30 })
+	testkit.Wait(t, 10*time.Second, "the follower to apply 30 jobs", func() bool { return len(gone.Store().Snapshot().Jobs()) == 30 })
 	// The follower snapshots its own state, then dies.
 	if err := gone.raft.raft.Snapshot().Error(); err != nil {
 		t.Fatalf("follower snapshot: %v", err)
@@ -222,9 +254,9 @@ func TestFollowerRestartCatchesUpFromSnapshot(t *testing.T) {
 	if err := leader.raft.raft.Snapshot().Error(); err != nil {
 		t.Fatalf("leader snapshot: %v", err)
 	}
-	back := startNode(t, id, dir, false, []string{leader.GossipAddr()}, func(cfg *Config) { cfg.RaftAddr = raftAddr })
+	back := startNode(t, c.net, id, dir, false, []string{leader.GossipAddr()}, func(cfg *Config) { cfg.RaftAddr = raftAddr })
 	c.nodes[idx] = back
-	waitFor(t, 15*time.Second, "the restarted follower to catch up", func() bool {
+	testkit.Wait(t, 15*time.Second, "the restarted follower to catch up", func() bool {
 		return len(back.Store().Snapshot().Jobs()) == 60 && back.AppliedIndex() >= leader.AppliedIndex()
 	})
 	want, got := leader.Store().Snapshot().Jobs(), back.Store().Snapshot().Jobs()
@@ -294,7 +326,7 @@ func TestJobGCReplicates(t *testing.T) {
 	})
 	l.collectJobs(context.Background(), time.Now().Add(l.cfg.JobGCAge+time.Minute))
 	for _, s := range c.nodes {
-		waitFor(t, 5*time.Second, "GC on "+s.ID(), func() bool {
+		testkit.Wait(t, 5*time.Second, "GC on "+s.ID(), func() bool {
 			v := s.Store().Snapshot()
 			return v.Job(ids[0]) == nil && v.Job(ids[1]) != nil && v.Job(ids[2]) != nil
 		})

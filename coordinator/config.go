@@ -1,9 +1,11 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
@@ -68,6 +70,9 @@ type Config struct {
 	// every JobGCInterval.
 	JobGCAge      time.Duration
 	JobGCInterval time.Duration
+	// SweepInterval is how often the leader removes what the attempts of
+	// ended jobs left in storage (see sweep.go); 0 disables it.
+	SweepInterval time.Duration
 
 	// Raft timings; zero keeps hashicorp/raft's defaults.
 	RaftHeartbeatTimeout time.Duration
@@ -81,6 +86,14 @@ type Config struct {
 	TrailingLogs uint64
 	// FastGossip tightens memberlist timings (loopback tests and dev).
 	FastGossip bool
+
+	// Dialer, when set, opens the connections this coordinator dials to
+	// other coordinators (Raft, forwarded calls) instead of a TCP dial;
+	// Listen, when set, binds its Raft and gRPC listeners instead of
+	// net.Listen. Tests inject network faults through them; nil in
+	// production.
+	Dialer rpc.Dialer
+	Listen func(network, addr string) (net.Listener, error)
 
 	// Version is advertised in gossip.
 	Version string
@@ -104,6 +117,7 @@ func DefaultConfig() Config {
 		SpeculationMinRuntime: 2 * time.Second,
 		JobGCAge:              7 * 24 * time.Hour,
 		JobGCInterval:         5 * time.Minute,
+		SweepInterval:         time.Minute,
 		// Followers learn the commit index within this; raft's 50ms default
 		// puts that on every forwarded lease's path (measured: the 10k-task
 		// benchmark runs ~1.4x faster at 5ms).
@@ -130,6 +144,7 @@ func TestConfig() Config {
 	c.RaftLeaderLease = 150 * time.Millisecond
 	c.RaftCommitTimeout = 5 * time.Millisecond
 	c.FastGossip = true
+	c.SweepInterval = 250 * time.Millisecond
 	return c
 }
 
@@ -165,4 +180,21 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("max_attempts must be at least 1"))
 	}
 	return errors.Join(errs...)
+}
+
+// listen binds a listener through the Listen hook, or net.Listen.
+func (c *Config) listen(network, addr string) (net.Listener, error) {
+	if c.Listen != nil {
+		return c.Listen(network, addr)
+	}
+	return net.Listen(network, addr)
+}
+
+// dialer returns the Dialer hook, or a TCP dial.
+func (c *Config) dialer() rpc.Dialer {
+	if c.Dialer != nil {
+		return c.Dialer
+	}
+	var d net.Dialer
+	return func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 }

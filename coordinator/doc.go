@@ -1,4 +1,4 @@
-// Package coordinator owns the control plane (DESIGN.md §6–§8): the
+// Package coordinator owns the control plane (docs/architecture.md §3–§7): the
 // hashicorp/raft node (bolt log and stable store, file snapshots, TCP
 // transport with optional mTLS), the FSM over a go-memdb state store, the
 // leader-only loops (task broker, lease timers, speculation, finalizer), the

@@ -6,7 +6,9 @@ import (
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
@@ -59,12 +61,27 @@ func (f *forwarder) conn(addr string) (*grpc.ClientConn, error) {
 	if c, ok := f.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := rpc.Dial(addr, f.s.cfg.TLS)
+	c, err := rpc.DialVia(addr, f.s.cfg.TLS, f.s.cfg.Dialer, grpc.WithChainUnaryInterceptor(viaLeader(addr)))
 	if err != nil {
 		return nil, err
 	}
 	f.conns[addr] = c
 	return c, nil
+}
+
+// viaLeader makes the Unavailable errors of forwarded calls say that they
+// come from (or from reaching) the leader: a follower that cannot reach the
+// leader it knows answers "forwarded to the leader at ...: connection
+// error ...", not a bare transport error. The code stays Unavailable, so
+// callers still retry.
+func viaLeader(addr string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
+			return status.Errorf(codes.Unavailable, "forwarded to the leader at %s: %s", addr, st.Message())
+		}
+		return err
+	}
 }
 
 func (f *forwarder) close() {

@@ -31,6 +31,7 @@ type applyResult struct {
 	batch   *pb.TaskBatchResult
 	model   *pb.RegisteredModel
 	err     error
+	ended   []*pb.Job // jobs this command ended, for the leader's log (jobend.go)
 }
 
 // apply runs one decoded command against the store at a Raft index. It is
@@ -75,6 +76,7 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 	default:
 		return &applyResult{err: fmt.Errorf("%w %T at index %d", errUnknownOp, cmd.Op, index)}
 	}
+	res.ended = a.endedJobs(res)
 	a.flushJobs()
 	if cmd.RequestId != "" && res.err == nil {
 		a.remember(cmd.RequestId, res)
@@ -177,8 +179,8 @@ func (a *applier) replay(rec *pb.RequestRecord) *applyResult {
 
 func (a *applier) submitJob(c *pb.SubmitJob) *applyResult {
 	j := c.GetJob()
-	if j == nil || j.Id == "" || j.Spec == nil {
-		return &applyResult{err: fmt.Errorf("%w: submit without job, id or spec", errInvalid)}
+	if j == nil || j.Id == "" || kindOf(j.Spec) == nil {
+		return &applyResult{err: fmt.Errorf("%w: submit without job, id or a spec of a known kind", errInvalid)}
 	}
 	if key := j.Spec.IdempotencyKey; key != "" {
 		if obj, _ := a.txn.First(tableJobs, "idem", []byte(key)); obj != nil {
@@ -226,7 +228,7 @@ func poolOf(spec *pb.JobSpec) string {
 // allTasksDone moves a job whose tasks all succeeded on: to FINALIZING when
 // the leader must publish output, straight to SUCCEEDED otherwise.
 func (a *applier) allTasksDone(j *pb.Job) {
-	if j.Spec.GetNoop() != nil {
+	if !kindOf(j.Spec).publishes() {
 		j.State, j.EndUnixMs = pb.JobState_JOB_STATE_SUCCEEDED, a.now
 		a.event(j, "succeeded")
 		return

@@ -69,7 +69,7 @@ func (a *applier) lease(j *pb.Job, t *pb.Task, workerID string, speculative bool
 	if w.Pool != t.Pool {
 		return reject("worker %s is in pool %s, task in %s", workerID, w.Pool, t.Pool)
 	}
-	if j.Spec.GetTrain() != nil && (speculative || holdsMember(tasksOf(a.txn, j.Id), workerID)) {
+	if isGrouped(j) && (speculative || holdsMember(tasksOf(a.txn, j.Id), workerID)) {
 		return reject("worker %s is already a member of training job %s", workerID, j.Id)
 	}
 	switch {
@@ -99,8 +99,9 @@ func (a *applier) succeed(j *pb.Job, t *pb.Task, op *pb.TaskOp, res *pb.TaskResu
 	if res == nil {
 		return reject("success without a result")
 	}
-	if j.Spec.GetTrain() != nil && res.Train == nil {
-		return reject("training task %s/%d succeeded without the trained model", t.JobId, t.Index)
+	k := kindOf(j.Spec)
+	if why := k.resultError(res); why != "" {
+		return reject("task %s/%d: %s", t.JobId, t.Index, why)
 	}
 	res = proto.Clone(res).(*pb.TaskResult)
 	res.Attempt, res.WorkerId = op.Attempt, op.WorkerId
@@ -108,30 +109,8 @@ func (a *applier) succeed(j *pb.Job, t *pb.Task, op *pb.TaskOp, res *pb.TaskResu
 	j.TasksSucceeded++
 	j.RowsDone += res.Rows
 	j.BytesDone += res.Bytes
-	if j.Spec.GetTrain() != nil {
-		if j.State == pb.JobState_JOB_STATE_RUNNING {
-			a.trainFinished(j, res.Train)
-		}
-		return &pb.TaskOpResult{Ok: true, Attempt: op.Attempt}
-	}
-	if j.TasksSucceeded == j.TasksTotal && j.State == pb.JobState_JOB_STATE_RUNNING {
-		a.allTasksDone(j)
-	}
+	k.succeeded(a, j, res)
 	return &pb.TaskOpResult{Ok: true, Attempt: op.Attempt}
-}
-
-// taskName is how errors and events name a task: scoring and ingest tasks
-// are shards and units.
-func taskName(j *pb.Job, idx int32) string {
-	switch {
-	case j.Spec.GetScore() != nil:
-		return fmt.Sprintf("shard %d", idx)
-	case j.Spec.GetShard() != nil:
-		return fmt.Sprintf("ingest unit %d", idx)
-	case j.Spec.GetTrain() != nil:
-		return fmt.Sprintf("group member %d", idx)
-	}
-	return fmt.Sprintf("task %d", idx)
 }
 
 // endAttempt removes an attempt; it reports false when the attempt is not current.

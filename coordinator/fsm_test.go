@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 )
 
 // fsmHarness applies commands to a bare store, as Raft would.
@@ -105,7 +106,7 @@ func TestFSMJobLifecycle(t *testing.T) {
 	if !res[0].Ok || res[0].Attempt != 2 {
 		t.Fatalf("speculative lease: %v", res)
 	}
-	res = h.ops(succeedOp("j1", 0, 2, "w2", "_temporary/part-00000.a2.parquet"), succeedOp("j1", 0, 1, "w1", "_temporary/part-00000.a1.parquet"))
+	res = h.ops(succeedOp("j1", 0, 2, "w2", scoreout.AttemptKey(0, 2, "parquet")), succeedOp("j1", 0, 1, "w1", scoreout.AttemptKey(0, 1, "parquet")))
 	if !res[0].Ok || res[1].Ok {
 		t.Fatalf("first success must win, the loser be rejected: %v", res)
 	}
@@ -113,16 +114,16 @@ func TestFSMJobLifecycle(t *testing.T) {
 	if res = h.ops(succeedOp("j1", 0, 2, "w2", "x")); !res[0].Ok {
 		t.Fatalf("retried report: %v", res)
 	}
-	h.ops(succeedOp("j1", 1, 1, "w2", "_temporary/part-00001.a1.parquet"))
+	h.ops(succeedOp("j1", 1, 1, "w2", scoreout.AttemptKey(1, 1, "parquet")))
 	v := h.store.Snapshot()
 	j := v.Job("j1")
 	if j.State != pb.JobState_JOB_STATE_FINALIZING || j.TasksSucceeded != 2 || j.RowsDone != 20 || j.Speculative != 1 {
 		t.Fatalf("job after all tasks: %v", j)
 	}
-	if got := v.Task("j1", 0).Result.Object; got != "_temporary/part-00000.a2.parquet" {
+	if got := v.Task("j1", 0).Result.Object; got != scoreout.AttemptKey(0, 2, "parquet") {
 		t.Fatalf("committed object %q, want the winner's", got)
 	}
-	r := h.apply(&pb.Command{Op: &pb.Command_FinishJob{FinishJob: &pb.FinishJob{JobId: "j1", Succeeded: true, ResultUri: "file:///x/_manifest.json"}}})
+	r := h.apply(&pb.Command{Op: &pb.Command_FinishJob{FinishJob: &pb.FinishJob{JobId: "j1", Succeeded: true, ResultUri: "file:///x/" + scoreout.ManifestName}}})
 	if r.err != nil || r.job.State != pb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("finish: %+v", r)
 	}

@@ -1,16 +1,18 @@
 package coordinator
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // startHTTP serves /metrics, /healthz (the process is up) and /readyz
-// (a leader is known, so writes can be served).
+// (see ready).
 func (s *Server) startHTTP() error {
 	if s.cfg.HTTPAddr == "" {
 		return nil
@@ -23,11 +25,12 @@ func (s *Server) startHTTP() error {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if addr, id := s.raft.raft.LeaderWithID(); addr == "" {
-			http.Error(w, "no leader known", http.StatusServiceUnavailable)
-		} else {
-			fmt.Fprintf(w, "ready; leader %s\n", id)
+		id, err := s.ready()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
 		}
+		fmt.Fprintf(w, "ready; leader %s\n", id)
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.httpLn = ln
@@ -37,6 +40,22 @@ func (s *Server) startHTTP() error {
 		_ = s.http.Serve(ln)
 	}()
 	return nil
+}
+
+// ready returns the leader's ID when the node can serve: a leader is known
+// (so writes can be served) and gossip has joined a seed, or was given
+// none (so workers and the other coordinators can be found). Otherwise it
+// says what is missing.
+func (s *Server) ready() (raft.ServerID, error) {
+	var errs []error
+	addr, id := s.raft.raft.LeaderWithID()
+	if addr == "" {
+		errs = append(errs, errors.New("no leader known"))
+	}
+	if ok, err := s.gossip.Joined(); !ok {
+		errs = append(errs, err)
+	}
+	return id, errors.Join(errs...)
 }
 
 // HTTPAddr returns the address of the metrics and health endpoint ("" when off).

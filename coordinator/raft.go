@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -117,14 +118,15 @@ type streamLayer struct {
 	advertise net.Addr
 	server    *tls.Config
 	client    *tls.Config
+	dial      rpc.Dialer
 }
 
 func newStreamLayer(cfg *Config) (*streamLayer, error) {
-	ln, err := net.Listen("tcp", cfg.RaftAddr)
+	ln, err := cfg.listen("tcp", cfg.RaftAddr)
 	if err != nil {
 		return nil, fmt.Errorf("raft listen %s: %w", cfg.RaftAddr, err)
 	}
-	s := &streamLayer{Listener: ln, advertise: ln.Addr()}
+	s := &streamLayer{Listener: ln, advertise: ln.Addr(), dial: cfg.dialer()}
 	if cfg.RaftAdvertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", cfg.RaftAdvertise)
 		if err != nil {
@@ -173,12 +175,46 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 	}
 }
 
+// Dial opens a stream to a peer through the coordinator's dialer, with
+// the TLS handshake (when on) inside the same timeout.
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := &net.Dialer{Timeout: timeout}
-	if s.client != nil {
-		return tls.DialWithDialer(d, "tcp", string(addr), s.client)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := s.dial(ctx, string(addr))
+	if err != nil || s.client == nil {
+		return conn, err
 	}
-	return d.Dial("tcp", string(addr))
+	cfg := s.client
+	if cfg.ServerName == "" { // as tls.Dial: check the dialled host
+		host, _, err := net.SplitHostPort(string(addr))
+		if err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// RaftTerm returns the node's current Raft term and whether it leads in
+// that term. The pair is consistent: the term is read before and after
+// the state and the read is retried until both agree (a node leads in at
+// most one term at a time, and terms only grow).
+func (s *Server) RaftTerm() (term uint64, leader bool) {
+	r := s.raft.raft
+	for {
+		before := r.CurrentTerm()
+		leader = r.State() == raft.Leader
+		if after := r.CurrentTerm(); after == before {
+			return before, leader
+		}
+	}
 }
 
 // newHCLogger bridges hashicorp's logger to the coordinator's slog logger:

@@ -10,10 +10,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
-// The model registry (DESIGN.md §9): per name its versions, the aliases
+// The model registry (docs/architecture.md §8): per name its versions, the aliases
 // production and candidate, the production versions before the current
 // one (for rollback) and a capped history of decisions. Only the FSM
 // writes it: a finished training job registers a version (and the job's
@@ -22,8 +23,8 @@ import (
 
 // Registry aliases and caps.
 const (
-	aliasProduction      = "production"
-	aliasCandidate       = "candidate"
+	aliasProduction      = jobspec.AliasProduction
+	aliasCandidate       = jobspec.AliasCandidate
 	maxModelEvents       = 64
 	maxProductionHistory = 64
 	// marginSlack absorbs float rounding in "beats by at least margin":
@@ -287,44 +288,29 @@ func (a *applier) replayModel(resp []byte) (*pb.RegisteredModel, bool) {
 	return getModel(a.txn, string(name)), true
 }
 
-// IsModelRef reports whether a score job's model names a registry entry
-// (NAME, NAME@ALIAS, NAME@vN) rather than an artifact URI (which holds
-// "://" or starts with "/").
-func IsModelRef(s string) bool { return !strings.Contains(s, "://") && !strings.HasPrefix(s, "/") }
-
 // resolveModelRef reads a score job's model: an artifact URI (it holds
 // "://" or starts with "/") is returned as it is, with isRef false;
 // otherwise ref is NAME@ALIAS, NAME@vN or NAME (NAME@production) and
 // resolves to that version's artifact URI.
 func resolveModelRef(v *View, ref string) (uri string, ver *pb.ModelVersion, isRef bool, err error) {
-	if !IsModelRef(ref) {
+	if !jobspec.IsModelRef(ref) {
 		return ref, nil, false, nil
 	}
-	name, sel, hasSel := strings.Cut(ref, "@")
-	if name == "" || strings.ContainsAny(name, `/\`) || (hasSel && sel == "") {
-		return "", nil, true, fmt.Errorf("%w: model %q: want an artifact URI (s3://…, file:///…) or NAME, NAME@ALIAS, NAME@vN from the registry", errInvalid, ref)
+	r, err := jobspec.ParseModelRef(ref)
+	if err != nil {
+		return "", nil, true, fmt.Errorf("%w: %v", errInvalid, err)
 	}
+	name := r.Name
 	m := v.Model(name)
 	if m == nil {
 		return "", nil, true, fmt.Errorf("%w: no model named %s", errNotFound, name)
 	}
-	if !hasSel {
-		sel = aliasProduction
-	}
-	var n int32
-	switch {
-	case sel == aliasProduction || sel == aliasCandidate:
+	n := r.Version
+	if r.Alias != "" {
 		var ok bool
-		if n, ok = m.Aliases[sel]; !ok {
-			return "", nil, true, fmt.Errorf("%w: model %s has no %s version", errNotFound, name, sel)
+		if n, ok = m.Aliases[r.Alias]; !ok {
+			return "", nil, true, fmt.Errorf("%w: model %s has no %s version", errNotFound, name, r.Alias)
 		}
-	default:
-		digits := strings.TrimPrefix(sel, "v")
-		num, perr := strconv.ParseInt(digits, 10, 32)
-		if perr != nil || num <= 0 || strings.Trim(digits, "0123456789") != "" {
-			return "", nil, true, fmt.Errorf("%w: model %s: %q is neither an alias (production, candidate) nor a version (v1, v2, …)", errInvalid, name, sel)
-		}
-		n = int32(num)
 	}
 	found := findVersion(m, n)
 	if found == nil {

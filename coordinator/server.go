@@ -69,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 	s.hb = newHeartbeats()
 	s.fwd = newForwarder(s)
 	var err error
-	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+	if s.grpcLn, err = s.cfg.listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen %s: %w", cfg.GRPCAddr, err)
 	}
 	if s.cfg.GRPCAdvertise == "" {
@@ -97,15 +97,19 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// startGossip binds the gossip member and starts joining the seeds.
 func (s *Server) startGossip() error {
 	meta := gossip.Meta{Role: gossip.RoleCoordinator, ID: s.cfg.ID, GRPC: s.cfg.GRPCAdvertise,
 		Raft: string(s.raft.transport.LocalAddr()), Version: s.cfg.Version}
 	n, err := gossip.Start(gossip.Config{Name: s.cfg.ID, BindAddr: s.cfg.GossipAddr, AdvertiseAddr: s.cfg.GossipAdvertise,
-		Seeds: s.cfg.Seeds, Key: s.cfg.GossipKey, Meta: meta, Fast: s.cfg.FastGossip, OnChange: s.onGossip, Logger: s.log})
+		Key: s.cfg.GossipKey, Meta: meta, Fast: s.cfg.FastGossip, OnChange: s.onGossip, Logger: s.log})
 	if err != nil {
 		return err
 	}
 	s.gossip = n
+	// Seeds may not be up yet (a cluster restarted in any order): the node
+	// retries until one answers or it stops, and /readyz says so meanwhile.
+	n.JoinInBackground(context.Background(), s.cfg.Seeds, s.log.With("subsystem", "gossip"))
 	return nil
 }
 

@@ -27,7 +27,7 @@ func (s *Server) speculationLoop(ctx context.Context) {
 		for _, j := range view.ActiveJobs() {
 			// Training members are a group, not independent tasks: a
 			// backup would be a second member, not a race.
-			if j.State != pb.JobState_JOB_STATE_RUNNING || j.TasksTotal == 0 || j.Spec.GetTrain() != nil ||
+			if j.State != pb.JobState_JOB_STATE_RUNNING || j.TasksTotal == 0 || isGrouped(j) ||
 				float64(j.TasksSucceeded) < s.cfg.SpeculationQuantile*float64(j.TasksTotal) {
 				continue
 			}

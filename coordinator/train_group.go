@@ -15,7 +15,7 @@ import (
 // in-flight step).
 const groupSettle = 400 * time.Millisecond
 
-// groupLoop forms training groups (DESIGN.md §9). For every running
+// groupLoop forms training groups (docs/architecture.md §8). For every running
 // training job it compares the members of the current generation with the
 // workers that hold a live attempt of the job's member tasks: a member
 // lost (its attempt expired, released or failed) or a worker that leased

@@ -108,7 +108,8 @@ func newCSVReader(r io.Reader) *csv.Reader {
 
 func csvHeaderError(uri string, err error) error {
 	if errors.Is(err, io.EOF) {
-		return objectError(uri, "no header row")
+		// Zero-byte objects are refused by NewPlan: this one holds only blank lines.
+		return objectError(uri, "the CSV object has no header row (it holds only blank lines)")
 	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {

@@ -177,7 +177,7 @@ func Commit(ctx context.Context, st storage.Config, p *Plan, results []*UnitResu
 
 func checkLimits(p *Plan, rows, bad int64) error {
 	if rows == 0 && bad == 0 {
-		return fmt.Errorf("%w: %d source objects hold no data rows", ErrEmpty, len(p.Objects))
+		return emptyDatasetError(p)
 	}
 	if bad > 0 {
 		frac := float64(bad) / float64(rows+bad)

@@ -9,9 +9,9 @@ import (
 // power-of-two size class. Scans allocate a body and a few column buffers
 // per batch and free them at the next batch (and predictors their output
 // columns); reusing them skips the zeroing and page faults that fresh
-// allocations cost (they dominate decode time on these VMs, see DESIGN.md
-// §14). Buffers handed out are not zeroed: only code that overwrites every
-// byte (message bodies, decompression output, predictions) may use it.
+// allocations cost (they dominate decode time on these VMs, see
+// BENCHMARKS.md). Buffers handed out are not zeroed: only code that
+// overwrites every byte (message bodies, decompression output, predictions) may use it.
 // It is safe for concurrent use.
 type BufferPool struct {
 	classes [maxClass + 1]sync.Pool

@@ -30,6 +30,14 @@ type Bucket interface {
 	Copy(ctx context.Context, src, dst string) (ObjectInfo, error)
 	// URI returns the full URI of key, for messages and manifests.
 	URI(key string) string
+	// RemoveIncomplete discards the unfinished uploads (started, neither
+	// completed nor aborted, as a writer killed mid-Put leaves them) to keys
+	// under prefix whose last activity is more than olderThan ago, and
+	// returns how many it removed; olderThan <= 0 removes every one. On s3
+	// these are incomplete multipart uploads; on the file backend, temp
+	// files, matched by folder: pass a prefix ending in "/" for the same
+	// answer everywhere. A Put whose upload is removed fails.
+	RemoveIncomplete(ctx context.Context, prefix string, olderThan time.Duration) (int, error)
 }
 
 // ObjectInfo describes one stored object.
@@ -50,10 +58,10 @@ type PutOptions struct {
 // UploadLister is implemented by buckets that can count uploads which were
 // started but neither completed nor aborted: S3 multipart uploads, or the
 // file backend's leftover temp files. Tests use it to check that a failed
-// Put cleans up after itself.
+// Put cleans up after itself, and that RemoveIncomplete removed what it
+// should.
 type UploadLister interface {
-	// IncompleteUploads counts unfinished uploads to keys under prefix.
-	// MinIO matches only uploads whose key equals prefix, so pass a whole
-	// key where the answer must hold on every server.
+	// IncompleteUploads counts unfinished uploads to keys under prefix (on
+	// the file backend, also the temp files in the folder prefix ends in).
 	IncompleteUploads(ctx context.Context, prefix string) (int, error)
 }

@@ -13,6 +13,9 @@
 //     must fit in one part (S3Config.PartSize), as only a single PUT is
 //     conditional on every S3 implementation.
 //   - List walks keys in lexicographic order, however many there are.
+//   - An upload a killed writer left unfinished (an S3 multipart upload, a
+//     file backend temp file) is never listed, and RemoveIncomplete
+//     discards those under a folder prefix that are older than a bound.
 //   - Transient failures (timeouts, 5xx, connection resets) are retried with
 //     capped exponential backoff and jitter, bounded by the caller's context;
 //     permanent ones (403, 404, bad request) are returned at once, wrapped in

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"iter"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,38 +97,4 @@ func (b *fileBucket) readDir(dir, prefix string) ([]listEntry, error) {
 	}
 	slices.SortFunc(out, func(x, y listEntry) int { return strings.Compare(x.key, y.key) })
 	return out, nil
-}
-
-// IncompleteUploads counts the temp files of unfinished writes in the
-// directories that keys under prefix live in (the directory part of prefix
-// and everything below it).
-func (b *fileBucket) IncompleteUploads(ctx context.Context, prefix string) (int, error) {
-	if _, err := b.path(prefix, true); err != nil {
-		return 0, &Error{Op: "list-uploads", URI: b.URI(prefix), Err: err}
-	}
-	dir := ""
-	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		dir = prefix[:i]
-	}
-	start := filepath.Join(b.root, filepath.FromSlash(path.Clean("/"+dir)))
-	n := 0
-	err := filepath.WalkDir(start, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix) {
-			n++
-		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, b.fail("list-uploads", prefix, err)
-	}
-	return n, nil
 }

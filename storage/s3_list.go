@@ -38,28 +38,3 @@ func (b *s3Bucket) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo
 		}
 	}
 }
-
-// IncompleteUploads counts the multipart uploads under prefix that were
-// neither completed nor aborted. (MinIO treats prefix as a whole key.)
-func (b *s3Bucket) IncompleteUploads(ctx context.Context, prefix string) (int, error) {
-	if err := validatePrefix(prefix); err != nil {
-		return 0, b.fail("list-uploads", prefix, err)
-	}
-	n, keyMarker, idMarker := 0, "", ""
-	for {
-		var res minio.ListMultipartUploadsResult
-		err := withRetry(ctx, b.retry, b.log, "list-uploads", b.URI(prefix), func() error {
-			var err error
-			res, err = b.core.ListMultipartUploads(ctx, b.bucket, prefix, keyMarker, idMarker, "", 1000)
-			return b.cause(err)
-		})
-		if err != nil {
-			return 0, b.fail("list-uploads", prefix, err)
-		}
-		n += len(res.Uploads)
-		if !res.IsTruncated || res.NextKeyMarker == "" && res.NextUploadIDMarker == "" {
-			return n, nil
-		}
-		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/storage/storagetest"
 )
@@ -30,14 +31,14 @@ func TestS3Conformance(t *testing.T) {
 type faulty struct {
 	storage.Bucket
 	ft   *storagetest.FaultTransport
-	logs *syncBuffer
+	logs *testkit.Buffer
 	cfg  storage.Config
 	name string
 }
 
 func newFaulty(t *testing.T, retry storage.RetryPolicy) *faulty {
 	cfg := storagetest.MinIO(t)
-	f := &faulty{ft: &storagetest.FaultTransport{}, logs: &syncBuffer{}, name: storagetest.FreshBucket(t, cfg)}
+	f := &faulty{ft: &storagetest.FaultTransport{}, logs: &testkit.Buffer{}, name: storagetest.FreshBucket(t, cfg)}
 	cfg.S3.Transport = f.ft
 	cfg.S3.PartSize = 5 << 20
 	if retry != (storage.RetryPolicy{}) {
@@ -350,24 +351,6 @@ func TestS3CredentialsNeverLeak(t *testing.T) {
 	if s := strings.Join([]string{f.cfg.S3.AccessKey.String(), bad.S3.SecretKey.String()}, " "); strings.Contains(s, access) || strings.Contains(s, wrongSecret) {
 		t.Errorf("Secret.String() reveals the secret: %s", s)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestS3ListResumesAfterFault(t *testing.T) {

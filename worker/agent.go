@@ -101,7 +101,7 @@ func New(cfg Config) (*Agent, error) {
 		base:      log,
 		log:       log.With("subsystem", "worker"),
 		metrics:   newMetrics(cfg.ID),
-		client:    newClient(cfg.Coordinators, cfg.TLS, log.With("subsystem", "worker-client")),
+		client:    newClient(cfg.Coordinators, cfg.TLS, log.With("subsystem", "worker-client")).via(cfg.Dialer),
 		plans:     newCache[*shard.Plan](16),
 		datasets:  newCache[*shard.Dataset](16),
 		models:    newCache[*model.Model](4),
@@ -191,7 +191,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.goLoop(a.serveGRPC)
 	a.goLoop(a.serveHTTP)
-	a.goLoop(a.joinLoop)
+	a.joinGossip()
 	a.goLoop(func() {
 		defer close(a.metaDone)
 		a.metaLoop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -70,7 +71,7 @@ func (a *Agent) start(as *nightshiftv1.Assignment) {
 		return
 	}
 	ctx, cancel := context.WithCancel(a.work)
-	at := &attempt{as: as, key: key, kind: kindOf(as.GetSpec()), ctx: ctx, cancel: cancel, begin: time.Now()}
+	at := &attempt{as: as, key: key, kind: jobspec.Kind(as.GetSpec()), ctx: ctx, cancel: cancel, begin: time.Now()}
 	a.running[key] = at
 	a.usedBytes += as.GetEstBytes()
 	a.peakRunning = max(a.peakRunning, len(a.running))

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -28,8 +27,9 @@ const (
 // coordinators. Connections are lazy and kept until close. Safe for
 // concurrent use.
 type client struct {
-	tls rpc.TLSConfig
-	log *slog.Logger
+	tls  rpc.TLSConfig
+	dial rpc.Dialer // nil: TCP
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	static  []string
@@ -47,6 +47,13 @@ func newClient(static []string, tlsCfg rpc.TLSConfig, log *slog.Logger) *client 
 		learnt: map[string]string{}, conns: map[string]*grpc.ClientConn{}, changed: make(chan struct{}),
 	}
 	c.rebuildLocked()
+	return c
+}
+
+// via makes the client open its connections with dial (Config.Dialer;
+// nil dials TCP). Call it before the first call.
+func (c *client) via(dial rpc.Dialer) *client {
+	c.dial = dial
 	return c
 }
 
@@ -103,7 +110,7 @@ func (c *client) pick(ctx context.Context) (string, nightshiftv1.WorkerServiceCl
 			conn, ok := c.conns[addr]
 			if !ok {
 				var err error
-				if conn, err = rpc.Dial(addr, c.tls); err != nil {
+				if conn, err = rpc.DialVia(addr, c.tls, c.dial); err != nil {
 					c.mu.Unlock()
 					return addr, nil, err
 				}
@@ -137,7 +144,7 @@ func (c *client) rotate(addr string) {
 // they are (gRPC status errors).
 func (c *client) call(ctx context.Context, tryTimeout time.Duration, op string,
 	fn func(context.Context, nightshiftv1.WorkerServiceClient) error) error {
-	bo := backoff{min: retryMin, max: retryMax}
+	bo := rpc.Backoff{Min: retryMin, Max: retryMax}
 	for {
 		addr, wc, err := c.pick(ctx)
 		if err != nil {
@@ -157,7 +164,7 @@ func (c *client) call(ctx context.Context, tryTimeout time.Duration, op string,
 			return err
 		}
 		c.log.Debug("coordinator call failed; retrying", "op", op, "addr", addr, "err", err)
-		if !sleepCtx(ctx, bo.next()) {
+		if !sleepCtx(ctx, bo.Next()) {
 			return err
 		}
 	}
@@ -179,24 +186,6 @@ func (c *client) close() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
-
-// backoff yields capped exponential delays with jitter: each is drawn from
-// [d/2, d) so that workers retrying together spread out.
-type backoff struct {
-	min, max time.Duration
-	n        int
-}
-
-func (b *backoff) next() time.Duration {
-	d := b.min << min(b.n, 20)
-	if d > b.max || d <= 0 {
-		d = b.max
-	}
-	b.n++
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.n = 0 }
 
 // sleepCtx waits d, or less when ctx ends first; it reports whether the
 // whole wait passed.

@@ -41,6 +41,10 @@ type Config struct {
 	// TLS, when enabled, is used for every gRPC connection (mTLS).
 	TLS          rpc.TLSConfig
 	LoopbackOnly bool
+	// Dialer, when set, opens the connections the worker dials (to the
+	// coordinators and to its ring neighbours) instead of a TCP dial.
+	// Tests inject network faults through it; nil in production.
+	Dialer rpc.Dialer
 
 	Storage storage.Config
 

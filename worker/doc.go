@@ -1,4 +1,4 @@
-// Package worker is the stateless worker agent (DESIGN.md §2, §6–§8): it
+// Package worker is the stateless worker agent (docs/architecture.md §1, §3–§7): it
 // registers with the coordinators, joins memberlist gossip, leases tasks,
 // runs them and reports their outcomes, and drains on request.
 //
@@ -34,11 +34,15 @@
 //
 // # Runners
 //
-// Each job kind has a runner: noop (sleep, optional injected failure),
-// shard (one ingest unit of a shard.Plan) and score (one dataset shard
-// through a model). A failure is permanent when it is deterministic (bad
-// input, a model that does not load, an unknown kind), so the coordinator
-// does not retry it blindly.
+// Each job kind has a runner (runners.go dispatches on the spec's kind):
+// noop (sleep, optional injected failure), shard (one ingest unit of a
+// shard.Plan), score (one dataset shard through a model into its own
+// attempt object, named by package scoreout) and train (one member of a
+// training group: run_train.go, with the math in worker/train and the
+// ring all-reduce in worker/collective). A failure is permanent when it is
+// deterministic (bad input, a model that does not load, an unknown kind),
+// so the coordinator does not retry it blindly. Runners trust the spec:
+// the coordinator normalised and validated it (package jobspec).
 //
 // # Concurrency
 //

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
 // waitTimeout bounds every wait of these tests.
@@ -315,13 +316,7 @@ func runAgent(t *testing.T, cfg Config) (*Agent, func() error) {
 // waitUntil polls cond until it holds, failing the test after waitTimeout.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Wait(t, waitTimeout, what, cond)
 }
 
 // agentState reads the agent's state under its lock.

@@ -1,8 +1,6 @@
 package worker
 
 import (
-	"time"
-
 	"github.com/nightshift-ml/nightshift/proto/gossip"
 )
 
@@ -46,28 +44,12 @@ func (a *Agent) onMember(m gossip.Member) {
 	a.client.learn(m.Name, m.Meta.GRPC, m.Alive())
 }
 
-// joinLoop joins the seeds, retrying until one answers: a worker started
-// before the rest of the cluster keeps trying rather than failing.
-func (a *Agent) joinLoop() {
-	if len(a.cfg.Seeds) == 0 {
-		return
-	}
-	log := a.base.With("subsystem", "worker-gossip")
-	bo := backoff{min: 200 * time.Millisecond, max: 5 * time.Second}
-	for {
-		err := a.gossip.Join(a.cfg.Seeds)
-		if err == nil {
-			log.Info("joined gossip", "seeds", a.cfg.Seeds)
-			return
-		}
-		if a.life.Err() != nil {
-			return
-		}
-		log.Warn("joining gossip failed; retrying", "seeds", a.cfg.Seeds, "err", err)
-		if !sleepCtx(a.life, bo.next()) {
-			return
-		}
-	}
+// joinGossip joins the seeds in the background (proto/gossip retries while
+// none answers): a worker started before the rest of the cluster keeps
+// trying rather than failing, and /readyz says so meanwhile. The loop ends
+// with the agent's life or when the gossip member stops.
+func (a *Agent) joinGossip() {
+	a.gossip.JoinInBackground(a.life, a.cfg.Seeds, a.base.With("subsystem", "worker-gossip"))
 }
 
 // metaLoop advertises the worker's state (active or draining) whenever it

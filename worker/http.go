@@ -25,13 +25,10 @@ func (a *Agent) newHTTPServer() error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	// readyz: a coordinator accepted the worker and it is not stopping.
+	// readyz: see ready.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		a.mu.Lock()
-		ready := a.registered && !a.reregister && !a.shutdown && !a.dead
-		a.mu.Unlock()
-		if !ready {
-			http.Error(w, "not registered with a coordinator", http.StatusServiceUnavailable)
+		if err := a.ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -39,6 +36,27 @@ func (a *Agent) newHTTPServer() error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return nil
+}
+
+// ready returns nil when the worker can take work: a coordinator accepted
+// it, it is not stopping, and gossip has joined a seed (or was given none).
+// Otherwise it says what is missing.
+func (a *Agent) ready() error {
+	var errs []error
+	a.mu.Lock()
+	registered := a.registered && !a.reregister
+	stopping := a.shutdown || a.dead
+	a.mu.Unlock()
+	if !registered {
+		errs = append(errs, errors.New("not registered with a coordinator"))
+	}
+	if stopping {
+		errs = append(errs, errors.New("stopping"))
+	}
+	if ok, err := a.gossip.Joined(); !ok {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func (a *Agent) serveHTTP() {

@@ -3,13 +3,16 @@ package worker
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/nightshift-ml/nightshift/proto/gossip"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
 func TestHTTPAndHealth(t *testing.T) {
@@ -62,4 +65,42 @@ func TestHTTPAndHealth(t *testing.T) {
 	if err != nil || hc.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
 		t.Errorf("gRPC health = %v, %v; want SERVING", hc, err)
 	}
+}
+
+// TestReadyzWaitsForGossipSeed starts a worker whose only gossip seed is a
+// port nobody listens on: it keeps running and registers, but /readyz says
+// gossip has not joined; once a seed starts on that port, it joins and
+// /readyz turns ready.
+func TestReadyzWaitsForGossipSeed(t *testing.T) {
+	f := newFake(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedAddr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "w1", f.addr)
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Seeds = []string{seedAddr}
+	a, _ := runAgent(t, cfg)
+	readyz := func() (int, string) { return testkit.Get(t, "http://"+a.HTTPAddr()+"/readyz") }
+	waitUntil(t, "registration", func() bool { return agentState(a, func(a *Agent) bool { return a.registered }) })
+	waitUntil(t, "a failed join round", func() bool {
+		_, err := a.gossip.Joined()
+		return err != nil && strings.Contains(err.Error(), "last error")
+	})
+	code, body := readyz()
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "gossip: not joined any seed yet") || !strings.Contains(body, seedAddr) {
+		t.Fatalf("/readyz with the seed down = %d %q; want 503 naming the gossip join", code, body)
+	}
+
+	seed, err := gossip.Start(gossip.Config{Name: "c1", BindAddr: seedAddr, Fast: true,
+		Meta: gossip.Meta{Role: gossip.RoleCoordinator, ID: "c1", GRPC: f.addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = seed.Shutdown() })
+	waitUntil(t, "/readyz to turn ready", func() bool { code, _ := readyz(); return code == http.StatusOK })
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
 // leasePhase is where the lease loop is; the flush loop reads it to decide
@@ -43,7 +44,7 @@ func (a *Agent) leaseWillCarryLocked() bool {
 // is ready, so an idle worker costs the coordinator one call per LeaseWait.
 func (a *Agent) leaseLoop() {
 	log := a.base.With("subsystem", "worker-lease")
-	bo := backoff{min: 50 * time.Millisecond, max: 2 * time.Second}
+	bo := rpc.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 	for {
 		req, batch, ok := a.nextLease()
 		if !ok {
@@ -64,10 +65,10 @@ func (a *Agent) leaseLoop() {
 				return
 			}
 			log.Warn("lease failed; retrying", "err", err)
-			sleepCtx(a.work, bo.next())
+			sleepCtx(a.work, bo.Next())
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		a.settle(batch, resp.GetAccepted())
 		a.setOpDrain(resp.GetDrain())
 		// Idle, not calling: reports of tasks that end from now on can wait

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
 // leakGrace is how long the check waits for goroutines to end. memberlist
@@ -21,18 +23,10 @@ const leakGrace = 10 * time.Second
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		deadline := time.Now().Add(leakGrace)
-		for {
-			err := goleak.Find()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
-				code = 1
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		var err error
+		if !testkit.Poll(leakGrace, func() bool { err = goleak.Find(); return err == nil }) {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
+			code = 1
 		}
 	}
 	os.Exit(code)

@@ -8,6 +8,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
 // defaultHeartbeat is used when a coordinator names no interval.
@@ -19,7 +20,7 @@ const defaultHeartbeat = time.Second
 func (a *Agent) register(ctx context.Context) error {
 	log := a.base.With("subsystem", "worker-register")
 	req := &nightshiftv1.RegisterRequest{Worker: a.record(), RequestId: a.cfg.ID + "/register/" + rand.Text()}
-	bo := backoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+	bo := rpc.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		var resp *nightshiftv1.RegisterResponse
 		err := a.client.call(ctx, a.cfg.RPCTimeout, "register", func(ctx context.Context, c nightshiftv1.WorkerServiceClient) (err error) {
@@ -37,7 +38,7 @@ func (a *Agent) register(ctx context.Context) error {
 			return err
 		}
 		log.Warn("registration failed; retrying", "err", err)
-		if !sleepCtx(ctx, bo.next()) {
+		if !sleepCtx(ctx, bo.Next()) {
 			return ctx.Err()
 		}
 	}

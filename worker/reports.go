@@ -5,6 +5,7 @@ import (
 	"time"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/storage"
 )
 
@@ -58,7 +59,7 @@ func (a *Agent) requeue(batch []*pendingReport) {
 // flushLoop sends the reports the lease loop will not carry.
 func (a *Agent) flushLoop() {
 	log := a.base.With("subsystem", "worker-reports")
-	bo := backoff{min: 50 * time.Millisecond, max: 2 * time.Second}
+	bo := rpc.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 	for {
 		batch, ok := a.nextFlush()
 		if !ok {
@@ -80,10 +81,10 @@ func (a *Agent) flushLoop() {
 				return
 			}
 			log.Warn("delivering reports failed; retrying", "reports", len(batch), "err", err)
-			sleepCtx(a.life, bo.next())
+			sleepCtx(a.life, bo.Next())
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		a.settle(batch, resp.GetAccepted())
 		a.setReporting(false)
 	}

@@ -2,22 +2,23 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker/model"
 	"github.com/nightshift-ml/nightshift/worker/score"
 )
 
 // runScore scores one shard of the input dataset (the task index is the
-// shard) into an object of its own attempt below output_dir/_temporary;
-// the coordinator commits the accepted attempt's object, so a zombie or
-// duplicate attempt can never touch committed output.
+// shard) into an object of its own attempt below output_dir/_temporary
+// (scoreout.AttemptKey); the coordinator commits the accepted attempt's
+// object (scoreout.Commit), so a zombie or duplicate attempt can never
+// touch committed output.
 func (a *Agent) runScore(at *attempt, spec *nightshiftv1.ScoreSpec) (*nightshiftv1.TaskResult, error) {
 	ctx, as := at.ctx, at.as
 	input := strings.TrimSuffix(strings.TrimSuffix(spec.GetInput(), "/"+shard.ManifestName), "/")
@@ -40,7 +41,7 @@ func (a *Agent) runScore(at *attempt, spec *nightshiftv1.ScoreSpec) (*nightshift
 	if index < 0 || index >= ds.NumShards() {
 		return nil, permanent(fmt.Errorf("task %d: dataset %s has %d shards", index, ds.URI, ds.NumShards()))
 	}
-	obj := scoreObject(index, as.GetAttempt().GetAttempt(), spec.GetFormat())
+	obj := scoreout.AttemptKey(index, int(as.GetAttempt().GetAttempt()), spec.GetFormat())
 	if err := a.hold(ctx); err != nil { // the Pause hook: before any write
 		return nil, err
 	}
@@ -55,35 +56,13 @@ func (a *Agent) runScore(at *attempt, spec *nightshiftv1.ScoreSpec) (*nightshift
 		return nil, err
 	}
 	// Both objects are this attempt's own: delete them if its report is
-	// rejected as stale.
+	// rejected as stale. The quarantine object's name follows from the
+	// output's (scoreout.QuarantineKey) and BadRows > 0 says it exists.
 	at.written = append(at.written, outURI)
-	out := &nightshiftv1.TaskResult{Object: obj, Rows: res.Rows, Bytes: res.Bytes, Crc32C: res.CRC32C, BadRows: res.BadRows}
 	if res.QuarantineKey != "" {
 		at.written = append(at.written, res.QuarantineKey)
-		detail := scoreDetail{QuarantineKey: strings.TrimPrefix(res.QuarantineKey, strings.TrimSuffix(as.GetOutputDir(), "/")+"/")}
-		if out.Detail, err = json.Marshal(detail); err != nil {
-			return nil, fmt.Errorf("encoding the result detail: %w", err)
-		}
 	}
-	return out, nil
-}
-
-// scoreDetail is the detail of a score attempt's result.
-type scoreDetail struct {
-	// QuarantineKey is the object of the rows set aside under the
-	// "quarantine" bad-row policy, relative to the output folder.
-	QuarantineKey string `json:"quarantine_key,omitempty"`
-}
-
-// scoreObject is the key, relative to the job's output folder, of one
-// attempt's scored shard: attempt-specific, so two attempts never write
-// the same object, and under _temporary until the job commits it.
-func scoreObject(index int, attempt int32, format string) string {
-	ext := "parquet"
-	if format == "arrow" {
-		ext = "arrow"
-	}
-	return fmt.Sprintf("_temporary/part-%05d.a%d.%s", index, attempt, ext)
+	return &nightshiftv1.TaskResult{Object: obj, Rows: res.Rows, Bytes: res.Bytes, Crc32C: res.CRC32C, BadRows: res.BadRows}, nil
 }
 
 // classifyOpen marks a dataset that cannot be opened for good (missing,

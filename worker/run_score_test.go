@@ -11,6 +11,7 @@ import (
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
@@ -77,14 +78,14 @@ func TestScoreRunner(t *testing.T) {
 		obj           string
 		rejected      bool
 	}{
-		{0, 1, "_temporary/part-00000.a1.parquet", false},
-		{1, 1, "_temporary/part-00001.a1.parquet", true},
-		{1, 2, "_temporary/part-00001.a2.parquet", false},
+		{0, 1, scoreout.AttemptKey(0, 1, "parquet"), false},
+		{1, 1, scoreout.AttemptKey(1, 1, "parquet"), true},
+		{1, 2, scoreout.AttemptKey(1, 2, "parquet"), false},
 	} {
 		r := read(f, func(f *fakeCoord) []*nightshiftv1.TaskReport { return f.reportsForLocked("job-1", tc.task, tc.attempt) })[0]
 		s := r.GetSuccess()
-		if s == nil || s.GetObject() != tc.obj || s.GetRows() != 1000 || s.GetAttempt() != tc.attempt || s.GetWorkerId() != "w1" {
-			t.Errorf("task %d attempt %d: report %v, want a success writing %s with 1000 rows", tc.task, tc.attempt, r, tc.obj)
+		if s == nil || s.GetObject() != tc.obj || s.GetRows() != 1000 || s.GetAttempt() != tc.attempt || s.GetWorkerId() != "w1" || len(s.GetDetail()) != 0 {
+			t.Errorf("task %d attempt %d: report %v, want a success writing %s with 1000 rows and no detail", tc.task, tc.attempt, r, tc.obj)
 			continue
 		}
 		path := filepath.Join(dir, tc.obj)

@@ -26,7 +26,7 @@ const (
 	progressEvery = 500 * time.Millisecond
 )
 
-// runTrain is one member of a training group (DESIGN.md §9). It loads the
+// runTrain is one member of a training group (docs/architecture.md §8). It loads the
 // dataset, then, generation after generation as the coordinator commits
 // them, joins the group's ring and trains until the model is done. Its
 // state outlives a generation that breaks (a member lost, one joined), so
@@ -123,7 +123,7 @@ func (m *member) generation(ctx context.Context, g *nightshiftv1.TrainGroupRespo
 	for i, gm := range g.Members {
 		addrs[i], ids[i] = gm.Addr, gm.WorkerId
 	}
-	grp, err := m.a.collectives.Join(gctx, collective.Config{Group: m.at.key.job, Generation: g.Generation, Rank: rank, Addrs: addrs, TLS: m.a.cfg.TLS})
+	grp, err := m.a.collectives.Join(gctx, collective.Config{Group: m.at.key.job, Generation: g.Generation, Rank: rank, Addrs: addrs, TLS: m.a.cfg.TLS, Dialer: m.a.cfg.Dialer})
 	if err != nil {
 		return nil, err
 	}

@@ -7,21 +7,6 @@ import (
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
-// kindOf names the kind of a job spec, as logs and metrics label it: the
-// name of the set field of its kind oneof ("noop", "shard", "score"), or
-// "none" when unset.
-func kindOf(spec *nightshiftv1.JobSpec) string {
-	if spec == nil {
-		return "none"
-	}
-	m := spec.ProtoReflect()
-	fd := m.WhichOneof(m.Descriptor().Oneofs().ByName("kind"))
-	if fd == nil {
-		return "none"
-	}
-	return string(fd.Name())
-}
-
 // runTask runs an attempt with the runner of its job kind and fills in
 // what every result carries.
 func (a *Agent) runTask(at *attempt) (*nightshiftv1.TaskResult, error) {

@@ -1,13 +1,13 @@
 package worker
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
 // seedNode is a gossip member standing in for a coordinator: workers join
@@ -16,7 +16,7 @@ import (
 // memberlist keeps mutating, so reading them races.
 type seedNode struct {
 	node *gossip.Node
-	logs lockedBuffer
+	logs testkit.Buffer
 
 	mu     sync.Mutex
 	last   map[string]gossip.Member // the latest event per node
@@ -53,21 +53,3 @@ func (s *seedNode) member(name string) (gossip.Member, int) {
 
 // logged reports whether the seed's memberlist logged text.
 func (s *seedNode) logged(text string) bool { return strings.Contains(s.logs.String(), text) }
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

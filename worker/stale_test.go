@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 )
 
 // TestRejectedReportDeletesObject: a report the coordinator rejects is
@@ -14,8 +15,8 @@ import (
 func TestRejectedReportDeletesObject(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out", "job-1")
-	stale := filepath.Join(out, "_temporary", "part-00003.a1.parquet")
-	kept := filepath.Join(out, "_temporary", "part-00004.a1.parquet")
+	stale := filepath.Join(out, filepath.FromSlash(scoreout.AttemptKey(3, 1, "parquet")))
+	kept := filepath.Join(out, filepath.FromSlash(scoreout.AttemptKey(4, 1, "parquet")))
 	for _, p := range []string{stale, kept} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -36,8 +37,8 @@ func TestRejectedReportDeletesObject(t *testing.T) {
 		}}
 	}
 	a.mu.Lock()
-	a.enqueueLocked(success(3, "_temporary/part-00003.a1.parquet"))
-	a.enqueueLocked(success(4, "_temporary/part-00004.a1.parquet"))
+	a.enqueueLocked(success(3, scoreout.AttemptKey(3, 1, "parquet")))
+	a.enqueueLocked(success(4, scoreout.AttemptKey(4, 1, "parquet")))
 	a.mu.Unlock()
 
 	f.waitFor(t, "both reports", func(f *fakeCoord) bool { return f.distinctLocked() == 2 })

@@ -23,7 +23,7 @@ const defaultCoordinator = "127.0.0.1:7100"
 
 // clientFlags are the connection settings every client command takes.
 type clientFlags struct {
-	addr    string
+	addr    string // one coordinator address or several, comma-separated
 	tls     rpc.TLSConfig
 	timeout time.Duration
 }
@@ -37,33 +37,38 @@ func envOr(name, def string) string {
 
 func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.addr, "coordinator", envOr("NIGHTSHIFT_ADDR", defaultCoordinator), "coordinator gRPC address host:port, any coordinator will do (env NIGHTSHIFT_ADDR)")
+	fl.StringVar(&f.addr, "coordinator", envOr("NIGHTSHIFT_ADDR", defaultCoordinator),
+		"coordinator gRPC addresses host:port, comma-separated; any coordinator will do, the next one is tried when one cannot be reached (env NIGHTSHIFT_ADDR)")
 	fl.StringVar(&f.tls.CAFile, "tls-ca", os.Getenv("NIGHTSHIFT_TLS_CA"), "CA certificate (PEM) that signed the coordinator's certificate (env NIGHTSHIFT_TLS_CA)")
 	fl.StringVar(&f.tls.CertFile, "tls-cert", os.Getenv("NIGHTSHIFT_TLS_CERT"), "client certificate (PEM) for mutual TLS (env NIGHTSHIFT_TLS_CERT)")
 	fl.StringVar(&f.tls.KeyFile, "tls-key", os.Getenv("NIGHTSHIFT_TLS_KEY"), "client private key (PEM) for mutual TLS (env NIGHTSHIFT_TLS_KEY)")
-	fl.StringVar(&f.tls.ServerName, "tls-server-name", os.Getenv("NIGHTSHIFT_TLS_SERVER_NAME"), "name to verify in the coordinator's certificate (default: the host of --coordinator)")
+	fl.StringVar(&f.tls.ServerName, "tls-server-name", os.Getenv("NIGHTSHIFT_TLS_SERVER_NAME"), "name to verify in the coordinator's certificate (default: the host of the --coordinator address dialled)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "limit on each API call (not on --wait)")
 }
 
-// apiClient is a connection to a coordinator with its service stubs.
+// apiClient is a connection to the coordinators with its service stubs.
 type apiClient struct {
 	conn    *grpc.ClientConn
-	addr    string
+	addr    string // the coordinators, as messages name them
 	timeout time.Duration
 	jobs    nsv1.JobServiceClient
 	admin   nsv1.AdminServiceClient
 }
 
-// dial connects (lazily) to the coordinator the flags name.
+// dial connects (lazily) to the coordinators the flags name.
 func (f *clientFlags) dial() (*apiClient, error) {
 	if err := f.tls.Validate(); err != nil {
 		return nil, fmt.Errorf("%w (flags --tls-ca, --tls-cert, --tls-key)", err)
 	}
-	conn, err := rpc.Dial(f.addr, f.tls)
+	addrs, err := splitAddrs(f.addr)
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{conn: conn, addr: f.addr, timeout: f.timeout,
+	conn, err := dialCoordinators(addrs, f.tls)
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{conn: conn, addr: strings.Join(addrs, ","), timeout: f.timeout,
 		jobs: nsv1.NewJobServiceClient(conn), admin: nsv1.NewAdminServiceClient(conn)}, nil
 }
 
@@ -106,7 +111,7 @@ func (c *apiClient) apiError(err error, what string) error {
 		return errors.New(msg)
 	case codes.Unavailable:
 		if strings.Contains(msg, "connection refused") || strings.Contains(msg, "transport:") || strings.Contains(msg, "dial") {
-			return fmt.Errorf("cannot reach coordinator %s (is it running? set --coordinator or NIGHTSHIFT_ADDR): %s", c.addr, msg)
+			return fmt.Errorf("cannot reach coordinator %s (is it running? set --coordinator or NIGHTSHIFT_ADDR, a comma-separated list): %s", c.addr, msg)
 		}
 		return fmt.Errorf("coordinator %s is unavailable: %s", c.addr, msg)
 	case codes.DeadlineExceeded:

@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +17,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nightshift-ml/nightshift/coordinator"
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 	"github.com/nightshift-ml/nightshift/shard/sample"
 	"github.com/nightshift-ml/nightshift/storage"
 )
@@ -39,20 +45,17 @@ func startCoordinator(t *testing.T, fileRoot string) string {
 		}
 	})
 	addr := srv.Addr()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testkit.Retry(t, 15*time.Second, "c1 to lead, as list-peers shows", func() error {
 		out, err := run(t, "operator", "raft", "list-peers", "--coordinator", addr, "-o", "json")
 		var peers struct {
 			LeaderID string `json:"leader_id"`
 		}
 		if err == nil && json.Unmarshal([]byte(out), &peers) == nil && peers.LeaderID == "c1" {
-			return addr
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no leader: %v %s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("no leader: %v %s", err, out)
+	})
+	return addr
 }
 
 // jsonOut runs a command that must succeed and decodes its JSON output.
@@ -217,7 +220,7 @@ func TestClientAgainstCoordinator(t *testing.T) {
 
 func TestIdempotencyKeyIsTheNormalisedSpec(t *testing.T) {
 	spec := func(name, input string, passthrough ...string) *nsv1.JobSpec {
-		f := &scoreFlags{spec: nsv1.ScoreSpec{Model: "s3://b/m/", Input: input, Output: "s3://b/out", Format: "PARQUET", BadRows: "fail", Passthrough: passthrough}}
+		f := &scoreFlags{spec: nsv1.ScoreSpec{Model: "s3://bkt/m/", Input: input, Output: "s3://bkt/out", Format: "PARQUET", BadRows: "fail", Passthrough: passthrough}}
 		if err := normaliseScore(&f.spec); err != nil {
 			t.Fatal(err)
 		}
@@ -230,19 +233,19 @@ func TestIdempotencyKeyIsTheNormalisedSpec(t *testing.T) {
 		}
 		return k
 	}
-	a := key(spec("a", "s3://b/ds", "id"))
-	if b := key(spec("other name", "s3://b/ds/", " id")); a != b {
+	a := key(spec("a", "s3://bkt/ds", "id"))
+	if b := key(spec("other name", "s3://bkt/ds/", " id")); a != b {
 		t.Fatalf("name or a trailing slash changed the key: %s vs %s", a, b)
 	}
-	if c := key(spec("a", "s3://b/ds2", "id")); a == c {
+	if c := key(spec("a", "s3://bkt/ds2", "id")); a == c {
 		t.Fatal("a different input kept the key")
 	}
-	if d := key(spec("a", "s3://b/ds", "id", "age")); a == d {
+	if d := key(spec("a", "s3://bkt/ds", "id", "age")); a == d {
 		t.Fatal("different passthrough columns kept the key")
 	}
 	for in, want := range map[string]string{"s3://b/x/": "s3://b/x", "file:///": "file:///", "file:///a//": "file:///a", " s3://b ": "s3://b"} {
-		if got := trimURI(in); got != want {
-			t.Errorf("trimURI(%q) = %q, want %q", in, got, want)
+		if got := jobspec.CanonicalURI(in); got != want {
+			t.Errorf("CanonicalURI(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -270,5 +273,129 @@ func TestAPIErrorsAreOneLine(t *testing.T) {
 	}
 	if _, err := parseJobStates([]string{"Running", "JOB_STATE_FAILED", " cancelled"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// badListener is a coordinator address that fails at the transport: it
+// accepts connections and closes them at once (hang: holds them open and
+// says nothing, as a blackholed or wedged host would). It counts accepts.
+func badListener(t *testing.T, hang bool) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepts atomic.Int64
+	var mu sync.Mutex
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			if !hang {
+				_ = c.Close()
+				continue
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String(), &accepts
+}
+
+// TestClientFailsOverBetweenCoordinators: with a coordinator list whose
+// first address fails at the transport (refused, closed at once, or
+// silent), calls go to the next one, and keep going to the one that
+// answered.
+func TestClientFailsOverBetweenCoordinators(t *testing.T) {
+	live := startCoordinator(t, t.TempDir())
+	closing, closingAccepts := badListener(t, false)
+	silent, silentAccepts := badListener(t, true)
+	for _, tc := range []struct {
+		name    string
+		bad     string
+		accepts *atomic.Int64 // nil: nothing to count (a closed port)
+	}{
+		{"refused", deadAddr(t), nil},
+		{"closed at once", closing, closingAccepts},
+		{"silent", silent, silentAccepts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &clientFlags{addr: tc.bad + ", " + live, timeout: 10 * time.Second}
+			c, err := f.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			call := func() {
+				t.Helper()
+				ctx, cancel := c.call(context.Background())
+				defer cancel()
+				resp, err := c.admin.ListPeers(ctx, &nsv1.ListPeersRequest{})
+				if err != nil {
+					t.Fatalf("with %s first: %v", tc.bad, c.apiError(err, ""))
+				}
+				if resp.LeaderId != "c1" {
+					t.Fatalf("leader %q", resp.LeaderId)
+				}
+			}
+			call()
+			var before int64
+			if tc.accepts != nil {
+				before = tc.accepts.Load()
+			}
+			for range 5 {
+				call()
+			}
+			if tc.accepts != nil && tc.accepts.Load() != before {
+				t.Errorf("the failed address was dialled %d more times after one answered", tc.accepts.Load()-before)
+			}
+		})
+	}
+
+	// Through the CLI: the flag and NIGHTSHIFT_ADDR both take the list.
+	dead := deadAddr(t)
+	var peers struct {
+		LeaderID string `json:"leader_id"`
+	}
+	jsonOut(t, &peers, "operator", "raft", "list-peers", "-o", "json", "--coordinator", dead+","+live)
+	if peers.LeaderID != "c1" {
+		t.Fatalf("--coordinator %s,%s: leader %q", dead, live, peers.LeaderID)
+	}
+	t.Setenv("NIGHTSHIFT_ADDR", dead+","+live)
+	peers.LeaderID = ""
+	jsonOut(t, &peers, "operator", "raft", "list-peers", "-o", "json")
+	if peers.LeaderID != "c1" {
+		t.Fatalf("NIGHTSHIFT_ADDR=%s,%s: leader %q", dead, live, peers.LeaderID)
+	}
+	// When none answers, the error names them all.
+	_, err := run(t, "operator", "raft", "list-peers", "--coordinator", dead+","+deadAddr(t), "--timeout", "5s")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach coordinator "+dead+",") {
+		t.Fatalf("every coordinator down: %v", err)
+	}
+}
+
+func TestSplitAddrs(t *testing.T) {
+	got, err := splitAddrs(" a:1, b:2,,c:3 ")
+	if err != nil || !slices.Equal(got, []string{"a:1", "b:2", "c:3"}) {
+		t.Fatalf("splitAddrs = %q, %v", got, err)
+	}
+	if _, err := splitAddrs(" , "); err == nil || !strings.Contains(err.Error(), "--coordinator") {
+		t.Fatalf("an empty list: %v", err)
 	}
 }

@@ -1,20 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nightshift-ml/nightshift/cmd/nightshift/internal/cluster"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
@@ -85,10 +85,13 @@ func TestEndToEndScoreOnDevCluster(t *testing.T) {
 		t.Fatalf("score --wait: %+v", sub)
 	}
 	outDir := filepath.Join(root, "scores", "job-"+j.ID)
-	for _, name := range []string{"_SUCCESS", "_manifest.json", "part-00000.parquet"} {
+	for _, name := range []string{scoreout.SuccessMarker, scoreout.ManifestName, scoreout.FinalKey(0, "parquet")} {
 		if _, err := os.Stat(filepath.Join(outDir, name)); err != nil {
 			t.Errorf("output: %v", err)
 		}
+	}
+	if man, err := scoreout.ReadManifest(ctx, storage.NewFileBucket(outDir), ""); err != nil || man.Rows != res.Manifest.TotalRows {
+		t.Errorf("output manifest: %+v, %v; want %d rows", man, err, res.Manifest.TotalRows)
 	}
 	// The same command again is a no-op that finds the finished job.
 	jsonOut(t, &sub, scoreArgs...)
@@ -173,24 +176,6 @@ func TestEndToEndScoreOnDevCluster(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDevCommand runs `nightshift dev` until its context ends, as a signal
 // would end it, and talks to it through the address it prints.
 func TestDevCommand(t *testing.T) {
@@ -198,7 +183,7 @@ func TestDevCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := newRootCmd()
-	var out, errOut syncBuffer
+	var out, errOut testkit.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs([]string{"dev", "--workers", "1", "--data", dir, "--addr", "127.0.0.1:0"})
@@ -206,20 +191,20 @@ func TestDevCommand(t *testing.T) {
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 
 	addrRE := regexp.MustCompile(`export NIGHTSHIFT_ADDR=(\S+)`)
-	deadline := time.After(60 * time.Second)
 	var addr string
-	for addr == "" {
+	testkit.Retry(t, 60*time.Second, "dev to print its address", func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("dev ended early: %v\n%s", err, errOut.String())
-		case <-deadline:
-			t.Fatalf("dev printed no address:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
+		m := addrRE.FindStringSubmatch(out.String())
+		if m == nil {
+			return fmt.Errorf("no address in:\n%s", out.String())
 		}
-	}
+		addr = m[1]
+		return nil
+	})
 	if !strings.Contains(out.String(), "file://"+filepath.Join(dir, "store")) {
 		t.Fatalf("banner names no file store:\n%s", out.String())
 	}

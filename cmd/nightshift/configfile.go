@@ -112,7 +112,7 @@ func goTypeWords(t string) string {
 		return "a string"
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
-	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "main."), strings.HasPrefix(t, "rpc."):
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "main."), strings.HasPrefix(t, "rpc."), strings.HasPrefix(t, "jobspec."):
 		return "a mapping"
 	}
 	return t

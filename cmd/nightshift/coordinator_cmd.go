@@ -30,6 +30,7 @@ type coordinatorFile struct {
 	LeaseTTL          yamlDuration    `yaml:"lease_ttl"`
 	JobGCAge          yamlDuration    `yaml:"job_gc_age"`
 	JobGCInterval     yamlDuration    `yaml:"job_gc_interval"`
+	SweepInterval     yamlDuration    `yaml:"sweep_interval"`
 	HeartbeatInterval yamlDuration    `yaml:"heartbeat_interval"`
 	RetryBackoff      yamlDuration    `yaml:"retry_backoff"`
 	MaxRetryBackoff   yamlDuration    `yaml:"max_retry_backoff"`
@@ -81,6 +82,7 @@ func coordinatorConfig(f *coordinatorFile) coordinator.Config {
 	f.LeaseTTL.apply(&c.LeaseTTL)
 	f.JobGCAge.apply(&c.JobGCAge)
 	f.JobGCInterval.apply(&c.JobGCInterval)
+	f.SweepInterval.apply(&c.SweepInterval)
 	f.HeartbeatInterval.apply(&c.HeartbeatInterval)
 	f.RetryBackoff.apply(&c.RetryBackoff)
 	f.MaxRetryBackoff.apply(&c.MaxRetryBackoff)

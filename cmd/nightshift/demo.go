@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,10 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nightshift-ml/nightshift/cmd/nightshift/internal/cluster"
-	"github.com/nightshift-ml/nightshift/coordinator"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
 )
 
@@ -189,7 +188,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	sum.ScoreJob, sum.RowsScored, sum.ScoreSeconds = scoreJob.GetId(), scoreJob.GetRowsDone(), el.Seconds()
 	sum.RowsPerSec = float64(sum.RowsScored) / el.Seconds()
 	sum.Output, sum.Manifest = scoreJob.GetOutputDir(), scoreJob.GetResultUri()
-	if err := checkDemoOutput(ctx, st, sum.Manifest, sum.DatasetRows); err != nil {
+	if err := checkDemoOutput(ctx, st, sum.Output, sum.DatasetRows); err != nil {
 		return err
 	}
 	if f.out == outputJSON {
@@ -205,27 +204,19 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	return nil
 }
 
-// checkDemoOutput reads the committed manifest and checks it covers every row.
-func checkDemoOutput(ctx context.Context, st storage.Config, uri string, rows int64) error {
-	b, key, err := storage.Open(ctx, uri, st)
+// checkDemoOutput reads the manifest of the committed output folder dir and
+// checks it covers every row.
+func checkDemoOutput(ctx context.Context, st storage.Config, dir string, rows int64) error {
+	b, key, err := storage.Open(ctx, dir, st)
 	if err != nil {
 		return err
 	}
-	rc, _, err := b.Get(ctx, key)
+	man, err := scoreout.ReadManifest(ctx, b, key)
 	if err != nil {
 		return fmt.Errorf("reading the output manifest: %w", err)
 	}
-	defer rc.Close()
-	body, err := io.ReadAll(rc)
-	if err != nil {
-		return err
-	}
-	var man coordinator.ScoreManifest
-	if err := json.Unmarshal(body, &man); err != nil {
-		return fmt.Errorf("output manifest %s: %w", uri, err)
-	}
 	if man.Rows != rows {
-		return fmt.Errorf("output manifest %s lists %d rows, the dataset has %d", uri, man.Rows, rows)
+		return fmt.Errorf("output manifest %s lists %d rows, the dataset has %d", b.URI(storage.JoinKey(key, scoreout.ManifestName)), man.Rows, rows)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -37,21 +38,6 @@ func writeProto(w io.Writer, m proto.Message) error {
 		return err
 	}
 	return writeJSON(w, raw)
-}
-
-// jobKind names the kind of work a job spec holds.
-func jobKind(s *nsv1.JobSpec) string {
-	switch s.GetKind().(type) {
-	case *nsv1.JobSpec_Score:
-		return "score"
-	case *nsv1.JobSpec_Shard:
-		return "shard"
-	case *nsv1.JobSpec_Noop:
-		return "noop"
-	case *nsv1.JobSpec_Train:
-		return "train"
-	}
-	return "?"
 }
 
 // stateName is an enum value without its prefix, lower case: "running".
@@ -142,7 +128,7 @@ func jobRow(j *nsv1.Job) []string {
 	case j.GetRowsDone() > 0:
 		progress = si(float64(j.GetRowsDone())) + " rows"
 	}
-	return []string{j.GetId(), dash(j.GetSpec().GetName()), jobKind(j.GetSpec()), jobState(j.GetState()),
+	return []string{j.GetId(), dash(j.GetSpec().GetName()), jobspec.Kind(j.GetSpec()), jobState(j.GetState()),
 		fmt.Sprintf("%d/%d", j.GetTasksSucceeded(), j.GetTasksTotal()), progress, dash(j.GetSpec().GetPool()),
 		ago(j.GetCreateUnixMs())}
 }
@@ -155,7 +141,7 @@ func jobDetail(j *nsv1.Job) [][2]string {
 	rows := [][2]string{
 		{"id", j.GetId()},
 		{"name", dash(j.GetSpec().GetName())},
-		{"kind", jobKind(j.GetSpec())},
+		{"kind", jobspec.Kind(j.GetSpec())},
 		{"state", jobState(j.GetState())},
 		{"pool", dash(j.GetSpec().GetPool())},
 		{"tasks", fmt.Sprintf("%d/%d succeeded, %d retries, %d speculative", j.GetTasksSucceeded(), j.GetTasksTotal(), j.GetRetries(), j.GetSpeculative())},

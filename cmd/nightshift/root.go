@@ -23,8 +23,9 @@ or file:///absolute/path.
 
 Client commands (score, jobs, models, workers, operator, shard --submit) reach a
 coordinator at --coordinator (env NIGHTSHIFT_ADDR, default 127.0.0.1:7100,
-where nightshift dev listens), with mutual TLS from --tls-ca, --tls-cert and
---tls-key (env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY).`,
+where nightshift dev listens; a comma-separated list fails over to the next
+address when one cannot be reached), with mutual TLS from --tls-ca, --tls-cert
+and --tls-key (env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nightshift-ml/nightshift/coordinator"
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/worker/model"
@@ -92,7 +93,7 @@ func runScore(cmd *cobra.Command, f *scoreFlags) error {
 			return err
 		}
 		spec.Input = ds
-		if coordinator.IsModelRef(spec.Model) {
+		if jobspec.IsModelRef(spec.Model) {
 			uri, pinned, err := pinModelRef(cmd.Context(), &f.submit.client, spec.Model)
 			if err != nil {
 				return err
@@ -107,21 +108,20 @@ func runScore(cmd *cobra.Command, f *scoreFlags) error {
 	return submitJob(cmd, &f.submit, f.out, &nsv1.JobSpec{Kind: &nsv1.JobSpec_Score{Score: spec}})
 }
 
-// normaliseScore checks the flags and puts the spec in its canonical form,
-// so equal commands make equal specs (and idempotency keys).
+// normaliseScore puts the spec in its canonical form (package jobspec),
+// so equal commands make equal specs (and idempotency keys), and names the
+// flag of each bad field.
 func normaliseScore(spec *nsv1.ScoreSpec) error {
-	spec.Model, spec.Input, spec.Output = trimURI(spec.Model), trimURI(spec.Input), trimURI(spec.Output)
-	spec.Format, spec.BadRows = strings.ToLower(spec.Format), strings.ToLower(spec.BadRows)
-	if spec.Format != "parquet" && spec.Format != "arrow" {
-		return fmt.Errorf("--format: want parquet or arrow, got %q", spec.Format)
+	var errs jobspec.Errors
+	if err := jobspec.Score(spec); !errors.As(err, &errs) {
+		return err
 	}
-	if spec.BadRows != "fail" && spec.BadRows != "quarantine" {
-		return fmt.Errorf("--bad-rows: want fail or quarantine, got %q", spec.BadRows)
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		flag, _, _ := strings.Cut(e.Path, "[")
+		msgs[i] = "--" + strings.ReplaceAll(flag, "_", "-") + ": " + e.Msg
 	}
-	for i, c := range spec.Passthrough {
-		spec.Passthrough[i] = strings.TrimSpace(c)
-	}
-	return nil
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // preflightScore loads the model and the input's manifest and checks that
@@ -145,14 +145,4 @@ func preflightScore(ctx context.Context, f *scoreFlags) error {
 		return fmt.Errorf("model %s cannot score %s: %w", f.spec.Model, f.spec.Input, err)
 	}
 	return nil
-}
-
-// trimURI drops trailing slashes of a folder URI, so "x/" and "x" are the
-// same spec (and the same idempotency key).
-func trimURI(u string) string {
-	u = strings.TrimSpace(u)
-	for strings.HasSuffix(u, "/") && !strings.HasSuffix(u, "://") && !strings.HasSuffix(u, ":///") {
-		u = strings.TrimSuffix(u, "/")
-	}
-	return u
 }

@@ -34,7 +34,7 @@ type rawInput struct {
 }
 
 // ingestIfRaw makes a job's input accept a raw source as well as a dataset
-// (DESIGN.md §8): when the input holds no manifest.json, it first runs a
+// (docs/architecture.md §6): when the input holds no manifest.json, it first runs a
 // distributed shard job into OUTPUT/_datasets/<hash of the input>, follows
 // it to its end, and returns the dataset it published; a dataset is
 // returned as it is. The shard job is idempotent and a dataset whose

@@ -117,7 +117,7 @@ func submitShard(cmd *cobra.Command, f *shardFlags) error {
 	if err != nil {
 		return err
 	}
-	spec := &nsv1.ShardSpec{Sources: f.inputs, Output: trimURI(f.output), OptionsJson: opts}
+	spec := &nsv1.ShardSpec{Sources: f.inputs, Output: f.output, OptionsJson: opts}
 	return submitJob(cmd, &f.job, f.out, &nsv1.JobSpec{Kind: &nsv1.JobSpec_Shard{Shard: spec}})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -72,6 +73,11 @@ func submitJob(cmd *cobra.Command, f *submitFlags, out outputFormat, spec *nsv1.
 		return errors.New("give --new or --idempotency-key, not both")
 	}
 	spec.Pool, spec.Name, spec.Owner = f.pool, f.name, os.Getenv("USER")
+	// The key hashes the canonical spec, so equal jobs share it however
+	// they were written.
+	if err := jobspec.Normalize(spec); err != nil {
+		return err
+	}
 	switch {
 	case f.key != "":
 		spec.IdempotencyKey = f.key

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	"github.com/nightshift-ml/nightshift/shard"
 )
 
@@ -138,28 +140,15 @@ func preflightTrain(ctx context.Context, f *trainFlags, job *trainJob) error {
 	ts := job.spec.GetTrain()
 	ds, err := shard.OpenDataset(ctx, f.st.config(), ts.Dataset)
 	if err != nil {
-		return fmt.Errorf("%sdataset %s: %w", job.fields.at(job.path, "dataset"), ts.Dataset, err)
+		return fmt.Errorf("%sdataset %s: %w", job.fields.prefix(job.path, "dataset"), ts.Dataset, err)
 	}
-	cols := map[string]bool{}
 	var names []string
 	for _, c := range ds.Manifest.Schema {
-		cols[c.Name] = true
 		names = append(names, c.Name)
 	}
-	var msgs []string
-	missing := func(path, col string) {
-		msgs = append(msgs, fmt.Sprintf("%s%s: %q is not a column of %s", job.fields.at(job.path, path), path, col, ts.Dataset))
-	}
-	if !cols[ts.Label] {
-		missing("label", ts.Label)
-	}
-	for i, c := range ts.Features {
-		if !cols[c.Column] {
-			missing(fmt.Sprintf("features[%d].column", i), c.Column)
-		}
-	}
-	if len(msgs) > 0 {
-		return fmt.Errorf("%s (its columns: %s)", strings.Join(msgs, "; "), strings.Join(names, ", "))
+	var errs jobspec.Errors
+	if errors.As(jobspec.TrainColumns(ts, names), &errs) {
+		return fmt.Errorf("%s (its columns: %s)", job.fields.explain(job.path, errs), strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -5,102 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
-	"github.com/nightshift-ml/nightshift/storage"
 )
 
 // A training job file (`nightshift train -f JOB.yaml`) is decoded strictly
-// into trainFile (an unknown field is an error), turned into a JobSpec with
-// the CLI's defaults filled in, and validated. Every error names the file,
-// the line and the field: "job.yaml:7: optimizer.lr: must be > 0".
-
-// trainFile is the job file. Pointers tell a field left out (which takes
-// its default) from one set to zero (which is checked).
-type trainFile struct {
-	Name           string           `yaml:"name"`
-	ModelName      string           `yaml:"model_name"`
-	Dataset        string           `yaml:"dataset"`
-	Output         string           `yaml:"output"`
-	Label          string           `yaml:"label"`
-	Features       []trainFeature   `yaml:"features"`
-	Model          *trainModel      `yaml:"model"`
-	Optimizer      *trainOptimizer  `yaml:"optimizer"`
-	Epochs         *int32           `yaml:"epochs"`
-	BatchPerMember *int32           `yaml:"batch_per_member"`
-	Members        *trainMembers    `yaml:"members"`
-	Pool           string           `yaml:"pool"`
-	Seed           *uint64          `yaml:"seed"`
-	Holdout        *float64         `yaml:"holdout"`
-	Checkpoint     *trainCheckpoint `yaml:"checkpoint"`
-	Promotion      *trainPromotion  `yaml:"promotion"`
-	MaxRestarts    int32            `yaml:"max_restarts"`
-	AuditSamples   bool             `yaml:"audit_samples"`
-	MaxAttempts    int32            `yaml:"max_attempts"`
-}
-
-type trainFeature struct {
-	Column  string `yaml:"column"`
-	Kind    string `yaml:"kind"`
-	Buckets int32  `yaml:"buckets"`
-	Missing string `yaml:"missing"`
-}
-
-type trainModel struct {
-	Family    string   `yaml:"family"`
-	Hidden    []int32  `yaml:"hidden"`
-	Objective string   `yaml:"objective"`
-	Classes   []string `yaml:"classes"`
-	L2        float64  `yaml:"l2"`
-}
-
-type trainOptimizer struct {
-	Name          string   `yaml:"name"`
-	LR            *float64 `yaml:"lr"`
-	Momentum      float64  `yaml:"momentum"`
-	Nesterov      bool     `yaml:"nesterov"`
-	Schedule      string   `yaml:"schedule"`
-	DecaySteps    int64    `yaml:"decay_steps"`
-	DecayRate     float64  `yaml:"decay_rate"`
-	MaxIterations int32    `yaml:"max_iterations"`
-	Tolerance     float64  `yaml:"tolerance"`
-}
-
-type trainMembers struct {
-	Min *int32 `yaml:"min"`
-	Max *int32 `yaml:"max"`
-}
-
-type trainCheckpoint struct {
-	EverySteps   int32 `yaml:"every_steps"`
-	EverySeconds int32 `yaml:"every_seconds"`
-}
-
-type trainPromotion struct {
-	Metric string  `yaml:"metric"`
-	Margin float64 `yaml:"margin"`
-	Manual bool    `yaml:"manual"`
-}
-
-// Defaults the CLI fills in for fields a job file leaves out.
-const (
-	defaultOptimizer      = "adam"
-	defaultLR             = 0.01
-	defaultSchedule       = "constant"
-	defaultEpochs         = 1
-	defaultBatchPerMember = 1024
-	defaultMinMembers     = 1
-	defaultTrainSeed      = 1
-	defaultHoldout        = 0.2
-)
+// into jobspec.TrainDoc (an unknown field is an error), which turns it into
+// a normalised, validated JobSpec (package jobspec owns the rules and the
+// defaults). This file only maps the field paths of the errors to the
+// file's lines: "job.yaml:7: optimizer.lr: must be > 0".
 
 // trainJob is a decoded, validated job file.
 type trainJob struct {
@@ -123,7 +43,7 @@ func loadTrainFile(path string) (*trainJob, error) {
 // in errors. All bad fields are reported at once, on one line.
 func parseTrainFile(path string, data []byte) (*trainJob, error) {
 	job := &trainJob{path: path, fields: yamlFields(data)}
-	var f trainFile
+	var f jobspec.TrainDoc
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); errors.Is(err, io.EOF) {
@@ -135,281 +55,15 @@ func parseTrainFile(path string, data []byte) (*trainJob, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s:%d: a job file holds one YAML document", path, extra.Line)
 	}
-	job.spec = f.jobSpec()
-	if errs := validateTrain(job.spec); len(errs) > 0 {
-		msgs := make([]string, len(errs))
-		for i, e := range errs {
-			msgs[i] = job.fields.at(path, e.path) + e.path + ": " + e.msg
-		}
-		return nil, errors.New(strings.Join(msgs, "; "))
+	spec, err := f.JobSpec()
+	var errs jobspec.Errors
+	if errors.As(err, &errs) {
+		return nil, errors.New(job.fields.explain(path, errs))
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	job.spec = spec
 	return job, nil
-}
-
-// jobSpec maps the file to a JobSpec, filling in the defaults and putting
-// names and URIs in their canonical form, so equal files make equal specs
-// (and idempotency keys).
-func (f *trainFile) jobSpec() *nsv1.JobSpec {
-	lower := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-	ts := &nsv1.TrainSpec{
-		Dataset:        trimURI(f.Dataset),
-		Label:          strings.TrimSpace(f.Label),
-		Model:          &nsv1.ModelConfig{},
-		Optimizer:      &nsv1.OptimizerConfig{Name: defaultOptimizer, Lr: defaultLR, Schedule: defaultSchedule},
-		Epochs:         orDefault(f.Epochs, defaultEpochs),
-		BatchPerMember: orDefault(f.BatchPerMember, defaultBatchPerMember),
-		MinMembers:     defaultMinMembers,
-		Seed:           orDefault(f.Seed, defaultTrainSeed),
-		Holdout:        orDefault(f.Holdout, defaultHoldout),
-		Promotion:      &nsv1.PromotionPolicy{},
-		ModelName:      strings.TrimSpace(f.ModelName),
-		Output:         trimURI(f.Output),
-		MaxRestarts:    f.MaxRestarts,
-		AuditSamples:   f.AuditSamples,
-	}
-	for _, c := range f.Features {
-		ts.Features = append(ts.Features, &nsv1.FeatureSpec{Column: strings.TrimSpace(c.Column), Kind: lower(c.Kind),
-			Buckets: c.Buckets, Missing: lower(c.Missing)})
-	}
-	if m := f.Model; m != nil {
-		ts.Model = &nsv1.ModelConfig{Family: lower(m.Family), Hidden: m.Hidden, Objective: lower(m.Objective),
-			Classes: m.Classes, L2: m.L2}
-	}
-	if o := f.Optimizer; o != nil {
-		ts.Optimizer = &nsv1.OptimizerConfig{Name: lower(o.Name), Lr: orDefault(o.LR, defaultLR), Momentum: o.Momentum,
-			Nesterov: o.Nesterov, Schedule: lower(o.Schedule), DecaySteps: o.DecaySteps, DecayRate: o.DecayRate,
-			MaxIterations: o.MaxIterations, Tolerance: o.Tolerance}
-		if ts.Optimizer.Name == "" {
-			ts.Optimizer.Name = defaultOptimizer
-		}
-		if ts.Optimizer.Schedule == "" {
-			ts.Optimizer.Schedule = defaultSchedule
-		}
-	}
-	if m := f.Members; m != nil {
-		ts.MinMembers = orDefault(m.Min, defaultMinMembers)
-	}
-	ts.MaxMembers = ts.MinMembers
-	if m := f.Members; m != nil && m.Max != nil {
-		ts.MaxMembers = *m.Max
-	}
-	if c := f.Checkpoint; c != nil {
-		ts.CheckpointEverySteps, ts.CheckpointEveryS = c.EverySteps, c.EverySeconds
-	}
-	if p := f.Promotion; p != nil {
-		ts.Promotion = &nsv1.PromotionPolicy{Metric: lower(p.Metric), Margin: p.Margin, Manual: p.Manual}
-	}
-	return &nsv1.JobSpec{Name: strings.TrimSpace(f.Name), Pool: strings.TrimSpace(f.Pool), MaxAttempts: f.MaxAttempts,
-		Kind: &nsv1.JobSpec_Train{Train: ts}}
-}
-
-func orDefault[T any](p *T, def T) T {
-	if p != nil {
-		return *p
-	}
-	return def
-}
-
-// fieldError is one bad field of a job file, by its path in the file
-// ("optimizer.lr", "features[1].kind").
-type fieldError struct {
-	path string
-	msg  string
-}
-
-var trainModelNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-
-// oneOf reports whether s is one of the words; want lists them for errors.
-func oneOf(s string, words ...string) bool { return slices.Contains(words, s) }
-
-func want(got string, words ...string) string {
-	if got == "" {
-		return "required (" + orList(words) + ")"
-	}
-	return fmt.Sprintf("%q: want %s", got, orList(words))
-}
-
-func orList(words []string) string {
-	if len(words) == 1 {
-		return words[0]
-	}
-	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
-}
-
-// validateTrain checks a training JobSpec as the job file describes it and
-// returns every bad field, in file order.
-func validateTrain(js *nsv1.JobSpec) []fieldError {
-	var errs []fieldError
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
-	}
-	sp := js.GetTrain()
-	switch {
-	case sp.GetModelName() == "":
-		bad("model_name", "required (the registry name, e.g. churn)")
-	case len(sp.GetModelName()) > 100 || !trainModelNameRE.MatchString(sp.GetModelName()):
-		bad("model_name", "%q: want lower-case letters, digits, '.', '_' or '-', starting with a letter or digit (at most 100)", sp.GetModelName())
-	}
-	for _, u := range [][2]string{{"dataset", sp.GetDataset()}, {"output", sp.GetOutput()}} {
-		if u[1] == "" {
-			bad(u[0], "required (a storage URI: s3://bucket/prefix or file:///path)")
-		} else if _, err := storage.ParseURI(u[1]); err != nil {
-			bad(u[0], "%v", err)
-		}
-	}
-	if sp.GetLabel() == "" {
-		bad("label", "required (the label column)")
-	}
-	seen := map[string]bool{}
-	for i, f := range sp.GetFeatures() {
-		p := fmt.Sprintf("features[%d].", i)
-		switch {
-		case f.GetColumn() == "":
-			bad(p+"column", "required")
-		case f.GetColumn() == sp.GetLabel():
-			bad(p+"column", "%q is the label", f.GetColumn())
-		case seen[f.GetColumn()]:
-			bad(p+"column", "%q is listed twice", f.GetColumn())
-		}
-		seen[f.GetColumn()] = true
-		if !oneOf(f.GetKind(), "numeric", "categorical") {
-			bad(p+"kind", "%s", want(f.GetKind(), "numeric", "categorical"))
-		}
-		switch {
-		case f.GetBuckets() < 0:
-			bad(p+"buckets", "must be ≥ 0 (0: 32)")
-		case f.GetBuckets() > 0 && f.GetKind() == "numeric":
-			bad(p+"buckets", "only categorical features are hashed into buckets")
-		}
-		switch {
-		case f.GetMissing() != "" && !oneOf(f.GetMissing(), "impute", "fail", "indicator"):
-			bad(p+"missing", "%q: want impute, fail or indicator", f.GetMissing())
-		case f.GetMissing() == "indicator" && f.GetKind() != "numeric":
-			bad(p+"missing", "indicator is for numeric features only (categorical: impute or fail)")
-		}
-	}
-	errs = append(errs, validateModel(sp.GetModel())...)
-	errs = append(errs, validateOptimizer(sp.GetOptimizer(), sp.GetModel().GetFamily())...)
-	if sp.GetEpochs() < 1 {
-		bad("epochs", "must be ≥ 1")
-	}
-	if sp.GetBatchPerMember() < 1 {
-		bad("batch_per_member", "must be ≥ 1")
-	}
-	switch {
-	case sp.GetMinMembers() < 1:
-		bad("members.min", "must be ≥ 1")
-	case sp.GetMaxMembers() < sp.GetMinMembers():
-		bad("members.max", "must be ≥ members.min (%d)", sp.GetMinMembers())
-	}
-	if h := sp.GetHoldout(); !(h >= 0 && h < 1) {
-		bad("holdout", "must be a fraction in [0, 1), got %g", h)
-	}
-	if sp.GetCheckpointEverySteps() < 0 {
-		bad("checkpoint.every_steps", "must be ≥ 0 (0: not by steps)")
-	}
-	if sp.GetCheckpointEveryS() < 0 {
-		bad("checkpoint.every_seconds", "must be ≥ 0 (0: not by time)")
-	}
-	if p := sp.GetPromotion(); p != nil {
-		if p.GetMetric() != "" && !oneOf(p.GetMetric(), "logloss", "auc", "accuracy", "rmse") {
-			bad("promotion.metric", "%q: want logloss, auc, accuracy or rmse (or leave it out: the coordinator picks by model)", p.GetMetric())
-		}
-		if m := p.GetMargin(); !(m >= 0) || math.IsInf(m, 0) {
-			bad("promotion.margin", "must be ≥ 0")
-		}
-	}
-	if sp.GetMaxRestarts() < 0 {
-		bad("max_restarts", "must be ≥ 0 (0: 3)")
-	}
-	if js.GetMaxAttempts() < 0 {
-		bad("max_attempts", "must be ≥ 0 (0: the coordinator's default)")
-	}
-	return errs
-}
-
-func validateModel(m *nsv1.ModelConfig) []fieldError {
-	var errs []fieldError
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
-	}
-	fam := m.GetFamily()
-	if !oneOf(fam, "linear", "logistic", "softmax", "mlp") {
-		bad("model.family", "%s", want(fam, "linear", "logistic", "softmax", "mlp"))
-	}
-	if fam == "mlp" {
-		if len(m.GetHidden()) == 0 {
-			bad("model.hidden", "required for mlp: the hidden layer widths, e.g. [256, 256]")
-		}
-		for i, h := range m.GetHidden() {
-			if h < 1 {
-				bad(fmt.Sprintf("model.hidden[%d]", i), "must be ≥ 1, got %d", h)
-			}
-		}
-		if !oneOf(m.GetObjective(), "binary", "regression", "multiclass") {
-			bad("model.objective", "%s", want(m.GetObjective(), "binary", "regression", "multiclass"))
-		}
-	} else if fam != "" {
-		if len(m.GetHidden()) > 0 {
-			bad("model.hidden", "only for mlp, not %s", fam)
-		}
-		if m.GetObjective() != "" {
-			bad("model.objective", "only for mlp, not %s", fam)
-		}
-	}
-	if cl := m.GetClasses(); len(cl) > 0 {
-		if fam != "softmax" && (fam != "mlp" || m.GetObjective() != "multiclass") {
-			bad("model.classes", "only softmax and mlp multiclass models have classes")
-		} else if len(cl) < 2 {
-			bad("model.classes", "want at least 2 classes, or leave it out (the label's distinct values)")
-		}
-		seen := map[string]bool{}
-		for i, c := range cl {
-			if c == "" || seen[c] {
-				bad(fmt.Sprintf("model.classes[%d]", i), "%q is empty or listed twice", c)
-			}
-			seen[c] = true
-		}
-	}
-	if l2 := m.GetL2(); !(l2 >= 0) || math.IsInf(l2, 0) {
-		bad("model.l2", "must be ≥ 0")
-	}
-	return errs
-}
-
-func validateOptimizer(o *nsv1.OptimizerConfig, family string) []fieldError {
-	var errs []fieldError
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
-	}
-	switch {
-	case !oneOf(o.GetName(), "sgd", "adam", "lbfgs"):
-		bad("optimizer.name", "%s", want(o.GetName(), "sgd", "adam", "lbfgs"))
-	case o.GetName() == "lbfgs" && family != "" && family != "linear" && family != "logistic":
-		bad("optimizer.name", "lbfgs (full batch) trains linear and logistic models only, not %s", family)
-	}
-	if lr := o.GetLr(); !(lr > 0) || math.IsInf(lr, 0) {
-		bad("optimizer.lr", "must be > 0")
-	}
-	if m := o.GetMomentum(); !(m >= 0 && m < 1) {
-		bad("optimizer.momentum", "must be in [0, 1)")
-	}
-	if !oneOf(o.GetSchedule(), "constant", "step", "cosine") {
-		bad("optimizer.schedule", "%s", want(o.GetSchedule(), "constant", "step", "cosine"))
-	}
-	if o.GetDecaySteps() < 0 {
-		bad("optimizer.decay_steps", "must be ≥ 0")
-	}
-	if r := o.GetDecayRate(); !(r >= 0) || math.IsInf(r, 0) {
-		bad("optimizer.decay_rate", "must be ≥ 0")
-	}
-	if o.GetMaxIterations() < 0 {
-		bad("optimizer.max_iterations", "must be ≥ 0")
-	}
-	if t := o.GetTolerance(); !(t >= 0) || math.IsInf(t, 0) {
-		bad("optimizer.tolerance", "must be ≥ 0")
-	}
-	return errs
 }
 
 // yamlField is one key (or sequence item) of a YAML document.
@@ -459,18 +113,45 @@ func yamlFields(data []byte) yamlFieldList {
 	return out
 }
 
+// explain writes the spec's field errors as one line, each prefixed by
+// the file and the line of its field, in the file's order.
+func (fs yamlFieldList) explain(file string, errs jobspec.Errors) string {
+	type located struct {
+		line int
+		msg  string
+	}
+	out := make([]located, len(errs))
+	for i, e := range errs {
+		line, prefix := fs.at(file, e.Path)
+		out[i] = located{line, prefix + e.Error()}
+	}
+	slices.SortStableFunc(out, func(a, b located) int { return a.line - b.line })
+	msgs := make([]string, len(out))
+	for i, l := range out {
+		msgs[i] = l.msg
+	}
+	return strings.Join(msgs, "; ")
+}
+
 // at is the "file:line: " prefix of an error about path: the line of the
 // field, else of its nearest enclosing field in the file (a required field
 // left out of a feature names the feature's line), else just "file: ".
-func (fs yamlFieldList) at(file, path string) string {
+// It also returns the line (0 for none), to order errors by.
+func (fs yamlFieldList) at(file, path string) (int, string) {
 	for p := path; p != ""; p = parentPath(p) {
 		for _, f := range fs {
 			if f.path == p {
-				return fmt.Sprintf("%s:%d: ", file, f.line)
+				return f.line, fmt.Sprintf("%s:%d: ", file, f.line)
 			}
 		}
 	}
-	return file + ": "
+	return 0, file + ": "
+}
+
+// prefix is the "file:line: " prefix of an error about path.
+func (fs yamlFieldList) prefix(file, path string) string {
+	_, p := fs.at(file, path)
+	return p
 }
 
 // parentPath drops the last element of a field path: "a.b[2]" → "a.b",

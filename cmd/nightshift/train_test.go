@@ -50,7 +50,7 @@ func TestTrainFileDecodes(t *testing.T) {
 		Dataset: "s3://bucket/datasets/churn", Label: "label",
 		Features: []*nsv1.FeatureSpec{
 			{Column: "age", Kind: "numeric", Missing: "impute"},
-			{Column: "region", Kind: "categorical", Buckets: 16},
+			{Column: "region", Kind: "categorical", Buckets: 16, Missing: "impute"},
 		},
 		Model: &nsv1.ModelConfig{Family: "logistic", L2: 0.0001},
 		Optimizer: &nsv1.OptimizerConfig{Name: "adam", Lr: 0.01, Momentum: 0.9, Schedule: "cosine", DecaySteps: 1000,
@@ -74,7 +74,7 @@ func TestTrainFileDefaults(t *testing.T) {
 		Dataset: "file:///d", Label: "y", Model: &nsv1.ModelConfig{Family: "linear"},
 		Optimizer: &nsv1.OptimizerConfig{Name: "adam", Lr: 0.01, Schedule: "constant"},
 		Epochs:    1, BatchPerMember: 1024, MinMembers: 1, MaxMembers: 1, Seed: 1, Holdout: 0.2,
-		Promotion: &nsv1.PromotionPolicy{}, ModelName: "m", Output: "file:///o",
+		Promotion: &nsv1.PromotionPolicy{}, ModelName: "m", Output: "file:///o", MaxRestarts: 3,
 	}}}
 	if !proto.Equal(want, job.spec) {
 		t.Fatalf("defaults:\n got %s\nwant %s", prototext.Format(job.spec), prototext.Format(want))

@@ -24,8 +24,6 @@ type Config struct {
 	BindAddr string
 	// AdvertiseAddr is host:port others reach; default BindAddr's.
 	AdvertiseAddr string
-	// Seeds are host:port of members to join; empty starts a new cluster.
-	Seeds []string
 	// Key encrypts gossip (AES, 16, 24 or 32 bytes); nil sends clear text.
 	Key []byte
 	// Meta is advertised from the start.
@@ -61,16 +59,24 @@ type Node struct {
 	// node records memberlist hands out stay live and are written under
 	// its own lock, so reading them later would race.
 	members map[string]Member
+	join    joinState // under mu
+
+	// stop is closed by Leave or Shutdown; the join loop, if any, then
+	// ends and closes joinDone.
+	stop     chan struct{}
+	stopOnce sync.Once
+	joinDone chan struct{} // nil until JoinInBackground starts a loop
 }
 
-// Start creates the member, binds its sockets and joins the seeds. Joining
-// fails only when seeds were given and none answered.
+// Start creates the member and binds its sockets. It joins nobody: call
+// JoinInBackground with the seeds, so that a node started before its seeds
+// keeps trying instead of failing.
 func Start(cfg Config) (*Node, error) {
 	meta, err := cfg.Meta.Encode()
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, meta: meta, members: map[string]Member{}}
+	n := &Node{cfg: cfg, meta: meta, members: map[string]Member{}, stop: make(chan struct{})}
 	mc := memberlist.DefaultLANConfig()
 	if cfg.Fast {
 		mc = memberlist.DefaultLocalConfig()
@@ -107,12 +113,6 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	n.ml = ml
-	if len(cfg.Seeds) > 0 {
-		if _, err := ml.Join(cfg.Seeds); err != nil {
-			_ = ml.Shutdown()
-			return nil, fmt.Errorf("gossip: join %v: %w", cfg.Seeds, err)
-		}
-	}
 	return n, nil
 }
 
@@ -132,12 +132,6 @@ func splitHostPort(addr string) (string, int, error) {
 func (n *Node) Addr() string {
 	ln := n.ml.LocalNode()
 	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
-}
-
-// Join joins more seeds after start.
-func (n *Node) Join(seeds []string) error {
-	_, err := n.ml.Join(seeds)
-	return err
 }
 
 // SetMeta advertises new metadata and pushes it to the cluster.
@@ -184,14 +178,20 @@ func stateName(s memberlist.NodeStateType) string {
 	return "unknown"
 }
 
-// Leave tells the cluster this member is going, then stops it.
+// Leave tells the cluster this member is going, then stops it. It first
+// ends the join loop, waiting for a join attempt in flight.
 func (n *Node) Leave(timeout time.Duration) error {
+	n.stopJoining()
 	err := n.ml.Leave(timeout)
 	return errors.Join(err, n.ml.Shutdown())
 }
 
-// Shutdown stops the member without telling anyone (as a crash would).
-func (n *Node) Shutdown() error { return n.ml.Shutdown() }
+// Shutdown stops the member without telling anyone (as a crash would). It
+// first ends the join loop, waiting for a join attempt in flight.
+func (n *Node) Shutdown() error {
+	n.stopJoining()
+	return n.ml.Shutdown()
+}
 
 type delegate Node
 

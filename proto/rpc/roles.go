@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Roles a certificate can name (DESIGN.md §12).
+// Roles a certificate can name (docs/architecture.md §9).
 const (
 	RoleCoordinator = "coordinator"
 	RoleWorker      = "worker"

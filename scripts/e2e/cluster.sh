@@ -9,7 +9,11 @@
 #      all-reduce between the worker processes), register it as "churn";
 #   6. score with churn@production, kill the leader's process mid-job, and
 #      follow the job to its end through a surviving coordinator;
-#   7. check the committed output holds every row exactly once.
+#   7. check the committed output holds every row exactly once;
+#   8. stop every process and start the cluster again in reverse order
+#      (workers first, then coordinators 3, 2, 1: each starts before its
+#      gossip seeds answer and joins in the background), and score again
+#      through the CLI's coordinator list.
 # Usage: scripts/e2e/cluster.sh   (needs nothing but Go and coreutils; ~1 minute)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,4 +86,20 @@ log "killed $leader; following job $job through $NIGHTSHIFT_ADDR"
 
 log "check the committed output"
 go run ./scripts/e2e/checkout -job "$ROOT/job.json" -rows 200000 -objects 200
+
+log "restart the whole cluster in reverse order: workers, then coordinators 3, 2, 1"
+cleanup; pids=()
+start w1 worker --config deploy/config/worker.yaml
+start w2 worker --config "$ROOT/worker-2.yaml"
+start c3 coordinator --config deploy/config/coordinator-3.yaml
+start c2 coordinator --config deploy/config/coordinator-2.yaml
+start c1 coordinator --config deploy/config/coordinator-1.yaml
+export NIGHTSHIFT_ADDR=127.0.0.1:7100,127.0.0.1:7110,127.0.0.1:7120
+wait_ready "$NIGHTSHIFT_ADDR"
+for _ in $(seq 300); do [ "$("$NS" workers list -o json | grep -c '"WORKER_STATE_ACTIVE"')" = 2 ] && break; sleep 0.1; done
+"$NS" workers list
+job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --output "$S/scored" \
+  --passthrough id --new --wait -o json | jsonfield id)
+"$NS" jobs get "$job" -o json >"$ROOT/job2.json"
+go run ./scripts/e2e/checkout -job "$ROOT/job2.json" -rows 200000 -objects 200
 log "e2e passed"

@@ -30,6 +30,7 @@ func Run(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
 	t.Run("AbortedPut", func(t *testing.T) { testAbortedPut(t, newBucket(t)) })
 	t.Run("CancelGet", func(t *testing.T) { testCancelGet(t, newBucket(t)) })
 	t.Run("CancelPut", func(t *testing.T) { testCancelPut(t, newBucket(t)) })
+	t.Run("RemoveIncomplete", func(t *testing.T) { testRemoveIncomplete(t, newBucket(t)) })
 	t.Run("StreamLarge", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("256 MiB streaming test skipped in -short mode")

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/proto/rpc/faultnet"
 )
 
 // ring is n members, each a real gRPC server on loopback with a Hub.
@@ -22,13 +23,24 @@ type ring struct {
 	addrs   []string
 	hubs    []*Hub
 	servers []*grpc.Server
+	dialers []rpc.Dialer // per member; nil entries dial TCP
 }
 
-func newRing(t testing.TB, n int) *ring {
+func newRing(t testing.TB, n int) *ring { return newRingOn(t, n, nil) }
+
+// newRingOn is newRing with each member's server and ring dials on fnet
+// (when not nil), member i named "m<i>" there.
+func newRingOn(t testing.TB, n int, fnet *faultnet.Network) *ring {
 	t.Helper()
 	r := &ring{small: -1}
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := range n {
+		listen, dial := net.Listen, rpc.Dialer(nil)
+		if fnet != nil {
+			nd := fnet.Node(fmt.Sprintf("m%d", i))
+			listen, dial = nd.Listen, nd.DialContext
+		}
+		r.dialers = append(r.dialers, dial)
+		ln, err := listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +77,8 @@ func (r *ring) joinStreams(t testing.TB, name string, gen uint64, chunk, streams
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs, ChunkBytes: chunk, Streams: streams, SmallBytes: r.small})
+			groups[i], errs[i] = r.hubs[i].Join(context.Background(), Config{Group: name, Generation: gen, Rank: i, Addrs: r.addrs,
+				ChunkBytes: chunk, Streams: streams, SmallBytes: r.small, Dialer: r.dialers[i]})
 		}()
 	}
 	wg.Wait()
@@ -253,6 +266,74 @@ func TestLostMemberFailsTheCollective(t *testing.T) {
 	if err := groups[0].AllReduce(context.Background(), []float32{1}); err == nil {
 		t.Fatal("a broken generation ran another collective")
 	}
+}
+
+// TestRingUnderNetworkFaults runs a 3-member ring over faultnet: a
+// delayed link slows the all-reduce without changing a bit of the sums; a
+// partitioned link fails every member's collective promptly (no hang); in
+// a new generation after Heal, a blackholed member stalls the collective
+// only until the caller's deadline.
+func TestRingUnderNetworkFaults(t *testing.T) {
+	fnet := faultnet.New()
+	r := newRingOn(t, 3, fnet)
+	groups := r.join(t, "faults", 1, 4096)
+	const l = 50_000
+	inputs := make([][]float32, 3)
+	for i := range inputs {
+		inputs[i] = make([]float32, l)
+		for j := range inputs[i] {
+			inputs[i][j] = rand.Float32()
+		}
+	}
+	fnet.Delay("m0", "m1", 5*time.Millisecond)
+	outs := make([][]float32, 3)
+	each(t, groups, func(i int, g *Group) error {
+		outs[i] = append([]float32(nil), inputs[i]...)
+		return g.AllReduce(context.Background(), outs[i])
+	})
+	for i := range outs {
+		for k := range 3 {
+			lo, hi := segment(l, 3, k)
+			for j := lo; j < hi; j++ {
+				if want := ringSum(inputs, 3, k, j); math.Float32bits(outs[i][j]) != math.Float32bits(want) {
+					t.Fatalf("member %d element %d over a delayed link: %v, want %v", i, j, outs[i][j], want)
+				}
+			}
+		}
+	}
+	if fnet.Dials("m0") == 0 {
+		t.Fatal("the ring did not dial through Config.Dialer")
+	}
+
+	fnet.Partition([]string{"m1"}, []string{"m2"})
+	failAll := func(what string, timeout, bound time.Duration, groups []*Group) {
+		t.Helper()
+		start := time.Now()
+		errs := make(chan error, len(groups))
+		for _, g := range groups {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				defer cancel()
+				errs <- g.AllReduce(ctx, make([]float32, l))
+			}()
+		}
+		for range groups {
+			if err := <-errs; err == nil {
+				t.Fatalf("an all-reduce %s succeeded", what)
+			}
+		}
+		if d := time.Since(start); d > bound {
+			t.Fatalf("all-reduces %s took %s to fail, want under %s", what, d, bound)
+		}
+	}
+	failAll("across a partition", time.Minute, 10*time.Second, groups)
+
+	fnet.Heal()
+	groups = r.join(t, "faults", 2, 4096)
+	each(t, groups, func(i int, g *Group) error { return g.Barrier(context.Background()) })
+	fnet.Blackhole("m2")
+	failAll("into a blackhole", 500*time.Millisecond, 10*time.Second, groups)
+	fnet.Heal()
 }
 
 // Chunks go out straight from the caller's vector: once AllReduce returns,

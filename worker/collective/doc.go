@@ -1,5 +1,5 @@
 // Package collective implements the collectives of a training group
-// (DESIGN.md §9) over gRPC: ring all-reduce (reduce-scatter then
+// (docs/architecture.md §8) over gRPC: ring all-reduce (reduce-scatter then
 // all-gather), broadcast and barrier between the members of one group
 // generation.
 //

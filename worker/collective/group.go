@@ -31,6 +31,9 @@ type Config struct {
 	Rank  int
 	Addrs []string
 	TLS   rpc.TLSConfig
+	// Dialer, when set, opens the ring connections instead of a TCP dial
+	// (tests inject faults through it).
+	Dialer rpc.Dialer
 	// ChunkBytes is the chunk size; 0 means DefaultChunkBytes.
 	ChunkBytes int
 	// Streams is the number of parallel connections per ring link; 0 means
@@ -99,7 +102,7 @@ func (h *Hub) Join(ctx context.Context, cfg Config) (*Group, error) {
 	}
 	for i := range g.cfg.Streams {
 		g.in = append(g.in, h.inbox(streamKey{g.key, int32(i)}))
-		conn, err := rpc.Dial(cfg.Addrs[right], cfg.TLS)
+		conn, err := rpc.DialVia(cfg.Addrs[right], cfg.TLS, cfg.Dialer)
 		if err != nil {
 			closeAll()
 			return nil, err

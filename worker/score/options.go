@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
@@ -21,9 +22,9 @@ const (
 	BadRowsQuarantine = "quarantine"
 )
 
-// QuarantineSuffix is appended to the output URI to name the object that
-// holds quarantined rows.
-const QuarantineSuffix = ".quarantine.jsonl"
+// QuarantineSuffix is scoreout.QuarantineSuffix, which names the object
+// holding an output's quarantined rows; Shard uses scoreout.QuarantineKey.
+const QuarantineSuffix = scoreout.QuarantineSuffix
 
 // Options shape a scoring task's output.
 type Options struct {

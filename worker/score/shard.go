@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/nightshift-ml/nightshift/shard"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
@@ -20,8 +21,9 @@ type Result struct {
 	Bytes   int64  // size of the output object
 	BadRows int64  // rows quarantined
 	CRC32C  uint32 // CRC-32C (Castagnoli) of the output object's bytes
-	// QuarantineKey is the URI of the quarantined rows' object (the output
-	// URI + ".quarantine.jsonl"); empty when no row was quarantined.
+	// QuarantineKey is the URI of the quarantined rows' object (named
+	// after the output by scoreout.QuarantineKey); empty when no row was
+	// quarantined.
 	QuarantineKey string
 }
 
@@ -45,7 +47,7 @@ func Shard(ctx context.Context, st storage.Config, ds *shard.Dataset, index int,
 	s := &scorer{ctx: ctx, ds: ds, index: index, m: m, opts: opts, bucket: b, key: key,
 		schema: outputSchema(m, ds.Schema, opts.Passthrough), pred: m.NewPredictor()}
 	if opts.BadRows == BadRowsQuarantine {
-		s.quarantine = &quarantine{ctx: ctx, bucket: b, key: key + QuarantineSuffix, shard: index, object: ds.ShardURI(index)}
+		s.quarantine = &quarantine{ctx: ctx, bucket: b, key: scoreout.QuarantineKey(key), shard: index, object: ds.ShardURI(index)}
 	}
 	res, err := s.run()
 	if err != nil {

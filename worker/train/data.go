@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/storage"
@@ -21,10 +22,6 @@ import (
 // label that is not 0 or 1, a value the pipeline cannot take): retrying
 // cannot help, and the message names the shard and the row.
 var ErrBadData = errors.New("bad training data")
-
-// defaultBuckets is the hash bucket count of a categorical feature the
-// spec does not size.
-const defaultBuckets = 32
 
 // Data is a training dataset held in memory by every member: its record
 // batches (for evaluation through the scoring code), its labels, the
@@ -161,9 +158,13 @@ func (d *Data) resolveSpec(sp *pb.TrainSpec, schema *arrow.Schema) error {
 		}
 	}
 	for _, f := range feats {
+		// The coordinator normalised the spec (jobspec.Train); the
+		// defaults below serve the features derived from the schema when
+		// the spec lists none (and specs built by tests and benchmarks),
+		// from jobspec's constants.
 		mf := model.Feature{Column: f.Column, Kind: f.Kind, Missing: f.Missing}
 		if mf.Missing == "" {
-			mf.Missing = model.MissingImpute
+			mf.Missing = jobspec.DefaultMissing
 		}
 		switch f.Kind {
 		case model.KindNumeric:
@@ -172,7 +173,7 @@ func (d *Data) resolveSpec(sp *pb.TrainSpec, schema *arrow.Schema) error {
 		case model.KindCategorical:
 			mf.Buckets = int(f.Buckets)
 			if mf.Buckets == 0 {
-				mf.Buckets = defaultBuckets
+				mf.Buckets = jobspec.DefaultBuckets
 			}
 		}
 		s.Features = append(s.Features, mf)

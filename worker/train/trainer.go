@@ -46,7 +46,7 @@ type Hooks struct {
 // Trainer is one member's side of a data-parallel training job. Its state
 // survives group generations: a member that stays in the group continues
 // from it, a joining member receives it from a peer, and a group that lost
-// everyone resumes from a checkpoint (DESIGN.md §9).
+// everyone resumes from a checkpoint (docs/architecture.md §8).
 type Trainer struct {
 	spec  *pb.TrainSpec
 	data  *Data
@@ -380,8 +380,9 @@ func (t *Trainer) maybeCheckpoint(ctx context.Context, hooks Hooks) error {
 }
 
 // ShuffleBlock is how many consecutive training rows an epoch's order
-// keeps together: the permutation is of blocks of this many rows (DESIGN.md
-// §9 allows rows or fixed-size row blocks). Gathering a batch then copies
+// keeps together: the permutation is of blocks of this many rows (the
+// training contract allows rows or fixed-size row blocks;
+// docs/architecture.md §8). Gathering a batch then copies
 // 4 KiB runs (at 64 float32 inputs) the prefetcher streams, instead of
 // one cache-missing row at a time — the difference between the gather
 // costing as much as a logistic step and costing next to nothing.

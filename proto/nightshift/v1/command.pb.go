@@ -1,4 +1,4 @@
-// The Raft command envelope (DESIGN.md §6). Apply is deterministic: the
+// The Raft command envelope (docs/architecture.md §3). Apply is deterministic: the
 // leader stamps IDs and times into the command; the FSM reads no clock.
 // Numbers are never reused; an unknown op is a loud error.
 
@@ -264,7 +264,7 @@ func (*Command_TrainProgress) isCommand_Op() {}
 func (*Command_SetModelAlias) isCommand_Op() {}
 
 // TrainGeneration commits a training group's next membership generation
-// (DESIGN.md §9). It applies only as the successor of the job's current
+// (docs/architecture.md §8). It applies only as the successor of the job's current
 // generation, and only with members that hold their attempts.
 type TrainGeneration struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`

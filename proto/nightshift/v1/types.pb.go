@@ -362,7 +362,7 @@ func (*JobSpec_Noop) isJobSpec_Kind() {}
 
 func (*JobSpec_Train) isJobSpec_Kind() {}
 
-// ScoreSpec bulk-scores a dataset with a model artifact (DESIGN.md §8).
+// ScoreSpec bulk-scores a dataset with a model artifact (docs/architecture.md §6).
 type ScoreSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Model artifact folder URI (holding model.json), or a registry
@@ -454,7 +454,7 @@ func (x *ScoreSpec) GetBadRows() string {
 	return ""
 }
 
-// ShardSpec ingests a source into a dataset (DESIGN.md §5), one task per unit.
+// ShardSpec ingests a source into a dataset (docs/architecture.md §6), one task per unit.
 type ShardSpec struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Sources []string               `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`

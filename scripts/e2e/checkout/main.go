@@ -1,12 +1,14 @@
 // Command checkout verifies a finished scoring job's committed output for
 // the end-to-end scripts: the job succeeded, _SUCCESS exists, _manifest.json
-// lists the expected rows and objects, and the job folder holds nothing
-// else. It reads `nightshift jobs get ID -o json` output.
+// lists the expected rows and objects (read with package scoreout), and the
+// job folder holds nothing else, not even a hidden temp file. It reads
+// `nightshift jobs get ID -o json` output.
 //
 //	checkout -job job.json -rows 200000 -objects 200 [-map file:///data=/tmp/x]
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +16,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
+	"github.com/nightshift-ml/nightshift/storage"
 )
 
 func main() {
@@ -51,29 +56,22 @@ func check(jobFile string, rows int64, objects int, mapping string) error {
 		dir = to + strings.TrimPrefix(dir, from)
 	}
 	dir = strings.TrimPrefix(dir, "file://")
-	if _, err := os.Stat(filepath.Join(dir, "_SUCCESS")); err != nil {
-		return err
-	}
-	var man struct {
-		Rows    int64 `json:"rows"`
-		Objects []struct {
-			Key string `json:"key"`
-		} `json:"objects"`
-	}
-	mb, err := os.ReadFile(filepath.Join(dir, "_manifest.json"))
+	man, err := scoreout.ReadManifest(context.Background(), storage.NewFileBucket(dir), "")
 	if err != nil {
 		return err
-	}
-	if err := json.Unmarshal(mb, &man); err != nil {
-		return fmt.Errorf("_manifest.json: %w", err)
 	}
 	if man.Rows != rows || len(man.Objects) != objects {
 		return fmt.Errorf("manifest lists %d rows in %d objects, want %d in %d", man.Rows, len(man.Objects), rows, objects)
 	}
-	listed := map[string]bool{"_manifest.json": true, "_SUCCESS": true}
+	listed := map[string]bool{scoreout.ManifestName: true, scoreout.SuccessMarker: true}
 	for _, o := range man.Objects {
 		listed[o.Key] = true
+		if o.Quarantine != "" {
+			listed[o.Quarantine] = true
+		}
 	}
+	// A walk of the folder, not a List: it also sees what the store hides,
+	// such as the temp files of interrupted writes.
 	var extra []string
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -12,6 +12,7 @@ import (
 	"github.com/nightshift-ml/nightshift/coordinator"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/proto/rpc/faultnet"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	// Coordinator and Worker adjust each node's config before it starts.
 	Coordinator func(i int, c *coordinator.Config)
 	Worker      func(i int, c *worker.Config)
+	// Faults runs Raft and gRPC between the nodes (client API, worker to
+	// coordinator, the training ring) over Cluster.Net, where tests
+	// partition, blackhole and delay nodes by ID. Gossip stays on plain
+	// loopback.
+	Faults bool
 }
 
 // Cluster is coordinators and workers running in this process on loopback.
@@ -47,8 +53,11 @@ type Cluster struct {
 	// Coordinators[i] is nil once killed.
 	Coordinators []*coordinator.Server
 	Workers      []*Worker
-	seeds        []string
-	apiAddrs     []string
+	// Net carries the nodes' connections when Options.Faults is set; nil
+	// otherwise. A node's name there is its ID.
+	Net      *faultnet.Network
+	seeds    []string
+	apiAddrs []string
 }
 
 // Worker is one running worker agent.
@@ -77,6 +86,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		opts.Pool = "default"
 	}
 	c := &Cluster{opts: opts}
+	if opts.Faults {
+		c.Net = faultnet.New()
+	}
 	if err := c.startCoordinators(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -110,6 +122,10 @@ func (c *Cluster) coordinatorConfig(i int) coordinator.Config {
 	}
 	if c.opts.Coordinator != nil {
 		c.opts.Coordinator(i, &cfg)
+	}
+	if c.Net != nil {
+		nd := c.Net.Node(cfg.ID)
+		cfg.Dialer, cfg.Listen = nd.DialContext, nd.Listen
 	}
 	return cfg
 }
@@ -195,9 +211,15 @@ func (c *Cluster) AddWorker(ctx context.Context, tweak func(*worker.Config)) (*W
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	if c.Net != nil {
+		cfg.Dialer = c.Net.Node(cfg.ID).DialContext
+	}
 	a, err := worker.New(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if c.Net != nil {
+		c.Net.Register(cfg.ID, a.GRPCAddr()) // its ring neighbours dial it there
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{Agent: a, cancel: cancel, done: make(chan error, 1)}
@@ -248,6 +270,21 @@ func (c *Cluster) Addr() string {
 		}
 	}
 	return ""
+}
+
+// Isolate cuts each node named (by ID) off from every other node of
+// Cluster.Net, the others named included, until Net.Heal. It needs
+// Options.Faults.
+func (c *Cluster) Isolate(ids ...string) {
+	for _, id := range ids {
+		var rest []string
+		for _, n := range c.Net.Nodes() {
+			if n != id {
+				rest = append(rest, n)
+			}
+		}
+		c.Net.Partition([]string{id}, rest)
+	}
 }
 
 // KillCoordinator crashes coordinator i (no graceful leave).

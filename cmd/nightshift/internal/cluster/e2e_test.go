@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/nightshift-ml/nightshift/coordinator"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
+	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker"
 )
 
@@ -32,7 +36,7 @@ func startCluster(t *testing.T, coordinators, workers int, tweak func(*Options))
 func onlyCommitted(t *testing.T, keys []string) {
 	t.Helper()
 	for _, k := range keys {
-		if k != coordinator.ScoreManifestName && k != coordinator.SuccessMarker && !strings.HasPrefix(k, "part-") {
+		if k != scoreout.ManifestName && k != scoreout.SuccessMarker && !strings.HasPrefix(k, "part-") {
 			t.Errorf("unexpected object in the job folder: %s", k)
 		}
 	}
@@ -99,27 +103,37 @@ func TestPausedWorkerOutputNeverCommitted(t *testing.T) {
 	zombie.Pause()
 	job := submitScore(t, c, f, "")
 	// Wait until the paused worker holds attempts.
-	waitUntil(t, 10*time.Second, "the paused worker to hold attempts", func() bool { return zombie.Running() > 0 })
+	testkit.Wait(t, 10*time.Second, "the paused worker to hold attempts", func() bool { return zombie.Running() > 0 })
 	final := waitJob(t, c, job.Id, time.Minute, nil)
 	if final.State != pb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("job %s: %s", final.State, final.Error)
 	}
 	zombie.Resume()
 	// The zombie now writes and reports; wait until it has given up.
-	waitUntil(t, 20*time.Second, "the resumed worker to finish its stale attempts", func() bool { return zombie.Running() == 0 })
+	testkit.Wait(t, 20*time.Second, "the resumed worker to finish its stale attempts", func() bool { return zombie.Running() == 0 })
 	l := c.Leader()
 	for _, task := range l.Store().Snapshot().Tasks(job.Id) {
 		if task.Result.GetWorkerId() == zombie.ID() {
 			t.Fatalf("shard %d committed from the paused worker", task.Index)
 		}
 	}
-	keys := checkScoreOutput(t, f, final)
-	t.Logf("job folder after the zombie resumed: %d objects", len(keys))
-	for _, k := range keys {
-		if strings.Contains(k, "_temporary/") {
-			t.Logf("zombie leftover (never listed): %s", k)
-		}
+	checkScoreOutput(t, f, final)
+	// A late zombie write the worker could not delete (it crashed after
+	// writing): the leader's sweep removes it, two lease TTLs after the
+	// job ended, and leaves the committed output alone.
+	b, dir, err := storage.Open(context.Background(), final.OutputDir, f.st)
+	if err != nil {
+		t.Fatal(err)
 	}
+	late := storage.JoinKey(dir, scoreout.AttemptKey(0, 99, "parquet"))
+	if _, err := b.Put(context.Background(), late, strings.NewReader("late"), 4, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Wait(t, 30*time.Second, "the sweep to remove the attempt objects", func() bool {
+		_, err := b.Stat(context.Background(), late)
+		return errors.Is(err, storage.ErrNotFound)
+	})
+	onlyCommitted(t, checkScoreOutput(t, f, final))
 }
 
 // TestKilledWorkerRequeuedByGossip kills a worker mid-job with leases far
@@ -136,7 +150,7 @@ func TestKilledWorkerRequeuedByGossip(t *testing.T) {
 	victim := c.Workers[0]
 	victim.Pause() // hold its attempts so the kill lands mid-task
 	job := submitScore(t, c, f, "")
-	waitUntil(t, 10*time.Second, "the victim to hold attempts", func() bool { return victim.Running() > 0 })
+	testkit.Wait(t, 10*time.Second, "the victim to hold attempts", func() bool { return victim.Running() > 0 })
 	start := time.Now()
 	victim.Kill()
 	final := waitJob(t, c, job.Id, time.Minute, nil)
@@ -160,7 +174,12 @@ func TestDrainAndUndrain(t *testing.T) {
 	if _, err := admin.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: w1.ID()}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // let a heartbeat carry the drain
+	// The broker reads the worker's state from the committed store on every
+	// lease call: once the leader has the drain, the worker gets no task.
+	testkit.Wait(t, 5*time.Second, "the leader to record the drain", func() bool {
+		l := c.Leader()
+		return l != nil && l.Store().Snapshot().Worker(w1.ID()).GetState() == pb.WorkerState_WORKER_STATE_DRAINING
+	})
 	resp, err := jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 40, SleepMs: 5}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +194,7 @@ func TestDrainAndUndrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ran atomic.Bool
-	waitUntil(t, 20*time.Second, "the undrained worker to take work", func() bool {
+	testkit.Wait(t, 20*time.Second, "the undrained worker to take work", func() bool {
 		r, err := jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 20, SleepMs: 20}}}})
 		if err != nil {
 			return false
@@ -230,17 +249,6 @@ func TestPoolsAreRespected(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestSpeculativeBackupBeatsStraggler makes one task's first attempt
 // straggle: the leader starts a backup attempt on another worker, the
 // backup's result is committed and the job does not wait for the straggler.
@@ -275,12 +283,12 @@ func TestCancelStopsWorkPromptly(t *testing.T) {
 		t.Fatal(err)
 	}
 	running := func() int { return c.Workers[0].Running() + c.Workers[1].Running() }
-	waitUntil(t, 10*time.Second, "tasks to start", func() bool { return running() == 4 })
+	testkit.Wait(t, 10*time.Second, "tasks to start", func() bool { return running() == 4 })
 	start := time.Now()
 	if _, err := jobs.CancelJob(ctx, &pb.CancelJobRequest{Id: resp.Job.Id, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "workers to abort their attempts", func() bool { return running() == 0 })
+	testkit.Wait(t, 5*time.Second, "workers to abort their attempts", func() bool { return running() == 0 })
 	t.Logf("attempts aborted %s after cancel", time.Since(start).Round(time.Millisecond))
 	j, _ := getJob(c, resp.Job.Id)
 	if j.State != pb.JobState_JOB_STATE_CANCELLED || j.Error != "cancelled: test" {

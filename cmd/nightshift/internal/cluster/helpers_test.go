@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -18,11 +17,12 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
-	"github.com/nightshift-ml/nightshift/coordinator"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
@@ -104,25 +104,27 @@ func getJob(c *Cluster, id string) (*pb.Job, error) {
 	return resp.Job, nil
 }
 
-// waitJob waits until a job is terminal and returns it.
+// waitJob waits until a job is terminal and returns it; each, when set,
+// sees every state read on the way.
 func waitJob(t *testing.T, c *Cluster, id string, d time.Duration, each func(*pb.Job)) *pb.Job {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		j, err := getJob(c, id)
-		if err == nil {
-			if each != nil {
-				each(j)
-			}
-			if j.State == pb.JobState_JOB_STATE_SUCCEEDED || j.State == pb.JobState_JOB_STATE_FAILED || j.State == pb.JobState_JOB_STATE_CANCELLED {
-				return j
-			}
+	var j *pb.Job
+	testkit.Retry(t, d, "job "+id+" to finish", func() error {
+		got, err := getJob(c, id)
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	j, err := getJob(c, id)
-	t.Fatalf("job %s not finished after %s: %v %v", id, d, j, err)
-	return nil
+		if each != nil {
+			each(got)
+		}
+		switch got.State {
+		case pb.JobState_JOB_STATE_SUCCEEDED, pb.JobState_JOB_STATE_FAILED, pb.JobState_JOB_STATE_CANCELLED:
+			j = got
+			return nil
+		}
+		return fmt.Errorf("%s, %d/%d tasks succeeded", got.State, got.TasksSucceeded, got.TasksTotal)
+	})
+	return j
 }
 
 // checkScoreOutput reads the committed output back and checks the
@@ -136,12 +138,8 @@ func checkScoreOutput(t *testing.T, f *fixture, j *pb.Job) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Stat(ctx, storage.JoinKey(dir, coordinator.SuccessMarker)); err != nil {
-		t.Fatalf("_SUCCESS: %v", err)
-	}
-	body := readObject(t, b, storage.JoinKey(dir, coordinator.ScoreManifestName))
-	var man coordinator.ScoreManifest
-	if err := json.Unmarshal(body, &man); err != nil {
+	man, err := scoreout.ReadManifest(ctx, b, dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(man.Objects) != f.shards || man.Rows != f.rows {
@@ -253,5 +251,5 @@ func readIDs(t *testing.T, name string, data []byte) []int64 {
 }
 
 func checksum(data []byte) string {
-	return fmt.Sprintf("crc32c:%08x", crc32c(data))
+	return scoreout.Checksum(crc32c(data))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nightshift-ml/nightshift/coordinator"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 	"github.com/nightshift-ml/nightshift/worker"
 )
 
@@ -43,16 +44,13 @@ func TestMutualTLSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
+	testkit.Wait(t, 10*time.Second, "the job to succeed over mTLS", func() bool {
 		j, err := jobs.GetJob(ctx, &pb.GetJobRequest{Id: resp.Job.Id})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.Job.State == pb.JobState_JOB_STATE_SUCCEEDED {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return j.Job.State == pb.JobState_JOB_STATE_SUCCEEDED
+	})
 	// A certificate's role limits what it may call.
 	roleCall := func(role string, call func(context.Context, *grpc.ClientConn) error) error {
 		conn, err := rpc.Dial(c.Addr(), rpc.DevTLS(pki, role))

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 	"github.com/nightshift-ml/nightshift/worker"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
@@ -60,21 +62,22 @@ func submitSpec(t *testing.T, c *Cluster, spec *pb.JobSpec) *pb.Job {
 // waitTrain polls a training job until cond holds, and returns it.
 func waitTrain(t *testing.T, c *Cluster, id string, d time.Duration, what string, cond func(*pb.Job) bool) *pb.Job {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if j, err := getJob(c, id); err == nil {
-			if cond(j) {
-				return j
-			}
-			if j.State != pb.JobState_JOB_STATE_RUNNING {
-				t.Fatalf("job ended (%s: %s) while waiting for %s; events: %v", j.State, j.Error, what, j.Events)
-			}
+	var j *pb.Job
+	testkit.Retry(t, d, what, func() error {
+		got, err := getJob(c, id)
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	j, _ := getJob(c, id)
-	t.Fatalf("%s: not within %s; job: %v", what, d, j.GetTrain())
-	return nil
+		if cond(got) {
+			j = got
+			return nil
+		}
+		if got.State != pb.JobState_JOB_STATE_RUNNING {
+			t.Fatalf("job ended (%s: %s) while waiting for %s; events: %v", got.State, got.Error, what, got.Events)
+		}
+		return fmt.Errorf("not yet; training status: %v", got.GetTrain())
+	})
+	return j
 }
 
 func workerByID(c *Cluster, id string) *Worker {

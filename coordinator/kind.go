@@ -1,0 +1,90 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+)
+
+// jobKind is everything the coordinator does differently for one job kind
+// (docs/architecture.md, "Job kinds"). Each kind lives in one file,
+// kind_<name>.go; adding a kind means that file, a line in kindOf and its
+// spec rules in package jobspec. Everything else (the broker, the FSM's
+// task transitions, finalizing, the APIs) asks the kind.
+type jobKind interface {
+	// plan fills the SubmitJob command of a normalised spec: tasks, their
+	// row counts and memory estimates, the output folder. It runs on the
+	// leader before the command is proposed and may read storage; the FSM
+	// never does I/O.
+	plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.SubmitJob) error
+	// taskName is how errors and events name task idx ("shard 3").
+	taskName(idx int32) string
+	// grouped kinds run their tasks as members of one group: a worker
+	// holds at most one member, members are never speculated, and the job
+	// ends when its rank 0 succeeds, not when every task has.
+	grouped() bool
+	// resultError says why a success report's result is unacceptable, or
+	// "" when it is fine; it runs before anything changes.
+	resultError(res *pb.TaskResult) string
+	// succeeded is the FSM's step after a task of j succeeded with res
+	// (deterministic: no clock, no I/O).
+	succeeded(a *applier, j *pb.Job, res *pb.TaskResult)
+	// publish commits the output of a job whose tasks all succeeded (the
+	// leader's finalize loop runs it, idempotently, again after a
+	// failover) and returns the result URI and a JSON summary.
+	publish(ctx context.Context, s *Server, j *pb.Job, tasks []*pb.Task) (uri string, summary []byte, err error)
+	// sweep removes what the attempts of an ended job left in storage
+	// outside its committed output: late writes of zombie attempts after
+	// a commit, every attempt of a job that failed or was cancelled. The
+	// leader's sweep loop runs it; it must be idempotent.
+	sweep(ctx context.Context, s *Server, j *pb.Job) error
+	// publishes reports whether the kind has output to publish: when it
+	// has not, a job whose tasks all succeeded ends at once.
+	publishes() bool
+}
+
+// kindOf returns the kind of a spec, or nil when it names none.
+func kindOf(spec *pb.JobSpec) jobKind {
+	switch spec.GetKind().(type) {
+	case *pb.JobSpec_Score:
+		return scoreKind{}
+	case *pb.JobSpec_Shard:
+		return shardKind{}
+	case *pb.JobSpec_Train:
+		return trainKind{}
+	case *pb.JobSpec_Noop:
+		return noopKind{}
+	}
+	return nil
+}
+
+// taskName names task idx of j in errors and events.
+func taskName(j *pb.Job, idx int32) string {
+	if k := kindOf(j.GetSpec()); k != nil {
+		return k.taskName(idx)
+	}
+	return fmt.Sprintf("task %d", idx)
+}
+
+// isGrouped reports whether j's tasks are members of one group.
+func isGrouped(j *pb.Job) bool {
+	k := kindOf(j.GetSpec())
+	return k != nil && k.grouped()
+}
+
+// independentTasks is embedded by the kinds whose tasks are independent
+// of each other: any worker may run any of them (a backup attempt
+// included), any success is acceptable, and the job moves on once every
+// task has succeeded.
+type independentTasks struct{}
+
+func (independentTasks) grouped() bool { return false }
+
+func (independentTasks) resultError(*pb.TaskResult) string { return "" }
+
+func (independentTasks) succeeded(a *applier, j *pb.Job, _ *pb.TaskResult) {
+	if j.TasksSucceeded == j.TasksTotal && j.State == pb.JobState_JOB_STATE_RUNNING {
+		a.allTasksDone(j)
+	}
+}

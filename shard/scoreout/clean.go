@@ -1,0 +1,101 @@
+package scoreout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/nightshift-ml/nightshift/storage"
+)
+
+// Clean removes what scoring leaves in the committed output folder dir of b
+// besides the committed output: every object under _temporary/ (the
+// attempts, accepted or not, and their quarantine objects), every
+// unfinished upload under it (a temp file or multipart upload of a writer
+// killed mid-write, whatever its age, as nothing may write there any more),
+// and the unfinished uploads anywhere else in the folder older than
+// StaleAge (a committer killed mid-copy). It returns how many objects and
+// uploads it removed. It keeps going past a failure and returns them all.
+//
+// Before the commit the attempts are the only copy of the output, so Clean
+// of a folder without _SUCCESS does nothing and returns ErrNotCommitted.
+// After it, Clean may run any number of times, e.g. from a periodic sweep
+// that collects what late zombie attempts wrote.
+func Clean(ctx context.Context, b storage.Bucket, dir string) (int, error) {
+	ok, err := Committed(ctx, b, dir)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("%w: %s has no %s; its attempts are still needed", ErrNotCommitted, b.URI(folder(dir)), SuccessMarker)
+	}
+	n, err := removeTemporary(ctx, b, dir)
+	m, serr := b.RemoveIncomplete(ctx, folder(dir), StaleAge)
+	return n + m, errors.Join(err, serr)
+}
+
+// Discard removes what the attempts of a job that ended without a commit
+// (failed or cancelled) left in dir: every object and unfinished upload
+// under _temporary/, and every unfinished upload in the folder. Nothing is
+// committed there, and nothing will be: the job is over. It may run any
+// number of times.
+func Discard(ctx context.Context, b storage.Bucket, dir string) (int, error) {
+	n, err := removeTemporary(ctx, b, dir)
+	m, serr := b.RemoveIncomplete(ctx, folder(dir), 0)
+	return n + m, errors.Join(err, serr)
+}
+
+// removeTemporary deletes every object and unfinished upload under
+// dir's _temporary/, whatever its age.
+func removeTemporary(ctx context.Context, b storage.Bucket, dir string) (int, error) {
+	tmp := folder(dir, TemporaryDir)
+	n, err := deleteAll(ctx, b, tmp)
+	m, ierr := b.RemoveIncomplete(ctx, tmp, 0)
+	return n + m, errors.Join(err, ierr)
+}
+
+// deleteAll deletes every object under prefix and returns how many it
+// deleted.
+func deleteAll(ctx context.Context, b storage.Bucket, prefix string) (int, error) {
+	var keys []string
+	var listErr error
+	for info, err := range b.List(ctx, prefix) {
+		if err != nil {
+			listErr = err
+			break
+		}
+		keys = append(keys, info.Key)
+	}
+	var (
+		mu     sync.Mutex
+		n      int
+		failed int
+		first  error
+	)
+	var g errgroup.Group
+	g.SetLimit(parallelism)
+	for _, k := range keys {
+		g.Go(func() error {
+			err := b.Delete(ctx, k)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed++
+				if first == nil {
+					first = err
+				}
+				return nil
+			}
+			n++
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if first != nil {
+		first = fmt.Errorf("%d of %d deletes failed, the first: %w", failed, len(keys), first)
+	}
+	return n, errors.Join(listErr, first)
+}

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
@@ -68,13 +67,5 @@ func DialOptions(tlsCfg TLSConfig) ([]grpc.DialOption, error) {
 // Dial opens a client connection to addr (host:port). The connection is
 // lazy: it connects on first use and reconnects by itself.
 func Dial(addr string, tlsCfg TLSConfig) (*grpc.ClientConn, error) {
-	opts, err := DialOptions(tlsCfg)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
-	}
-	return conn, nil
+	return DialVia(addr, tlsCfg, nil)
 }

@@ -4,13 +4,21 @@ import (
 	"strings"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
+)
+
+// Bad-row policies of a score job: fail the task on a row the model
+// cannot score (the default), or set such rows aside with their reason.
+const (
+	BadRowsFail       = "fail"
+	BadRowsQuarantine = "quarantine"
 )
 
 // Output formats and bad-row policies of a score job; the first of each is
-// the default.
+// the default. The formats are the scoring output's (package scoreout).
 var (
-	ScoreFormats  = []string{"parquet", "arrow"}
-	BadRowsPolicy = []string{"fail", "quarantine"}
+	ScoreFormats  = []string{scoreout.FormatParquet, scoreout.FormatArrow}
+	BadRowsPolicy = []string{BadRowsFail, BadRowsQuarantine}
 )
 
 // Score puts a scoring spec in its canonical form, fills its defaults and

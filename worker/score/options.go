@@ -6,20 +6,18 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
-// Output formats.
+// Output formats (the scoring output's, package scoreout) and bad-row
+// policies (the job spec's, package jobspec).
 const (
-	FormatParquet = "parquet"
-	FormatArrow   = "arrow"
-)
-
-// Bad-row policies.
-const (
-	BadRowsFail       = "fail"
-	BadRowsQuarantine = "quarantine"
+	FormatParquet     = scoreout.FormatParquet
+	FormatArrow       = scoreout.FormatArrow
+	BadRowsFail       = jobspec.BadRowsFail
+	BadRowsQuarantine = jobspec.BadRowsQuarantine
 )
 
 // QuarantineSuffix is scoreout.QuarantineSuffix, which names the object

@@ -118,47 +118,6 @@ func goTypeWords(t string) string {
 	return t
 }
 
-// fieldLines maps each line of a YAML document to the dotted path of the
-// deepest field on it ("storage.s3_endpoint", "seeds[1]").
-func fieldLines(data []byte) map[int]string {
-	out := map[int]string{}
-	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) != nil {
-		return out
-	}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
-				if path != "" {
-					p = path + "." + p
-				}
-				out[k.Line] = p
-				out[v.Line] = p
-				walk(v, p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				if c.Kind == yaml.ScalarNode && c.Line == n.Line && n.Line != 0 {
-					continue // an item of a flow list: the list's path is the better name
-				}
-				out[c.Line] = p
-				walk(c, p)
-			}
-		}
-	}
-	walk(&doc, "")
-	return out
-}
-
 // typeError reports a bad value the way yaml.v3 does, so decoding goes on
 // and every bad field is reported at once.
 func typeError(n *yaml.Node, format string, args ...any) error {

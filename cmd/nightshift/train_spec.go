@@ -66,53 +66,6 @@ func parseTrainFile(path string, data []byte) (*trainJob, error) {
 	return job, nil
 }
 
-// yamlField is one key (or sequence item) of a YAML document.
-type yamlField struct {
-	path  string
-	line  int
-	value *yaml.Node
-}
-
-// yamlFieldList is a document's fields in document order.
-type yamlFieldList []yamlField
-
-// yamlFields lists the fields of a YAML document by their dotted paths
-// ("optimizer.lr", "features[1].kind"), with the line of each key.
-func yamlFields(data []byte) yamlFieldList {
-	var out yamlFieldList
-	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) != nil {
-		return nil
-	}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
-				if path != "" {
-					p = path + "." + p
-				}
-				out = append(out, yamlField{path: p, line: k.Line, value: v})
-				walk(v, p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				out = append(out, yamlField{path: p, line: c.Line, value: c})
-				walk(c, p)
-			}
-		}
-	}
-	walk(&doc, "")
-	return out
-}
-
 // explain writes the spec's field errors as one line, each prefixed by
 // the file and the line of its field, in the file's order.
 func (fs yamlFieldList) explain(file string, errs jobspec.Errors) string {

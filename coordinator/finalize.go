@@ -2,9 +2,12 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard"
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 )
 
 // finalizeAttempts bounds the tries of one leader at publishing a job.
@@ -40,7 +43,7 @@ func (s *Server) finalize(ctx context.Context, j *pb.Job) {
 	var err error
 	for attempt := 1; attempt <= finalizeAttempts; attempt++ {
 		fin.ResultUri, fin.SummaryJson, err = s.publish(ctx, j)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || permanentPublishError(err) {
 			break
 		}
 		s.log.Warn("publishing job output", "job", j.Id, "attempt", attempt, "err", err)
@@ -80,4 +83,12 @@ func (s *Server) publish(ctx context.Context, j *pb.Job) (string, []byte, error)
 		return "", nil, nil
 	}
 	return k.publish(ctx, s, j, s.store.Snapshot().Tasks(j.Id))
+}
+
+// permanentPublishError reports whether publishing failed in a way another
+// try cannot mend: the recorded results cannot make a commit, or the data
+// broke a rule (an empty dataset, an ingest's bad-row limit). Storage
+// errors are retried.
+func permanentPublishError(err error) bool {
+	return errors.Is(err, scoreout.ErrBadCommit) || errors.Is(err, shard.ErrEmpty) || errors.Is(err, shard.ErrTooManyBadRows)
 }

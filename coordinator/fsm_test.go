@@ -2,13 +2,17 @@ package coordinator
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/scoreout"
+	"github.com/nightshift-ml/nightshift/storage"
 )
 
 // fsmHarness applies commands to a bare store, as Raft would.
@@ -338,5 +342,19 @@ func TestFSMForgetJobsDropsOnlyFinishedJobs(t *testing.T) {
 	// The key is free again: the same key makes a new job.
 	if r := h.submit("again", 1, "key-done"); !r.created || r.job.Id != "again" {
 		t.Fatalf("resubmission after GC: %+v", r)
+	}
+}
+
+func TestPermanentPublishErrors(t *testing.T) {
+	for err, want := range map[error]bool{
+		fmt.Errorf("x: %w", scoreout.ErrBadCommit):   true,
+		fmt.Errorf("x: %w", shard.ErrEmpty):          true,
+		fmt.Errorf("x: %w", shard.ErrTooManyBadRows): true,
+		fmt.Errorf("x: %w", storage.ErrNotFound):     false,
+		errors.New("connection reset by peer"):       false,
+	} {
+		if got := permanentPublishError(err); got != want {
+			t.Errorf("%v: permanent %v, want %v", err, got, want)
+		}
 	}
 }

@@ -40,7 +40,11 @@ func toStatus(err error) error {
 	case errors.Is(err, errFailedPrecond):
 		code = codes.FailedPrecondition
 	case errors.Is(err, errNotLeader), errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, errShuttingDown), errors.Is(err, raft.ErrRaftShutdown):
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// The write was not committed: say so plainly, and that a retry
+		// after the next election is safe (request IDs apply once).
+		return status.Error(codes.Unavailable, "no leader with a quorum to commit the write (retry once one is elected): "+err.Error())
+	case errors.Is(err, errShuttingDown), errors.Is(err, raft.ErrRaftShutdown):
 		code = codes.Unavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded

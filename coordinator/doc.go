@@ -18,9 +18,10 @@
 // Concurrency: a Server is safe for concurrent use. The state store is
 // read through immutable snapshots (memdb transactions); objects it returns
 // are never modified in place. Leader loops run only while this node leads
-// and are rebuilt from replicated state on election; heartbeat deadlines
-// are the only leader-memory state needed, and losing them only delays
-// lease expiry by one TTL.
+// and are rebuilt from replicated state on election; what they keep in
+// memory (heartbeat deadlines, jobs being published or swept) is not
+// needed for correctness: losing it delays a lease expiry by one TTL or
+// repeats an idempotent publish or sweep.
 //
 // It may import proto, storage and shard, never worker.
 package coordinator

@@ -39,11 +39,13 @@ func toStatus(err error) error {
 		code = codes.AlreadyExists
 	case errors.Is(err, errFailedPrecond):
 		code = codes.FailedPrecondition
-	case errors.Is(err, errNotLeader), errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		// The write was not committed: say so plainly, and that a retry
-		// after the next election is safe (request IDs apply once).
-		return status.Error(codes.Unavailable, "no leader with a quorum to commit the write (retry once one is elected): "+err.Error())
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The entry was appended but not known to be committed: a later
+		// leader may still apply it. A retry with the same request ID
+		// applies once either way.
+		return status.Error(codes.Unavailable, "the leader lost its quorum while committing the write; it may or may not have been applied (retry with the same request ID once a leader is elected): "+err.Error())
+	case errors.Is(err, errNotLeader), errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return status.Error(codes.Unavailable, "no leader with a quorum: the write was not applied (retry once one is elected): "+err.Error())
 	case errors.Is(err, errShuttingDown), errors.Is(err, raft.ErrRaftShutdown):
 		code = codes.Unavailable
 	case errors.Is(err, context.DeadlineExceeded):

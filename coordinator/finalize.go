@@ -79,7 +79,7 @@ func (s *Server) finalize(ctx context.Context, j *pb.Job) {
 // publish writes a job's final output and returns its URI and a summary.
 func (s *Server) publish(ctx context.Context, j *pb.Job) (string, []byte, error) {
 	k := kindOf(j.Spec)
-	if k == nil || !k.publishes() {
+	if !k.publishes() {
 		return "", nil, nil
 	}
 	return k.publish(ctx, s, j, s.store.Snapshot().Tasks(j.Id))

@@ -179,8 +179,8 @@ func (a *applier) replay(rec *pb.RequestRecord) *applyResult {
 
 func (a *applier) submitJob(c *pb.SubmitJob) *applyResult {
 	j := c.GetJob()
-	if j == nil || j.Id == "" || kindOf(j.Spec) == nil {
-		return &applyResult{err: fmt.Errorf("%w: submit without job, id or a spec of a known kind", errInvalid)}
+	if j == nil || j.Id == "" || j.Spec == nil {
+		return &applyResult{err: fmt.Errorf("%w: submit without job, id or spec", errInvalid)}
 	}
 	if key := j.Spec.IdempotencyKey; key != "" {
 		if obj, _ := a.txn.First(tableJobs, "idem", []byte(key)); obj != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -27,10 +28,10 @@ func (s *Server) startHTTP() error {
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		id, err := s.ready()
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, strings.TrimSpace(err.Error()+"\n"+s.gossip.Degraded()), http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "ready; leader %s\n", id)
+		fmt.Fprintf(w, "ready; leader %s\n%s", id, s.gossip.Degraded())
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.httpLn = ln
@@ -42,20 +43,18 @@ func (s *Server) startHTTP() error {
 	return nil
 }
 
-// ready returns the leader's ID when the node can serve: a leader is known
-// (so writes can be served) and gossip has joined a seed, or was given
-// none (so workers and the other coordinators can be found). Otherwise it
-// says what is missing.
+// ready returns the leader's ID when the node can serve: a leader is known,
+// so writes can be served. Gossip that has not joined a seed yet does not
+// make it unready, only degraded (/readyz says so): the node serves the
+// API, and failing readiness on it would deadlock an ordered start (a
+// Kubernetes StatefulSet starts peer 1 only once peer 0 is ready, while
+// peer 0's seeds are its peers).
 func (s *Server) ready() (raft.ServerID, error) {
-	var errs []error
 	addr, id := s.raft.raft.LeaderWithID()
 	if addr == "" {
-		errs = append(errs, errors.New("no leader known"))
+		return id, errors.New("no leader known")
 	}
-	if ok, err := s.gossip.Joined(); !ok {
-		errs = append(errs, err)
-	}
-	return id, errors.Join(errs...)
+	return id, nil
 }
 
 // HTTPAddr returns the address of the metrics and health endpoint ("" when off).

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"fmt"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
@@ -44,7 +43,10 @@ type jobKind interface {
 	publishes() bool
 }
 
-// kindOf returns the kind of a spec, or nil when it names none.
+// kindOf returns the kind of a spec. A spec that names no kind this
+// binary knows (a snapshot or log entry written by a newer version, or
+// before specs were validated) gets unknownKind, so the FSM never calls a
+// method on nil: submit refuses such specs before they reach the log.
 func kindOf(spec *pb.JobSpec) jobKind {
 	switch spec.GetKind().(type) {
 	case *pb.JobSpec_Score:
@@ -56,22 +58,14 @@ func kindOf(spec *pb.JobSpec) jobKind {
 	case *pb.JobSpec_Noop:
 		return noopKind{}
 	}
-	return nil
+	return unknownKind{}
 }
 
 // taskName names task idx of j in errors and events.
-func taskName(j *pb.Job, idx int32) string {
-	if k := kindOf(j.GetSpec()); k != nil {
-		return k.taskName(idx)
-	}
-	return fmt.Sprintf("task %d", idx)
-}
+func taskName(j *pb.Job, idx int32) string { return kindOf(j.GetSpec()).taskName(idx) }
 
 // isGrouped reports whether j's tasks are members of one group.
-func isGrouped(j *pb.Job) bool {
-	k := kindOf(j.GetSpec())
-	return k != nil && k.grouped()
-}
+func isGrouped(j *pb.Job) bool { return kindOf(j.GetSpec()).grouped() }
 
 // independentTasks is embedded by the kinds whose tasks are independent
 // of each other: any worker may run any of them (a backup attempt

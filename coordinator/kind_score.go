@@ -32,6 +32,9 @@ func (scoreKind) sweep(ctx context.Context, s *Server, j *pb.Job) error {
 	n := 0
 	if j.State == pb.JobState_JOB_STATE_SUCCEEDED {
 		n, err = scoreout.Clean(ctx, b, dir)
+		if errors.Is(err, scoreout.ErrNotCommitted) {
+			return nil // the output was removed since: nothing is left to sweep
+		}
 	} else {
 		n, err = scoreout.Discard(ctx, b, dir)
 	}

@@ -57,7 +57,7 @@ func (s *Server) Submit(ctx context.Context, requestID string, spec *pb.JobSpec)
 // the model, the ingest plan) so the FSM never does I/O.
 func (s *Server) planJob(ctx context.Context, spec *pb.JobSpec) (*pb.SubmitJob, error) {
 	if err := jobspec.Normalize(spec); err != nil {
-		return nil, fmt.Errorf("%w: %v", errInvalid, err)
+		return nil, fmt.Errorf("%w: %w", errInvalid, err) // errors.As finds the jobspec.Errors
 	}
 	if spec.MaxAttempts == 0 {
 		spec.MaxAttempts = s.cfg.MaxAttempts

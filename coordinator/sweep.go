@@ -15,7 +15,8 @@ const sweepWindow = 24 * time.Hour
 // worker) may still write for up to a lease TTL after the coordinator gave
 // its task away, and a writer killed mid-object leaves a temp file or an
 // unfinished multipart upload. A job is swept once per term, two lease
-// TTLs after it ended, when every attempt has fenced itself. The sweep is
+// TTLs after it ended, when the attempts of every live worker have fenced
+// themselves (a paused process may write later still). The sweep is
 // idempotent, so a new leader simply sweeps again.
 func (s *Server) sweepLoop(ctx context.Context) {
 	if s.cfg.SweepInterval <= 0 {
@@ -30,11 +31,10 @@ func (s *Server) sweepLoop(ctx context.Context) {
 			if swept[j.Id] || !terminal(j.State) || j.EndUnixMs > settled || j.EndUnixMs < oldest {
 				continue
 			}
-			k := kindOf(j.Spec)
-			if k == nil || j.OutputDir == "" {
+			if j.OutputDir == "" {
 				continue
 			}
-			if err := k.sweep(ctx, s, j); err != nil {
+			if err := kindOf(j.Spec).sweep(ctx, s, j); err != nil {
 				if ctx.Err() != nil {
 					return false
 				}

@@ -32,7 +32,8 @@ type Bucket interface {
 	URI(key string) string
 	// RemoveIncomplete discards the unfinished uploads (started, neither
 	// completed nor aborted, as a writer killed mid-Put leaves them) to keys
-	// under prefix whose last activity is more than olderThan ago, and
+	// under prefix started more than olderThan ago (s3: the upload's
+	// initiation; file: the temp file's modification time), and
 	// returns how many it removed; olderThan <= 0 removes every one. On s3
 	// these are incomplete multipart uploads; on the file backend, temp
 	// files, matched by folder: pass a prefix ending in "/" for the same

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,10 +29,10 @@ func (a *Agent) newHTTPServer() error {
 	// readyz: see ready.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := a.ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, strings.TrimSpace(err.Error()+"\n"+a.gossip.Degraded()), http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		fmt.Fprint(w, "ready\n"+a.gossip.Degraded())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -39,8 +40,9 @@ func (a *Agent) newHTTPServer() error {
 }
 
 // ready returns nil when the worker can take work: a coordinator accepted
-// it, it is not stopping, and gossip has joined a seed (or was given none).
-// Otherwise it says what is missing.
+// it and it is not stopping. Otherwise it says what is missing. Gossip
+// not joined yet makes it degraded, not unready (/readyz says so): it
+// leases and reports through gRPC; only the faster death detection waits.
 func (a *Agent) ready() error {
 	var errs []error
 	a.mu.Lock()
@@ -52,9 +54,6 @@ func (a *Agent) ready() error {
 	}
 	if stopping {
 		errs = append(errs, errors.New("stopping"))
-	}
-	if ok, err := a.gossip.Joined(); !ok {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

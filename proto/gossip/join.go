@@ -143,7 +143,15 @@ func (n *Node) ended(ctx context.Context) bool {
 
 // stopJoining ends the join loop, if any, and waits for it.
 func (n *Node) stopJoining() {
-	n.stopOnce.Do(func() { close(n.stop) })
+	n.signalStop()
+	n.waitJoining()
+}
+
+// signalStop tells the join loop to end; it may be called more than once.
+func (n *Node) signalStop() { n.stopOnce.Do(func() { close(n.stop) }) }
+
+// waitJoining waits for the join loop, if one runs, to end.
+func (n *Node) waitJoining() {
 	n.mu.Lock()
 	done := n.joinDone
 	n.mu.Unlock()
@@ -177,3 +185,14 @@ func (e joinErrors) Error() string {
 }
 
 func (e joinErrors) Unwrap() []error { return e }
+
+// Degraded returns "" once the node joined a seed (or had none), else a
+// line for a readiness report: "degraded: gossip: not joined any seed yet
+// (…)\n". Not having joined does not stop a process from serving; it
+// delays failure detection and discovery until a seed answers.
+func (n *Node) Degraded() string {
+	if ok, err := n.Joined(); !ok {
+		return "degraded: " + err.Error() + "\n"
+	}
+	return ""
+}

@@ -187,10 +187,13 @@ func (n *Node) Leave(timeout time.Duration) error {
 }
 
 // Shutdown stops the member without telling anyone (as a crash would). It
-// first ends the join loop, waiting for a join attempt in flight.
+// stops memberlist before it waits for the join loop, so a join attempt in
+// flight fails at once instead of running out its dial timeout.
 func (n *Node) Shutdown() error {
-	n.stopJoining()
-	return n.ml.Shutdown()
+	n.signalStop()
+	err := n.ml.Shutdown()
+	n.waitJoining()
+	return err
 }
 
 type delegate Node

@@ -16,7 +16,8 @@
 // Checks that need data (a column present in a dataset, a model that can
 // score a schema) are not here: they belong to the code that reads the data.
 //
-// The package is a leaf: it imports the generated protobuf types and the
-// storage package's URI rules, nothing else of the module. Its functions
-// are pure and safe for concurrent use.
+// The package is a leaf: it imports the generated protobuf types, the
+// storage package's URI rules and the scoring output's format names
+// (shard/scoreout), nothing else of the module. Its functions are pure and
+// safe for concurrent use.
 package jobspec

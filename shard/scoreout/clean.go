@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -38,12 +39,14 @@ func Clean(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 }
 
 // Discard removes what the attempts of a job that ended without a commit
-// (failed or cancelled) left in dir: every object and unfinished upload
-// under _temporary/, and every unfinished upload in the folder. Nothing is
-// committed there, and nothing will be: the job is over. It may run any
-// number of times.
+// (failed or cancelled) left in dir: their output objects and every
+// unfinished upload in the folder. It keeps their quarantine objects: the
+// rows the model could not score, with the reasons, are what a user reads
+// to find out what went wrong. Nothing is committed there, and nothing will
+// be: the job is over. It may run any number of times.
 func Discard(ctx context.Context, b storage.Bucket, dir string) (int, error) {
-	n, err := removeTemporary(ctx, b, dir)
+	tmp := folder(dir, TemporaryDir)
+	n, err := deleteAll(ctx, b, tmp, func(key string) bool { return strings.HasSuffix(key, QuarantineSuffix) })
 	m, serr := b.RemoveIncomplete(ctx, folder(dir), 0)
 	return n + m, errors.Join(err, serr)
 }
@@ -52,14 +55,14 @@ func Discard(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 // dir's _temporary/, whatever its age.
 func removeTemporary(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 	tmp := folder(dir, TemporaryDir)
-	n, err := deleteAll(ctx, b, tmp)
+	n, err := deleteAll(ctx, b, tmp, nil)
 	m, ierr := b.RemoveIncomplete(ctx, tmp, 0)
 	return n + m, errors.Join(err, ierr)
 }
 
-// deleteAll deletes every object under prefix and returns how many it
-// deleted.
-func deleteAll(ctx context.Context, b storage.Bucket, prefix string) (int, error) {
+// deleteAll deletes every object under prefix but those keep reports
+// (nil keeps none) and returns how many it deleted.
+func deleteAll(ctx context.Context, b storage.Bucket, prefix string, keep func(key string) bool) (int, error) {
 	var keys []string
 	var listErr error
 	for info, err := range b.List(ctx, prefix) {
@@ -67,7 +70,9 @@ func deleteAll(ctx context.Context, b storage.Bucket, prefix string) (int, error
 			listErr = err
 			break
 		}
-		keys = append(keys, info.Key)
+		if keep == nil || !keep(info.Key) {
+			keys = append(keys, info.Key)
+		}
 	}
 	var (
 		mu     sync.Mutex

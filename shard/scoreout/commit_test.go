@@ -346,8 +346,9 @@ func TestCommitRemovesTempFiles(t *testing.T) {
 	}
 }
 
-// TestDiscard removes every attempt and unfinished upload of a job that
-// ended without a commit, and keeps what lies outside its folder.
+// TestDiscard removes the attempts' output objects and every unfinished
+// upload of a job that ended without a commit, and keeps the attempts'
+// quarantine objects (the bad rows and their reasons).
 func TestDiscard(t *testing.T) {
 	root := t.TempDir()
 	b := storage.NewFileBucket(root)
@@ -369,8 +370,9 @@ func TestDiscard(t *testing.T) {
 		}
 		return err
 	})
-	if len(left) != 0 {
-		t.Fatalf("left after Discard: %q", left)
+	quarantine := filepath.Join(out, filepath.FromSlash(scoreout.QuarantineKey(scoreout.AttemptKey(2, 1, "parquet"))))
+	if len(left) != 1 || left[0] != quarantine {
+		t.Fatalf("left after Discard: %q, want only %s", left, quarantine)
 	}
 	if n, err := scoreout.Discard(t.Context(), b, dir); err != nil || n != 0 {
 		t.Fatalf("second Discard: %d, %v", n, err)

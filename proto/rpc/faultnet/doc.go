@@ -1,5 +1,5 @@
 // Package faultnet injects network faults between named nodes of an
-// in-process cluster (DESIGN.md §13): partitions, blackholes and delays on
+// in-process cluster (docs/architecture.md §7, §10): partitions, blackholes and delays on
 // real loopback TCP, under Raft, gRPC and the collective ring alike. It is
 // the test transport of raft's fuzzy transport and etcd's bridge, reduced
 // to what nightshift's tests need.

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -23,7 +25,10 @@ func TestServerSubmitsSpecsWithoutTheCLI(t *testing.T) {
 	bad := &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: &pb.TrainSpec{ModelName: "churn", Dataset: f.dataset, Output: f.base + "/models",
 		Label: "label", Model: &pb.ModelConfig{Family: "logistic"},
 		Features: []*pb.FeatureSpec{{Column: "age", Kind: "numeric"}, {Column: "age", Kind: "numeric"}}}}}
-	if _, _, err := l.Submit(ctx, "", bad); err == nil || !strings.Contains(err.Error(), `features[1].column: "age" is listed twice`) {
+	_, _, err := l.Submit(ctx, "", bad)
+	var fields jobspec.Errors
+	if !errors.As(err, &fields) || len(fields) != 1 || fields[0].Path != "features[1].column" ||
+		!strings.Contains(err.Error(), `features[1].column: "age" is listed twice`) {
 		t.Fatalf("duplicate feature: %v", err)
 	}
 

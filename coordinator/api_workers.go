@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -29,7 +30,7 @@ func (a *workerAPI) Register(ctx context.Context, req *pb.RegisterRequest) (*pb.
 		return nil, status.Error(codes.InvalidArgument, "register: worker id and slots ≥ 1 are required")
 	}
 	if w.Pool == "" {
-		w.Pool = "default"
+		w.Pool = jobspec.DefaultPool
 	}
 	res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, Op: &pb.Command_RegisterWorker{RegisterWorker: &pb.RegisterWorker{Worker: w}}})
 	if err != nil {

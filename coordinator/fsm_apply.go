@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -222,7 +223,7 @@ func poolOf(spec *pb.JobSpec) string {
 	if p := spec.GetPool(); p != "" {
 		return p
 	}
-	return "default"
+	return jobspec.DefaultPool
 }
 
 // allTasksDone moves a job whose tasks all succeeded on: to FINALIZING when

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/storage"
 )
@@ -72,7 +73,7 @@ type Config struct {
 // DefaultConfig returns production defaults.
 func DefaultConfig() Config {
 	return Config{
-		Pool:         "default",
+		Pool:         jobspec.DefaultPool,
 		Slots:        2,
 		GRPCAddr:     "127.0.0.1:7200",
 		GossipAddr:   "127.0.0.1:7202",

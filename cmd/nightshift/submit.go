@@ -37,7 +37,7 @@ run yourself with --idempotency-key (e.g. a date).`
 
 func addSubmitFlags(cmd *cobra.Command, f *submitFlags, note string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.pool, "pool", "default", "worker pool to run the job's tasks"+note)
+	fl.StringVar(&f.pool, "pool", jobspec.DefaultPool, "worker pool to run the job's tasks"+note)
 	fl.StringVar(&f.name, "name", "", "job name shown in listings"+note)
 	fl.StringVar(&f.key, "idempotency-key", "", "idempotency key (default: a hash of the job spec)"+note)
 	fl.BoolVar(&f.fresh, "new", false, "submit a new job even if the same spec ran before (random idempotency key)"+note)

@@ -6,6 +6,10 @@ import (
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
+// DefaultPool is the worker pool of a job that names none, and of a
+// worker configured without one.
+const DefaultPool = "default"
+
 // Limits of the fields every job has.
 const (
 	MaxAttempts       = 100

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nightshift-ml/nightshift/coordinator"
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/proto/rpc/faultnet"
@@ -83,7 +84,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		opts.Slots = 2
 	}
 	if opts.Pool == "" {
-		opts.Pool = "default"
+		opts.Pool = jobspec.DefaultPool
 	}
 	c := &Cluster{opts: opts}
 	if opts.Faults {

@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,14 +18,7 @@ import (
 // peers); once a member starts on that port, the coordinator joins it and
 // the degraded line goes.
 func TestReadyzReportsGossipJoin(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedAddr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
+	seedAddr := testkit.DeadAddr(t)
 	cfg := TestConfig()
 	cfg.ID, cfg.DataDir, cfg.Bootstrap, cfg.Seeds = "c1", t.TempDir(), true, []string{seedAddr}
 	cfg.HTTPAddr = "127.0.0.1:0"

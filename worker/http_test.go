@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -73,14 +72,7 @@ func TestHTTPAndHealth(t *testing.T) {
 // port, it joins and the degraded line goes.
 func TestReadyzReportsGossipJoin(t *testing.T) {
 	f := newFake(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedAddr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
+	seedAddr := testkit.DeadAddr(t)
 	cfg := testConfig(t, "w1", f.addr)
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Seeds = []string{seedAddr}

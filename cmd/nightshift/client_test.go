@@ -331,7 +331,7 @@ func TestClientFailsOverBetweenCoordinators(t *testing.T) {
 		bad     string
 		accepts *atomic.Int64 // nil: nothing to count (a closed port)
 	}{
-		{"refused", deadAddr(t), nil},
+		{"refused", testkit.DeadAddr(t), nil},
 		{"closed at once", closing, closingAccepts},
 		{"silent", silent, silentAccepts},
 	} {
@@ -369,7 +369,7 @@ func TestClientFailsOverBetweenCoordinators(t *testing.T) {
 	}
 
 	// Through the CLI: the flag and NIGHTSHIFT_ADDR both take the list.
-	dead := deadAddr(t)
+	dead := testkit.DeadAddr(t)
 	var peers struct {
 		LeaderID string `json:"leader_id"`
 	}
@@ -384,7 +384,7 @@ func TestClientFailsOverBetweenCoordinators(t *testing.T) {
 		t.Fatalf("NIGHTSHIFT_ADDR=%s,%s: leader %q", dead, live, peers.LeaderID)
 	}
 	// When none answers, the error names them all.
-	_, err := run(t, "operator", "raft", "list-peers", "--coordinator", dead+","+deadAddr(t), "--timeout", "5s")
+	_, err := run(t, "operator", "raft", "list-peers", "--coordinator", dead+","+testkit.DeadAddr(t), "--timeout", "5s")
 	if err == nil || !strings.Contains(err.Error(), "cannot reach coordinator "+dead+",") {
 		t.Fatalf("every coordinator down: %v", err)
 	}

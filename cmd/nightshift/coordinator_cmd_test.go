@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,26 +11,12 @@ import (
 	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
-// deadAddr returns a loopback host:port nobody listens on (now).
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // TestNodesKeepRunningWhileSeedsAreDown runs `nightshift coordinator` and
 // `nightshift worker` whose gossip seeds are all unreachable, as in a
 // cluster restarted in any order: each keeps running, retrying the join,
 // until it is stopped, and then exits cleanly.
 func TestNodesKeepRunningWhileSeedsAreDown(t *testing.T) {
-	seed := deadAddr(t)
+	seed := testkit.DeadAddr(t)
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name, config string
@@ -54,7 +39,7 @@ gossip_addr: 127.0.0.1:0
 seeds: [%s]
 loopback_only: true
 drain_grace: 1s
-`, deadAddr(t), seed)},
+`, testkit.DeadAddr(t), seed)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeConfig(t, c.config)

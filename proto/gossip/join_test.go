@@ -23,15 +23,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // freePort returns a loopback port nobody listens on (now).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, err := net.SplitHostPort(testkit.DeadAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
+	n, err := strconv.Atoi(port)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return port
+	return n
 }
 
 func startNode(t *testing.T, name, bind string) *Node {

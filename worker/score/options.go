@@ -3,6 +3,7 @@ package score
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
@@ -39,36 +40,30 @@ type Options struct {
 }
 
 // normalized returns o with defaults filled in, or an error naming the
-// bad option.
+// bad option. Format and BadRows are job spec fields: their words and
+// defaults are package jobspec's, which the coordinator applied at submit;
+// they are checked again here only because callers outside a job (the
+// CLI's preflight, benchmarks) build Options too. Compression is this
+// package's own.
 func (o Options) normalized() (Options, error) {
 	if o.Format == "" {
-		o.Format = FormatParquet
+		o.Format = jobspec.ScoreFormats[0]
 	}
 	if o.BadRows == "" {
-		o.BadRows = BadRowsFail
+		o.BadRows = jobspec.BadRowsPolicy[0]
 	}
-	switch o.Format {
-	case FormatParquet:
-		if o.Compression == "" {
-			o.Compression = "snappy"
-		}
-		if !slices.Contains([]string{"snappy", "zstd", "none"}, o.Compression) {
-			return o, fmt.Errorf("%w: compression %q is not snappy, zstd or none (parquet)", ErrBadInput, o.Compression)
-		}
-	case FormatArrow:
-		if o.Compression == "" {
-			o.Compression = "lz4"
-		}
-		if !slices.Contains([]string{"lz4", "zstd", "none"}, o.Compression) {
-			return o, fmt.Errorf("%w: compression %q is not lz4, zstd or none (arrow)", ErrBadInput, o.Compression)
-		}
-	default:
-		return o, fmt.Errorf("%w: format %q is not parquet or arrow", ErrBadInput, o.Format)
+	if !slices.Contains(jobspec.ScoreFormats, o.Format) {
+		return o, fmt.Errorf("%w: format %q is not %s", ErrBadInput, o.Format, strings.Join(jobspec.ScoreFormats, " or "))
 	}
-	switch o.BadRows {
-	case BadRowsFail, BadRowsQuarantine:
-	default:
-		return o, fmt.Errorf("%w: bad-row policy %q is not fail or quarantine", ErrBadInput, o.BadRows)
+	if !slices.Contains(jobspec.BadRowsPolicy, o.BadRows) {
+		return o, fmt.Errorf("%w: bad-row policy %q is not %s", ErrBadInput, o.BadRows, strings.Join(jobspec.BadRowsPolicy, " or "))
+	}
+	codecs := map[string][]string{FormatParquet: {"snappy", "zstd", "none"}, FormatArrow: {"lz4", "zstd", "none"}}[o.Format]
+	if o.Compression == "" {
+		o.Compression = codecs[0]
+	}
+	if !slices.Contains(codecs, o.Compression) {
+		return o, fmt.Errorf("%w: compression %q is not %s (%s)", ErrBadInput, o.Compression, strings.Join(codecs, ", "), o.Format)
 	}
 	return o, nil
 }

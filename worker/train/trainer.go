@@ -282,7 +282,7 @@ func (t *Trainer) newOptimizer() (Optimizer, error) {
 	switch o.GetName() {
 	case "sgd":
 		return NewSGD(n, sched, o.GetMomentum(), o.GetNesterov()), nil
-	case "", "adam", "lbfgs":
+	case "adam", "lbfgs": // lbfgs: fullBatch never steps it; it only fills the state's optimizer slot
 		return NewAdam(n, sched), nil
 	}
 	return nil, fmt.Errorf("%w: optimizer %q", ErrBadArgument, o.GetName())

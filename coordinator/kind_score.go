@@ -77,7 +77,7 @@ func (scoreKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.
 		return fmt.Errorf("%w: output: %v", errInvalid, err)
 	}
 	m := ds.Manifest
-	cmd.Job.OutputDir = out.String() + "/job-" + cmd.Job.Id
+	cmd.Job.OutputDir = scoreout.JobDir(out.String(), cmd.Job.Id)
 	cmd.Job.DatasetFingerprint = m.Fingerprint
 	cmd.TaskCount = int32(len(m.Shards))
 	for _, sh := range m.Shards {

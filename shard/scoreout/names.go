@@ -81,3 +81,8 @@ func folder(dir string, sub ...string) string {
 	}
 	return p + "/"
 }
+
+// JobDir is the output folder of score job id below the output URI the
+// spec names: OUTPUT/job-<id>. Each run writes its own folder, so a rerun
+// never touches a committed output.
+func JobDir(output, id string) string { return strings.TrimSuffix(output, "/") + "/job-" + id }

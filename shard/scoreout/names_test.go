@@ -27,3 +27,11 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestJobDir(t *testing.T) {
+	for _, out := range []string{"s3://b/scores", "s3://b/scores/"} {
+		if got := scoreout.JobDir(out, "abc"); got != "s3://b/scores/job-abc" {
+			t.Errorf("JobDir(%q) = %q", out, got)
+		}
+	}
+}

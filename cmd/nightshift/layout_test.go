@@ -29,6 +29,7 @@ func TestImportDirection(t *testing.T) {
 		"proto/nightshift/v1": {},
 		"proto/rpc":           {},
 		"proto/rpc/faultnet":  {},
+		"proto/cron":          {},
 		"proto/testkit":       {},
 		"storage":             {},
 	}

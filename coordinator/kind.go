@@ -7,7 +7,7 @@ import (
 )
 
 // jobKind is everything the coordinator does differently for one job kind
-// (docs/architecture.md, "Job kinds"). Each kind lives in one file,
+// (docs/architecture.md §5). Each kind lives in one file,
 // kind_<name>.go; adding a kind means that file, a line in kindOf and its
 // spec rules in package jobspec. Everything else (the broker, the FSM's
 // task transitions, finalizing, the APIs) asks the kind.
@@ -35,7 +35,8 @@ type jobKind interface {
 	publish(ctx context.Context, s *Server, j *pb.Job, tasks []*pb.Task) (uri string, summary []byte, err error)
 	// sweep removes what the attempts of an ended job left in storage
 	// outside its committed output: late writes of zombie attempts after
-	// a commit, every attempt of a job that failed or was cancelled. The
+	// a commit, the output of the attempts of a job that failed or was
+	// cancelled. The
 	// leader's sweep loop runs it; it must be idempotent.
 	sweep(ctx context.Context, s *Server, j *pb.Job) error
 	// publishes reports whether the kind has output to publish: when it

@@ -100,8 +100,8 @@ func (s *Server) checkModel(ctx context.Context, uri string) error {
 	return nil
 }
 
-// publish commits a scoring job with scoreout.Commit (docs/architecture.md,
-// Commit protocols), given each shard's attempt the FSM accepted, so a
+// publish commits a scoring job with scoreout.Commit (docs/architecture.md
+// §6), given each shard's attempt the FSM accepted, so a
 // zombie's or a losing backup's output never enters the result.
 func (scoreKind) publish(ctx context.Context, s *Server, j *pb.Job, tasks []*pb.Task) (string, []byte, error) {
 	sp := j.Spec.GetScore()

@@ -5,7 +5,7 @@
 // ("features[3].column", "optimizer.lr"). It also owns the names the specs
 // refer to: model registry names and references (NAME, NAME@ALIAS, NAME@vN).
 //
-// It is the one home of these rules (docs/architecture.md, "Job specs"):
+// It is the one home of these rules (docs/architecture.md §4):
 //   - the CLI normalises a spec before it computes the idempotency key and
 //     maps the field paths of errors to the lines of a job file or to flags;
 //   - the coordinator calls Normalize at submit, for every spec, whoever

@@ -24,7 +24,7 @@ func TestImportDirection(t *testing.T) {
 		"shard":               {"storage"},
 		"shard/scoreout":      {"storage"},
 		"shard/sample":        {"storage"},
-		"proto/jobspec":       {"proto/nightshift/v1", "shard/scoreout", "storage"},
+		"proto/jobspec":       {"proto/nightshift/v1", "proto/cron", "shard/scoreout", "storage"},
 		"proto/gossip":        {"proto/rpc"},
 		"proto/nightshift/v1": {},
 		"proto/rpc":           {},

@@ -17,7 +17,8 @@
 // score a schema) are not here: they belong to the code that reads the data.
 //
 // The package is a leaf: it imports the generated protobuf types, the
-// storage package's URI rules and the scoring output's format names
-// (shard/scoreout), nothing else of the module. Its functions are pure and
+// storage package's URI rules, the scoring output's format names
+// (shard/scoreout) and the cron rules (proto/cron), nothing else of the
+// module. Its functions are pure and
 // safe for concurrent use.
 package jobspec

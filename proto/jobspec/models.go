@@ -1,7 +1,6 @@
 package jobspec
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -23,10 +22,15 @@ var modelNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 // letters, digits, '.', '_' or '-', starting with a letter or a digit, at
 // most MaxModelNameLen bytes. Registry names appear in storage keys (the
 // artifact lands in OUTPUT/<name>/job-<id>/), hence the narrow alphabet.
-func CheckModelName(name string) error {
+func CheckModelName(name string) error { return checkName(name, "the registry name, e.g. churn") }
+
+// checkName checks a name of nightshift's (a model, a schedule): it
+// appears in storage keys, slot keys and URLs, hence the narrow alphabet.
+// example says what is asked for when the name is missing.
+func checkName(name, example string) error {
 	switch {
 	case name == "":
-		return errors.New("required (the registry name, e.g. churn)")
+		return fmt.Errorf("required (%s)", example)
 	case len(name) > MaxModelNameLen || !modelNameRE.MatchString(name):
 		return fmt.Errorf("%q: want lower-case letters, digits, '.', '_' or '-', starting with a letter or digit (at most %d)", name, MaxModelNameLen)
 	}

@@ -25,23 +25,3 @@ func (noopKind) sweep(context.Context, *Server, *pb.Job) error { return nil }
 func (noopKind) publish(context.Context, *Server, *pb.Job, []*pb.Task) (string, []byte, error) {
 	return "", nil, nil
 }
-
-// unknownKind stands for a spec whose kind this binary does not know. Its
-// jobs cannot be planned; one already in the state runs its tasks as
-// independent ones (a worker that cannot run them fails them) and ends
-// without publishing.
-type unknownKind struct{ independentTasks }
-
-func (unknownKind) plan(context.Context, *Server, *pb.JobSpec, *pb.SubmitJob) error {
-	return fmt.Errorf("%w: the spec names no job kind this coordinator knows", errInvalid)
-}
-
-func (unknownKind) taskName(idx int32) string { return fmt.Sprintf("task %d", idx) }
-
-func (unknownKind) publishes() bool { return false }
-
-func (unknownKind) publish(context.Context, *Server, *pb.Job, []*pb.Task) (string, []byte, error) {
-	return "", nil, nil
-}
-
-func (unknownKind) sweep(context.Context, *Server, *pb.Job) error { return nil }

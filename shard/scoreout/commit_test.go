@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -173,12 +172,7 @@ func checkCommitted(t *testing.T, b storage.Bucket, final map[string]string) {
 
 func read(t *testing.T, b storage.Bucket, key string) string {
 	t.Helper()
-	rc, _, err := b.Get(t.Context(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
+	data, err := storage.ReadAll(t.Context(), b, key, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,6 @@ const (
 	BadRowsQuarantine = jobspec.BadRowsQuarantine
 )
 
-// QuarantineSuffix is scoreout.QuarantineSuffix, which names the object
-// holding an output's quarantined rows; Shard uses scoreout.QuarantineKey.
-const QuarantineSuffix = scoreout.QuarantineSuffix
-
 // Options shape a scoring task's output.
 type Options struct {
 	// Format is "parquet" (default) or "arrow" (Arrow IPC file).

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage/storagetest"
 	"github.com/nightshift-ml/nightshift/worker/model"
 	"github.com/nightshift-ml/nightshift/worker/score"
@@ -122,7 +123,7 @@ func TestShardBadRowsFail(t *testing.T) {
 		t.Fatalf("Shard = %v, want ErrBadInput naming shard 0, the row and income", err)
 	}
 	assertNoObject(t, e, uri)
-	if _, err := os.Stat(filePath(uri + score.QuarantineSuffix)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filePath(scoreout.QuarantineKey(uri))); !os.IsNotExist(err) {
 		t.Fatalf("quarantine object under fail: %v", err)
 	}
 }
@@ -161,7 +162,7 @@ func TestShardBadRowsQuarantine(t *testing.T) {
 			}
 			continue
 		}
-		if res.QuarantineKey != uri+score.QuarantineSuffix {
+		if res.QuarantineKey != scoreout.QuarantineKey(uri) {
 			t.Fatalf("quarantine key %q", res.QuarantineKey)
 		}
 		bad += res.BadRows

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,12 +179,7 @@ func checkScoreOutput(t *testing.T, f *fixture, j *pb.Job) []string {
 
 func readObject(t *testing.T, b storage.Bucket, key string) []byte {
 	t.Helper()
-	rc, _, err := b.Get(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
+	data, err := storage.ReadAll(context.Background(), b, key, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}

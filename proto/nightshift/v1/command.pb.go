@@ -46,6 +46,15 @@ type Command struct {
 	//	*Command_TrainGeneration
 	//	*Command_TrainProgress
 	//	*Command_SetModelAlias
+	//	*Command_PutSchedule
+	//	*Command_DeleteSchedule
+	//	*Command_PauseSchedule
+	//	*Command_TickSchedule
+	//	*Command_StartRuns
+	//	*Command_RunStep
+	//	*Command_ResumeRun
+	//	*Command_CancelRun
+	//	*Command_AckAlerts
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -199,6 +208,87 @@ func (x *Command) GetSetModelAlias() *SetModelAlias {
 	return nil
 }
 
+func (x *Command) GetPutSchedule() *PutSchedule {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutSchedule); ok {
+			return x.PutSchedule
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteSchedule() *DeleteSchedule {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteSchedule); ok {
+			return x.DeleteSchedule
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPauseSchedule() *PauseSchedule {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PauseSchedule); ok {
+			return x.PauseSchedule
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetTickSchedule() *TickSchedule {
+	if x != nil {
+		if x, ok := x.Op.(*Command_TickSchedule); ok {
+			return x.TickSchedule
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetStartRuns() *StartRuns {
+	if x != nil {
+		if x, ok := x.Op.(*Command_StartRuns); ok {
+			return x.StartRuns
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRunStep() *RunStep {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RunStep); ok {
+			return x.RunStep
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetResumeRun() *ResumeRun {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ResumeRun); ok {
+			return x.ResumeRun
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCancelRun() *CancelRun {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CancelRun); ok {
+			return x.CancelRun
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAckAlerts() *AckAlerts {
+	if x != nil {
+		if x, ok := x.Op.(*Command_AckAlerts); ok {
+			return x.AckAlerts
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -243,6 +333,42 @@ type Command_SetModelAlias struct {
 	SetModelAlias *SetModelAlias `protobuf:"bytes,19,opt,name=set_model_alias,json=setModelAlias,proto3,oneof"`
 }
 
+type Command_PutSchedule struct {
+	PutSchedule *PutSchedule `protobuf:"bytes,20,opt,name=put_schedule,json=putSchedule,proto3,oneof"`
+}
+
+type Command_DeleteSchedule struct {
+	DeleteSchedule *DeleteSchedule `protobuf:"bytes,21,opt,name=delete_schedule,json=deleteSchedule,proto3,oneof"`
+}
+
+type Command_PauseSchedule struct {
+	PauseSchedule *PauseSchedule `protobuf:"bytes,22,opt,name=pause_schedule,json=pauseSchedule,proto3,oneof"`
+}
+
+type Command_TickSchedule struct {
+	TickSchedule *TickSchedule `protobuf:"bytes,23,opt,name=tick_schedule,json=tickSchedule,proto3,oneof"`
+}
+
+type Command_StartRuns struct {
+	StartRuns *StartRuns `protobuf:"bytes,24,opt,name=start_runs,json=startRuns,proto3,oneof"`
+}
+
+type Command_RunStep struct {
+	RunStep *RunStep `protobuf:"bytes,25,opt,name=run_step,json=runStep,proto3,oneof"`
+}
+
+type Command_ResumeRun struct {
+	ResumeRun *ResumeRun `protobuf:"bytes,26,opt,name=resume_run,json=resumeRun,proto3,oneof"`
+}
+
+type Command_CancelRun struct {
+	CancelRun *CancelRun `protobuf:"bytes,27,opt,name=cancel_run,json=cancelRun,proto3,oneof"`
+}
+
+type Command_AckAlerts struct {
+	AckAlerts *AckAlerts `protobuf:"bytes,28,opt,name=ack_alerts,json=ackAlerts,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -262,6 +388,24 @@ func (*Command_TrainGeneration) isCommand_Op() {}
 func (*Command_TrainProgress) isCommand_Op() {}
 
 func (*Command_SetModelAlias) isCommand_Op() {}
+
+func (*Command_PutSchedule) isCommand_Op() {}
+
+func (*Command_DeleteSchedule) isCommand_Op() {}
+
+func (*Command_PauseSchedule) isCommand_Op() {}
+
+func (*Command_TickSchedule) isCommand_Op() {}
+
+func (*Command_StartRuns) isCommand_Op() {}
+
+func (*Command_RunStep) isCommand_Op() {}
+
+func (*Command_ResumeRun) isCommand_Op() {}
+
+func (*Command_CancelRun) isCommand_Op() {}
+
+func (*Command_AckAlerts) isCommand_Op() {}
 
 // TrainGeneration commits a training group's next membership generation
 // (docs/architecture.md §8). It applies only as the successor of the job's current
@@ -1339,6 +1483,9 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Worker
 	//	*SnapshotRecord_Request
 	//	*SnapshotRecord_Model
+	//	*SnapshotRecord_Schedule
+	//	*SnapshotRecord_Run
+	//	*SnapshotRecord_Alert
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1426,6 +1573,33 @@ func (x *SnapshotRecord) GetModel() *RegisteredModel {
 	return nil
 }
 
+func (x *SnapshotRecord) GetSchedule() *Schedule {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_Schedule); ok {
+			return x.Schedule
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetRun() *PipelineRun {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_Run); ok {
+			return x.Run
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetAlert() *Alert {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_Alert); ok {
+			return x.Alert
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1450,6 +1624,18 @@ type SnapshotRecord_Model struct {
 	Model *RegisteredModel `protobuf:"bytes,5,opt,name=model,proto3,oneof"`
 }
 
+type SnapshotRecord_Schedule struct {
+	Schedule *Schedule `protobuf:"bytes,6,opt,name=schedule,proto3,oneof"`
+}
+
+type SnapshotRecord_Run struct {
+	Run *PipelineRun `protobuf:"bytes,7,opt,name=run,proto3,oneof"`
+}
+
+type SnapshotRecord_Alert struct {
+	Alert *Alert `protobuf:"bytes,8,opt,name=alert,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Job) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Task) isSnapshotRecord_Record() {}
@@ -1459,6 +1645,12 @@ func (*SnapshotRecord_Worker) isSnapshotRecord_Record() {}
 func (*SnapshotRecord_Request) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Model) isSnapshotRecord_Record() {}
+
+func (*SnapshotRecord_Schedule) isSnapshotRecord_Record() {}
+
+func (*SnapshotRecord_Run) isSnapshotRecord_Record() {}
+
+func (*SnapshotRecord_Alert) isSnapshotRecord_Record() {}
 
 // RequestRecord remembers an applied request ID (deduplication window).
 type RequestRecord struct {
@@ -1534,7 +1726,8 @@ var File_nightshift_v1_command_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xfc\x05\n" +
+	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x1cnightshift/v1/schedule.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xb3\n" +
+	"\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -1555,7 +1748,20 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"forgetJobs\x12K\n" +
 	"\x10train_generation\x18\x11 \x01(\v2\x1e.nightshift.v1.TrainGenerationH\x00R\x0ftrainGeneration\x12E\n" +
 	"\x0etrain_progress\x18\x12 \x01(\v2\x1c.nightshift.v1.TrainProgressH\x00R\rtrainProgress\x12F\n" +
-	"\x0fset_model_alias\x18\x13 \x01(\v2\x1c.nightshift.v1.SetModelAliasH\x00R\rsetModelAliasB\x04\n" +
+	"\x0fset_model_alias\x18\x13 \x01(\v2\x1c.nightshift.v1.SetModelAliasH\x00R\rsetModelAlias\x12?\n" +
+	"\fput_schedule\x18\x14 \x01(\v2\x1a.nightshift.v1.PutScheduleH\x00R\vputSchedule\x12H\n" +
+	"\x0fdelete_schedule\x18\x15 \x01(\v2\x1d.nightshift.v1.DeleteScheduleH\x00R\x0edeleteSchedule\x12E\n" +
+	"\x0epause_schedule\x18\x16 \x01(\v2\x1c.nightshift.v1.PauseScheduleH\x00R\rpauseSchedule\x12B\n" +
+	"\rtick_schedule\x18\x17 \x01(\v2\x1b.nightshift.v1.TickScheduleH\x00R\ftickSchedule\x129\n" +
+	"\n" +
+	"start_runs\x18\x18 \x01(\v2\x18.nightshift.v1.StartRunsH\x00R\tstartRuns\x123\n" +
+	"\brun_step\x18\x19 \x01(\v2\x16.nightshift.v1.RunStepH\x00R\arunStep\x129\n" +
+	"\n" +
+	"resume_run\x18\x1a \x01(\v2\x18.nightshift.v1.ResumeRunH\x00R\tresumeRun\x129\n" +
+	"\n" +
+	"cancel_run\x18\x1b \x01(\v2\x18.nightshift.v1.CancelRunH\x00R\tcancelRun\x129\n" +
+	"\n" +
+	"ack_alerts\x18\x1c \x01(\v2\x18.nightshift.v1.AckAlertsH\x00R\tackAlertsB\x04\n" +
 	"\x02op\"~\n" +
 	"\x0fTrainGeneration\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n" +
@@ -1627,13 +1833,16 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\x0eSetWorkerState\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.nightshift.v1.WorkerStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x90\x02\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xa5\x03\n" +
 	"\x0eSnapshotRecord\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobH\x00R\x03job\x12)\n" +
 	"\x04task\x18\x02 \x01(\v2\x13.nightshift.v1.TaskH\x00R\x04task\x12/\n" +
 	"\x06worker\x18\x03 \x01(\v2\x15.nightshift.v1.WorkerH\x00R\x06worker\x128\n" +
 	"\arequest\x18\x04 \x01(\v2\x1c.nightshift.v1.RequestRecordH\x00R\arequest\x126\n" +
-	"\x05model\x18\x05 \x01(\v2\x1e.nightshift.v1.RegisteredModelH\x00R\x05modelB\b\n" +
+	"\x05model\x18\x05 \x01(\v2\x1e.nightshift.v1.RegisteredModelH\x00R\x05model\x125\n" +
+	"\bschedule\x18\x06 \x01(\v2\x17.nightshift.v1.ScheduleH\x00R\bschedule\x12.\n" +
+	"\x03run\x18\a \x01(\v2\x1a.nightshift.v1.PipelineRunH\x00R\x03run\x12,\n" +
+	"\x05alert\x18\b \x01(\v2\x14.nightshift.v1.AlertH\x00R\x05alertB\b\n" +
 	"\x06record\"j\n" +
 	"\rRequestRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -1676,13 +1885,25 @@ var file_nightshift_v1_command_proto_goTypes = []any{
 	(*SnapshotRecord)(nil),  // 18: nightshift.v1.SnapshotRecord
 	(*RequestRecord)(nil),   // 19: nightshift.v1.RequestRecord
 	(*TrainProgress)(nil),   // 20: nightshift.v1.TrainProgress
-	(*GroupMember)(nil),     // 21: nightshift.v1.GroupMember
-	(*Job)(nil),             // 22: nightshift.v1.Job
-	(*TaskResult)(nil),      // 23: nightshift.v1.TaskResult
-	(*Worker)(nil),          // 24: nightshift.v1.Worker
-	(WorkerState)(0),        // 25: nightshift.v1.WorkerState
-	(*Task)(nil),            // 26: nightshift.v1.Task
-	(*RegisteredModel)(nil), // 27: nightshift.v1.RegisteredModel
+	(*PutSchedule)(nil),     // 21: nightshift.v1.PutSchedule
+	(*DeleteSchedule)(nil),  // 22: nightshift.v1.DeleteSchedule
+	(*PauseSchedule)(nil),   // 23: nightshift.v1.PauseSchedule
+	(*TickSchedule)(nil),    // 24: nightshift.v1.TickSchedule
+	(*StartRuns)(nil),       // 25: nightshift.v1.StartRuns
+	(*RunStep)(nil),         // 26: nightshift.v1.RunStep
+	(*ResumeRun)(nil),       // 27: nightshift.v1.ResumeRun
+	(*CancelRun)(nil),       // 28: nightshift.v1.CancelRun
+	(*AckAlerts)(nil),       // 29: nightshift.v1.AckAlerts
+	(*GroupMember)(nil),     // 30: nightshift.v1.GroupMember
+	(*Job)(nil),             // 31: nightshift.v1.Job
+	(*TaskResult)(nil),      // 32: nightshift.v1.TaskResult
+	(*Worker)(nil),          // 33: nightshift.v1.Worker
+	(WorkerState)(0),        // 34: nightshift.v1.WorkerState
+	(*Task)(nil),            // 35: nightshift.v1.Task
+	(*RegisteredModel)(nil), // 36: nightshift.v1.RegisteredModel
+	(*Schedule)(nil),        // 37: nightshift.v1.Schedule
+	(*PipelineRun)(nil),     // 38: nightshift.v1.PipelineRun
+	(*Alert)(nil),           // 39: nightshift.v1.Alert
 }
 var file_nightshift_v1_command_proto_depIdxs = []int32{
 	4,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
@@ -1695,28 +1916,40 @@ var file_nightshift_v1_command_proto_depIdxs = []int32{
 	1,  // 7: nightshift.v1.Command.train_generation:type_name -> nightshift.v1.TrainGeneration
 	20, // 8: nightshift.v1.Command.train_progress:type_name -> nightshift.v1.TrainProgress
 	2,  // 9: nightshift.v1.Command.set_model_alias:type_name -> nightshift.v1.SetModelAlias
-	21, // 10: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
-	22, // 11: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
-	8,  // 12: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
-	9,  // 13: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
-	10, // 14: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
-	11, // 15: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
-	12, // 16: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
-	13, // 17: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
-	23, // 18: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
-	15, // 19: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
-	24, // 20: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
-	25, // 21: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
-	22, // 22: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
-	26, // 23: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
-	24, // 24: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
-	19, // 25: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
-	27, // 26: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	21, // 10: nightshift.v1.Command.put_schedule:type_name -> nightshift.v1.PutSchedule
+	22, // 11: nightshift.v1.Command.delete_schedule:type_name -> nightshift.v1.DeleteSchedule
+	23, // 12: nightshift.v1.Command.pause_schedule:type_name -> nightshift.v1.PauseSchedule
+	24, // 13: nightshift.v1.Command.tick_schedule:type_name -> nightshift.v1.TickSchedule
+	25, // 14: nightshift.v1.Command.start_runs:type_name -> nightshift.v1.StartRuns
+	26, // 15: nightshift.v1.Command.run_step:type_name -> nightshift.v1.RunStep
+	27, // 16: nightshift.v1.Command.resume_run:type_name -> nightshift.v1.ResumeRun
+	28, // 17: nightshift.v1.Command.cancel_run:type_name -> nightshift.v1.CancelRun
+	29, // 18: nightshift.v1.Command.ack_alerts:type_name -> nightshift.v1.AckAlerts
+	30, // 19: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
+	31, // 20: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
+	8,  // 21: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
+	9,  // 22: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
+	10, // 23: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
+	11, // 24: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
+	12, // 25: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
+	13, // 26: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
+	32, // 27: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
+	15, // 28: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
+	33, // 29: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
+	34, // 30: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
+	31, // 31: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
+	35, // 32: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
+	33, // 33: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
+	19, // 34: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
+	36, // 35: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
+	37, // 36: nightshift.v1.SnapshotRecord.schedule:type_name -> nightshift.v1.Schedule
+	38, // 37: nightshift.v1.SnapshotRecord.run:type_name -> nightshift.v1.PipelineRun
+	39, // 38: nightshift.v1.SnapshotRecord.alert:type_name -> nightshift.v1.Alert
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_command_proto_init() }
@@ -1724,6 +1957,7 @@ func file_nightshift_v1_command_proto_init() {
 	if File_nightshift_v1_command_proto != nil {
 		return
 	}
+	file_nightshift_v1_schedule_proto_init()
 	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
 	file_nightshift_v1_command_proto_msgTypes[0].OneofWrappers = []any{
@@ -1737,6 +1971,15 @@ func file_nightshift_v1_command_proto_init() {
 		(*Command_TrainGeneration)(nil),
 		(*Command_TrainProgress)(nil),
 		(*Command_SetModelAlias)(nil),
+		(*Command_PutSchedule)(nil),
+		(*Command_DeleteSchedule)(nil),
+		(*Command_PauseSchedule)(nil),
+		(*Command_TickSchedule)(nil),
+		(*Command_StartRuns)(nil),
+		(*Command_RunStep)(nil),
+		(*Command_ResumeRun)(nil),
+		(*Command_CancelRun)(nil),
+		(*Command_AckAlerts)(nil),
 	}
 	file_nightshift_v1_command_proto_msgTypes[8].OneofWrappers = []any{
 		(*TaskOp_Lease)(nil),
@@ -1751,6 +1994,9 @@ func file_nightshift_v1_command_proto_init() {
 		(*SnapshotRecord_Worker)(nil),
 		(*SnapshotRecord_Request)(nil),
 		(*SnapshotRecord_Model)(nil),
+		(*SnapshotRecord_Schedule)(nil),
+		(*SnapshotRecord_Run)(nil),
+		(*SnapshotRecord_Alert)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/nightshift-ml/nightshift/coordinator/alert"
 	"github.com/nightshift-ml/nightshift/proto/gossip"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/storage"
@@ -74,6 +75,20 @@ type Config struct {
 	// ended jobs left in storage (see sweep.go); 0 disables it.
 	SweepInterval time.Duration
 
+	// Schedules and pipelines (docs/architecture.md §11). Clock is the
+	// schedules' clock: it places slots and decides what is late; nil is
+	// time.Now (tests run a faster one). Every ScheduleInterval the leader
+	// claims the slots that came due and moves every running pipeline run
+	// on. A slot claimed less than SlotGrace after it came due is on time;
+	// a later one was missed while no leader ran (the catch-up policy).
+	Clock            func() time.Time
+	ScheduleInterval time.Duration
+	SlotGrace        time.Duration
+	// Alerts are posted to these webhooks from committed state.
+	Alerts alert.Config
+	// ClusterName names the cluster in alerts.
+	ClusterName string
+
 	// Raft timings; zero keeps hashicorp/raft's defaults.
 	RaftHeartbeatTimeout time.Duration
 	RaftElectionTimeout  time.Duration
@@ -118,6 +133,8 @@ func DefaultConfig() Config {
 		JobGCAge:              7 * 24 * time.Hour,
 		JobGCInterval:         5 * time.Minute,
 		SweepInterval:         time.Minute,
+		ScheduleInterval:      time.Second,
+		SlotGrace:             time.Minute,
 		// Followers learn the commit index within this; raft's 50ms default
 		// puts that on every forwarded lease's path (measured: the 10k-task
 		// benchmark runs ~1.4x faster at 5ms).
@@ -145,6 +162,7 @@ func TestConfig() Config {
 	c.RaftCommitTimeout = 5 * time.Millisecond
 	c.FastGossip = true
 	c.SweepInterval = 250 * time.Millisecond
+	c.ScheduleInterval = 100 * time.Millisecond
 	return c
 }
 
@@ -178,6 +196,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 {
 		errs = append(errs, errors.New("max_attempts must be at least 1"))
+	}
+	if c.ScheduleInterval <= 0 || c.SlotGrace < c.ScheduleInterval {
+		errs = append(errs, fmt.Errorf("slot_grace (%s) must be at least schedule_interval (%s), which must be positive", c.SlotGrace, c.ScheduleInterval))
+	}
+	if err := c.Alerts.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("alerts.%w", err))
 	}
 	return errors.Join(errs...)
 }

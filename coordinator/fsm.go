@@ -112,6 +112,15 @@ func writeSnapshot(w io.Writer, txn *memdb.Txn) error {
 		all(txn, tableModels, func(o any) error {
 			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Model{Model: o.(*pb.RegisteredModel)}})
 		}),
+		all(txn, tableSchedules, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Schedule{Schedule: o.(*pb.Schedule)}})
+		}),
+		all(txn, tableRuns, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Run{Run: o.(*pb.PipelineRun)}})
+		}),
+		all(txn, tableAlerts, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Alert{Alert: o.(*pb.Alert)}})
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -151,6 +160,12 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = tableRequests, r.Request
 		case *pb.SnapshotRecord_Model:
 			table, obj = tableModels, r.Model
+		case *pb.SnapshotRecord_Schedule:
+			table, obj = tableSchedules, r.Schedule
+		case *pb.SnapshotRecord_Run:
+			table, obj = tableRuns, r.Run
+		case *pb.SnapshotRecord_Alert:
+			table, obj = tableAlerts, r.Alert
 		default:
 			return nil, fmt.Errorf("restore: record %d: unknown type %T", n, rec.Record)
 		}

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -31,8 +32,12 @@ type applyResult struct {
 	worker  *pb.Worker
 	batch   *pb.TaskBatchResult
 	model   *pb.RegisteredModel
-	err     error
-	ended   []*pb.Job // jobs this command ended, for the leader's log (jobend.go)
+	// Schedules and runs (docs/architecture.md §11).
+	schedule *pb.Schedule
+	run      *pb.PipelineRun
+	backfill []*pb.BackfillSlot
+	err      error
+	ended    []*pb.Job // jobs this command ended, for the leader's log (jobend.go)
 }
 
 // apply runs one decoded command against the store at a Raft index. It is
@@ -74,6 +79,24 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 		res = a.trainProgress(op.TrainProgress)
 	case *pb.Command_SetModelAlias:
 		res = a.setModelAlias(op.SetModelAlias)
+	case *pb.Command_PutSchedule:
+		res = a.putSchedule(op.PutSchedule)
+	case *pb.Command_DeleteSchedule:
+		res = a.deleteSchedule(op.DeleteSchedule)
+	case *pb.Command_PauseSchedule:
+		res = a.pauseSchedule(op.PauseSchedule)
+	case *pb.Command_TickSchedule:
+		res = a.tickSchedule(op.TickSchedule)
+	case *pb.Command_StartRuns:
+		res = a.startRuns(op.StartRuns)
+	case *pb.Command_RunStep:
+		res = a.runStep(op.RunStep)
+	case *pb.Command_ResumeRun:
+		res = a.resumeRun(op.ResumeRun)
+	case *pb.Command_CancelRun:
+		res = a.cancelRun(op.CancelRun)
+	case *pb.Command_AckAlerts:
+		res = a.ackAlerts(op.AckAlerts)
 	default:
 		return &applyResult{err: fmt.Errorf("%w %T at index %d", errUnknownOp, cmd.Op, index)}
 	}
@@ -85,6 +108,13 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 	txn.Commit()
 	return res
 }
+
+// Remembered answers of schedule and run commands (jobs and workers are
+// remembered bare, models with modelResponsePrefix).
+const (
+	runResponsePrefix      = "run\x00"
+	scheduleResponsePrefix = "schedule\x00"
+)
 
 // applier holds one command's write transaction and the jobs it changed,
 // so a batch of task ops clones each job once.
@@ -159,6 +189,10 @@ func (a *applier) remember(id string, res *applyResult) {
 		rec.Response = []byte(res.worker.Id)
 	case res.model != nil:
 		rec.Response = modelResponse(res.model.Name)
+	case res.run != nil:
+		rec.Response = []byte(runResponsePrefix + res.run.Id)
+	case res.schedule != nil:
+		rec.Response = []byte(scheduleResponsePrefix + res.schedule.Spec.GetName())
 	}
 	a.insert(tableRequests, rec)
 }
@@ -167,6 +201,12 @@ func (a *applier) remember(id string, res *applyResult) {
 func (a *applier) replay(rec *pb.RequestRecord) *applyResult {
 	if m, ok := a.replayModel(rec.Response); ok {
 		return &applyResult{model: m}
+	}
+	if id, ok := bytes.CutPrefix(rec.Response, []byte(runResponsePrefix)); ok {
+		return &applyResult{run: getRun(a.txn, string(id))}
+	}
+	if name, ok := bytes.CutPrefix(rec.Response, []byte(scheduleResponsePrefix)); ok {
+		return &applyResult{schedule: getSchedule(a.txn, string(name))}
 	}
 	id := string(rec.Response)
 	if j := getJob(a.txn, id); j != nil {

@@ -21,6 +21,7 @@ type fsmHarness struct {
 	store *Store
 	index uint64
 	now   int64
+	late  int64 // schedule ticks: how late a slot may be and be on time (0: a minute)
 }
 
 func newHarness(t *testing.T) *fsmHarness {
@@ -280,6 +281,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	h.ops(succeedOp("j1", 0, 1, "w1", "o"), failOp("j1", 1, 1, "w1", false))
 	h.registerModel(modelVersion("churn", "j0", map[string]float64{"logloss": 0.3}), nil)
 	h.registerModel(modelVersion("churn", "j1", map[string]float64{"logloss": 0.2}), nil)
+	h.now = t0
+	h.putSchedule("nightly", "none", "skip")
+	h.tick("nightly", t0+5*minute) // late slots: missed, with alerts
 	f := &fsm{store: h.store}
 	snap, err := f.Snapshot()
 	if err != nil {

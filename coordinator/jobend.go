@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -66,7 +65,7 @@ func (s *Server) logJobEnds(res *applyResult) {
 		attrs := []slog.Attr{
 			slog.String("job", j.Id),
 			slog.String("kind", jobspec.Kind(j.Spec)),
-			slog.String("state", strings.ToLower(strings.TrimPrefix(j.State.String(), "JOB_STATE_"))),
+			slog.String("state", lower(j.State.String(), "JOB_STATE_")),
 			slog.Duration("duration", time.Duration(j.EndUnixMs-j.StartUnixMs)*time.Millisecond),
 			slog.Int("tasks_succeeded", int(j.TasksSucceeded)),
 			slog.Int("tasks_total", int(j.TasksTotal)),

@@ -17,6 +17,9 @@ type metrics struct {
 	expired    prometheus.Counter
 	finalized  *prometheus.CounterVec
 	heartbeats prometheus.Counter
+	// Schedules: slots claimed, pipeline runs ended by state, alerts delivered.
+	slotsClaimed    prometheus.Counter
+	alertsDelivered prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -38,31 +41,25 @@ func newMetrics() *metrics {
 			Name: "nightshift_jobs_finalized_total", Help: "Jobs whose output the leader published, by outcome.",
 		}, []string{"outcome"}),
 		heartbeats: prometheus.NewCounter(prometheus.CounterOpts{Name: "nightshift_heartbeats_total", Help: "Worker heartbeats received."}),
+		slotsClaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nightshift_schedule_slots_decided_total", Help: "Schedule slots this leader decided (run, queued, skipped or missed).",
+		}),
+		alertsDelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nightshift_alerts_delivered_total", Help: "Alerts this leader delivered to every webhook and acknowledged.",
+		}),
 	}
-	m.reg.MustRegister(m.commands, m.batchOps, m.leader, m.leases, m.expired, m.finalized, m.heartbeats,
+	m.reg.MustRegister(m.commands, m.batchOps, m.leader, m.leases, m.expired, m.finalized, m.heartbeats, m.slotsClaimed, m.alertsDelivered,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+// opField is the Command oneof whose member names label the applied commands.
+var opField = (&pb.Command{}).ProtoReflect().Descriptor().Oneofs().ByName("op")
+
 func (m *metrics) observeApply(cmd *pb.Command) {
 	name := "unknown"
-	switch cmd.Op.(type) {
-	case *pb.Command_SubmitJob:
-		name = "submit_job"
-	case *pb.Command_CancelJob:
-		name = "cancel_job"
-	case *pb.Command_TaskBatch:
-		name = "task_batch"
-	case *pb.Command_RegisterWorker:
-		name = "register_worker"
-	case *pb.Command_SetWorkerState:
-		name = "set_worker_state"
-	case *pb.Command_FinishJob:
-		name = "finish_job"
-	case *pb.Command_ForgetJobs:
-		name = "forget_jobs"
-	case *pb.Command_SetModelAlias:
-		name = "set_model_alias"
+	if fd := cmd.ProtoReflect().WhichOneof(opField); fd != nil {
+		name = string(fd.Name())
 	}
 	m.commands.WithLabelValues(name).Inc()
 }

@@ -131,6 +131,7 @@ func (s *Server) startGRPC() error {
 	pb.RegisterWorkerServiceServer(s.grpc, &workerAPI{s: s})
 	pb.RegisterAdminServiceServer(s.grpc, &adminAPI{s: s})
 	pb.RegisterModelServiceServer(s.grpc, &modelAPI{s: s})
+	pb.RegisterScheduleServiceServer(s.grpc, &scheduleAPI{s: s})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

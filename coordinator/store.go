@@ -17,6 +17,10 @@ const (
 	tableWorkers  = "workers"
 	tableRequests = "requests"
 	tableModels   = "models"
+	// Schedules, pipeline runs and the alert outbox (docs/architecture.md §11).
+	tableSchedules = "schedules"
+	tableRuns      = "runs"
+	tableAlerts    = "alerts"
 )
 
 // Store is the replicated state: jobs, tasks, workers, the model registry
@@ -124,6 +128,24 @@ func schema() *memdb.DBSchema {
 		}},
 		tableModels: {Name: tableModels, Indexes: map[string]*memdb.IndexSchema{
 			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.RegisteredModel).Name) }),
+		}},
+		tableSchedules: {Name: tableSchedules, Indexes: map[string]*memdb.IndexSchema{
+			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Schedule).GetSpec().GetName()) }),
+		}},
+		tableRuns: runsTable(),
+		tableAlerts: {Name: tableAlerts, Indexes: map[string]*memdb.IndexSchema{
+			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Alert).Id) }),
+			"seq": index("seq", true, false, func(o any) []byte {
+				a := o.(*pb.Alert)
+				return append(binary.BigEndian.AppendUint64(nil, a.Seq), a.Id...)
+			}),
+			// pending: alerts not yet delivered, in commit order.
+			"pending": index("pending", true, true, func(o any) []byte {
+				if a := o.(*pb.Alert); !a.Delivered {
+					return append(binary.BigEndian.AppendUint64(nil, a.Seq), a.Id...)
+				}
+				return nil
+			}),
 		}},
 	}}
 }

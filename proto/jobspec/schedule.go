@@ -2,6 +2,7 @@ package jobspec
 
 import (
 	"strings"
+	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/cron"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
@@ -25,7 +26,8 @@ const (
 // Schedule puts a schedule spec in its canonical form (the cron expression
 // with single spaces, lower-case policy words), fills the defaults of the
 // policy and validates every field; the cron expression and the time zone
-// are checked by package cron, which owns the time rules.
+// are checked by package cron, which owns the time rules, the pipeline by
+// Pipeline's rules (paths under "pipeline.").
 func Schedule(sp *pb.ScheduleSpec) error {
 	c := newChecker()
 	sp.Name, sp.TimeZone = strings.TrimSpace(sp.Name), strings.TrimSpace(sp.TimeZone)
@@ -33,8 +35,10 @@ func Schedule(sp *pb.ScheduleSpec) error {
 	if err := checkName(sp.Name, "the schedule's name, e.g. churn-nightly"); err != nil {
 		c.bad("name", "%v", err)
 	}
-	if _, err := cron.LoadZone(sp.TimeZone); err != nil {
+	loc, err := cron.LoadZone(sp.TimeZone)
+	if err != nil {
 		c.bad("time_zone", "%v", err)
+		loc = time.UTC
 	} else if sp.Cron == "" {
 		c.bad("cron", "required (5 fields, e.g. \"0 2 * * *\", or @daily)")
 	} else if _, err := cron.Parse(sp.Cron, sp.TimeZone); err != nil {
@@ -62,5 +66,12 @@ func Schedule(sp *pb.ScheduleSpec) error {
 	}
 	c.inRange("policy.catchup_window_s", p.CatchupWindowS, 1, MaxCatchupWindowS)
 	c.inRange("policy.pause_after_failures", int64(p.PauseAfterFailures), 1, MaxPauseAfterFailures)
+	if sp.Pipeline == nil {
+		c.bad("pipeline", "required (the steps each slot runs: ingest, validate, train, score)")
+	} else {
+		// The sample slot is the schedule's, so the templates render as its runs will.
+		slot := time.Date(sampleSlot.Year(), sampleSlot.Month(), sampleSlot.Day(), sampleSlot.Hour(), sampleSlot.Minute(), 0, 0, loc)
+		pipeline(c.at("pipeline"), sp.Pipeline, SlotData{Slot: slot, Run: cron.SlotKey(sp.Name, slot), Schedule: sp.Name})
+	}
 	return c.errs.err()
 }

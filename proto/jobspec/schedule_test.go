@@ -10,15 +10,22 @@ import (
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
+// minimalPipeline is the smallest valid pipeline: one score step.
+func minimalPipeline() *pb.PipelineSpec {
+	return &pb.PipelineSpec{Score: &pb.ScoreSpec{Model: "churn", Input: "file:///in/", Output: "file:///out"}}
+}
+
 func TestScheduleDefaultsAndCanonicalForm(t *testing.T) {
 	sp := &pb.ScheduleSpec{Name: " churn-nightly ", Cron: " 0  2 * * * ", TimeZone: "Europe/Berlin",
-		Policy: &pb.SchedulePolicy{Overlap: "Buffer_One"}}
+		Policy: &pb.SchedulePolicy{Overlap: "Buffer_One"}, Pipeline: minimalPipeline()}
 	if err := Schedule(sp); err != nil {
 		t.Fatal(err)
 	}
 	want := &pb.ScheduleSpec{Name: "churn-nightly", Cron: "0 2 * * *", TimeZone: "Europe/Berlin",
 		Policy: &pb.SchedulePolicy{Catchup: "latest", CatchupWindowS: DefaultCatchupWindowS, Overlap: "buffer_one",
-			PauseAfterFailures: DefaultPauseAfterFailures}}
+			PauseAfterFailures: DefaultPauseAfterFailures},
+		Pipeline: &pb.PipelineSpec{Score: &pb.ScoreSpec{Model: "churn", Input: "file:///in", Output: "file:///out", Format: "parquet", BadRows: "fail"},
+			StepTries: DefaultStepTries, StepBackoffS: DefaultStepBackoffS}}
 	if !proto.Equal(sp, want) {
 		t.Fatalf("normalised schedule\n got %v\nwant %v", sp, want)
 	}
@@ -43,7 +50,16 @@ func TestScheduleErrorsNameTheField(t *testing.T) {
 			CatchupWindowS: -1, PauseAfterFailures: -2}},
 			[]string{`policy.catchup: "some": want latest, none or all`, `policy.overlap: "queue": want skip, buffer_one, buffer_all or cancel_other`,
 				"policy.catchup_window_s: must be ≥ 1", "policy.pause_after_failures: must be ≥ 1"}},
+		{&pb.ScheduleSpec{Name: "n", Cron: "@daily"}, []string{"pipeline: required"}},
+		{&pb.ScheduleSpec{Name: "n", Cron: "@daily", Pipeline: &pb.PipelineSpec{}}, []string{"pipeline: no step"}},
+		{&pb.ScheduleSpec{Name: "n", Cron: "@daily", Pipeline: &pb.PipelineSpec{StepTries: -1,
+			Score: &pb.ScoreSpec{Input: "file:///in", Output: "file:///o/{{ .Nope }}"}}},
+			[]string{"pipeline.step_tries: must be ≥ 1", "pipeline.score.model: required when the pipeline has no train step",
+				"pipeline.score.output: template: <.Nope>"}},
 	} {
+		if tc.spec.Pipeline == nil && !strings.Contains(tc.want[0], "pipeline") {
+			tc.spec.Pipeline = minimalPipeline()
+		}
 		err := Schedule(tc.spec)
 		var es Errors
 		if !errors.As(err, &es) {
@@ -62,8 +78,9 @@ func TestScheduleErrorsNameTheField(t *testing.T) {
 // Schedule: it never panics, and a spec it accepts is a fixed point.
 func FuzzSchedule(f *testing.F) {
 	for _, sp := range []*pb.ScheduleSpec{
-		{Name: "nightly", Cron: "0 2 * * *", TimeZone: "America/New_York"},
-		{Name: "n", Cron: "*/15 9-17 * * mon-fri", Policy: &pb.SchedulePolicy{Catchup: "all", Overlap: "cancel_other"}},
+		{Name: "nightly", Cron: "0 2 * * *", TimeZone: "America/New_York", Pipeline: minimalPipeline()},
+		{Name: "n", Cron: "*/15 9-17 * * mon-fri", Policy: &pb.SchedulePolicy{Catchup: "all", Overlap: "cancel_other"},
+			Pipeline: nightlyPipeline()},
 	} {
 		b, _ := proto.Marshal(sp)
 		f.Add(b)
@@ -78,4 +95,15 @@ func FuzzSchedule(f *testing.F) {
 			t.Fatalf("accepted schedule is not a fixed point: %v\n%v\n%v", err, sp, again)
 		}
 	})
+}
+
+// TestScheduleRendersInItsZone: the sample render at submit sees the
+// schedule's zone, name and slot key, as its runs will.
+func TestScheduleRendersInItsZone(t *testing.T) {
+	p := minimalPipeline()
+	p.Score.Output = `file:///o/{{ if ne .Slot.Location.String "Asia/Tokyo" }}{{ .WrongZone }}{{ end }}{{ .Schedule }}/{{ .Run }}`
+	sp := &pb.ScheduleSpec{Name: "tokyo", Cron: "@daily", TimeZone: "Asia/Tokyo", Pipeline: p}
+	if err := Schedule(sp); err != nil {
+		t.Fatal(err)
+	}
 }

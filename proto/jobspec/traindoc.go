@@ -89,6 +89,18 @@ type TrainDocPromote struct {
 // document.
 func (d *TrainDoc) JobSpec() (*pb.JobSpec, error) {
 	c := newChecker()
+	js := d.jobSpec(c)
+	if err := Normalize(js); err != nil {
+		*c.errs = append(*c.errs, err.(Errors)...)
+	}
+	return js, c.errs.err()
+}
+
+// jobSpec converts the document without normalising it, recording the
+// document's own errors (a count written as 0) in c: a pipeline's train
+// step is normalised after its templates are rendered and its dataset
+// wired.
+func (d *TrainDoc) jobSpec(c checker) *pb.JobSpec {
 	ts := &pb.TrainSpec{
 		Dataset: d.Dataset, Label: d.Label, ModelName: d.ModelName, Output: d.Output,
 		Epochs: written(c, "epochs", d.Epochs), BatchPerMember: written(c, "batch_per_member", d.BatchPerMember),
@@ -129,11 +141,7 @@ func (d *TrainDoc) JobSpec() (*pb.JobSpec, error) {
 	if p := d.Promotion; p != nil {
 		ts.Promotion = &pb.PromotionPolicy{Metric: p.Metric, Margin: p.Margin, Manual: p.Manual}
 	}
-	js := &pb.JobSpec{Name: strings.TrimSpace(d.Name), Pool: d.Pool, MaxAttempts: d.MaxAttempts, Kind: &pb.JobSpec_Train{Train: ts}}
-	if err := Normalize(js); err != nil {
-		*c.errs = append(*c.errs, err.(Errors)...)
-	}
-	return js, c.errs.err()
+	return &pb.JobSpec{Name: strings.TrimSpace(d.Name), Pool: d.Pool, MaxAttempts: d.MaxAttempts, Kind: &pb.JobSpec_Train{Train: ts}}
 }
 
 // written returns a count field the document set, recording an error when

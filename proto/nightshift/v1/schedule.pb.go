@@ -1302,7 +1302,10 @@ type TickSchedule struct {
 	NowUnixMs int64 `protobuf:"varint,4,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
 	// A slot later than now - late_ms is on time; earlier ones are missed
 	// slots the catch-up policy decides.
-	LateMs        int64 `protobuf:"varint,5,opt,name=late_ms,json=lateMs,proto3" json:"late_ms,omitempty"`
+	LateMs int64 `protobuf:"varint,5,opt,name=late_ms,json=lateMs,proto3" json:"late_ms,omitempty"`
+	// More due slots follow in the next tick (a long downtime is decided in
+	// batches): "catchup: latest" then runs none of these.
+	More          bool `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1370,6 +1373,13 @@ func (x *TickSchedule) GetLateMs() int64 {
 		return x.LateMs
 	}
 	return 0
+}
+
+func (x *TickSchedule) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
 }
 
 // StartRuns claims slots outside the cron cursor: a backfill, a run-now, an
@@ -3418,13 +3428,14 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\rPauseSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb2\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc6\x01\n" +
 	"\fTickSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x15expect_cursor_unix_ms\x18\x02 \x01(\x03R\x12expectCursorUnixMs\x12\"\n" +
 	"\rslots_unix_ms\x18\x03 \x03(\x03R\vslotsUnixMs\x12\x1e\n" +
 	"\vnow_unix_ms\x18\x04 \x01(\x03R\tnowUnixMs\x12\x17\n" +
-	"\alate_ms\x18\x05 \x01(\x03R\x06lateMs\"\x86\x02\n" +
+	"\alate_ms\x18\x05 \x01(\x03R\x06lateMs\x12\x12\n" +
+	"\x04more\x18\x06 \x01(\bR\x04more\"\x86\x02\n" +
 	"\tStartRuns\x12\x1a\n" +
 	"\bschedule\x18\x01 \x01(\tR\bschedule\x12\"\n" +
 	"\rslots_unix_ms\x18\x02 \x03(\x03R\vslotsUnixMs\x12\x18\n" +

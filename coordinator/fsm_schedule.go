@@ -113,7 +113,7 @@ func (a *applier) pauseSchedule(c *pb.PauseSchedule) *applyResult {
 	if old == nil {
 		return &applyResult{err: fmt.Errorf("%w: no schedule named %s", errNotFound, c.Name)}
 	}
-	if old.Paused == c.Paused {
+	if old.Paused == c.Paused && (!c.Paused || c.Reason == "" || c.Reason == old.PauseReason) {
 		return &applyResult{schedule: old}
 	}
 	s := proto.Clone(old).(*pb.Schedule)

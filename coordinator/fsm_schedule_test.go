@@ -17,8 +17,8 @@ var t0 = time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC).UnixMilli()
 
 func testPipeline() *pb.PipelineSpec {
 	return &pb.PipelineSpec{
-		Ingest:   &pb.ShardSpec{Sources: []string{"file:///lake/{{ .Slot.Format \"2006-01-02\" }}/"}, Output: "file:///ds/{{ .Slot.Format \"2006-01-02\" }}"},
-		Validate: &pb.ValidateSpec{MinRows: 1},
+		Ingest:    &pb.ShardSpec{Sources: []string{"file:///lake/{{ .Slot.Format \"2006-01-02\" }}/"}, Output: "file:///ds/{{ .Slot.Format \"2006-01-02\" }}"},
+		Validate:  &pb.ValidateSpec{MinRows: 1},
 		StepTries: 2, StepBackoffS: 1,
 	}
 }

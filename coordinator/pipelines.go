@@ -301,10 +301,6 @@ func (s *Server) promoteStep(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb.
 	t := j.GetTrain()
 	m := &pb.RunStep{To: pb.StepState_STEP_STATE_SUCCEEDED, ModelName: t.Registered.Name, ModelVersion: t.Registered.Version,
 		Promoted: t.Promoted, PromotionReason: t.PromotionReason, Artifact: fmt.Sprintf("%s@v%d", t.Registered.Name, t.Registered.Version)}
-	if t.Promoted {
-		m.Detail = fmt.Sprintf("v%d promoted to production: %s", t.Registered.Version, t.PromotionReason)
-	} else {
-		m.Detail = fmt.Sprintf("v%d not promoted: %s", t.Registered.Version, t.PromotionReason)
-	}
+	m.Detail = t.PromotionReason // the registry's words: "v2 promoted to production: logloss …"
 	return m
 }

@@ -15,7 +15,8 @@ import (
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/nightshift-ml/nightshift/"
 	allowed := map[string][]string{
-		"coordinator":         {"shard", "shard/scoreout", "proto/nightshift/v1", "proto/jobspec", "proto/gossip", "proto/rpc", "storage"},
+		"coordinator":         {"coordinator/alert", "shard", "shard/scoreout", "proto/nightshift/v1", "proto/jobspec", "proto/cron", "proto/gossip", "proto/rpc", "storage"},
+		"coordinator/alert":   {"proto/nightshift/v1"},
 		"worker":              {"worker/", "shard", "shard/scoreout", "proto/nightshift/v1", "proto/jobspec", "proto/gossip", "proto/rpc", "storage"},
 		"worker/score":        {"worker/model", "shard", "shard/scoreout", "proto/jobspec", "storage"},
 		"worker/train":        {"worker/model", "shard", "proto/nightshift/v1", "proto/jobspec", "storage"},

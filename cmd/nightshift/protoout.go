@@ -52,20 +52,26 @@ func workerState(s nsv1.WorkerState) string { return stateName(s, "WORKER_STATE_
 // parseJobStates reads "running,failed" (any case, with or without the
 // JOB_STATE_ prefix).
 func parseJobStates(list []string) ([]nsv1.JobState, error) {
-	var out []nsv1.JobState
+	return parseStates[nsv1.JobState](list, "JOB_STATE_", nsv1.JobState_value, "job", "pending, running, finalizing, succeeded, failed or cancelled")
+}
+
+// parseStates reads a list of enum words (any case, with or without the
+// prefix); what and want name the enum and its words in errors.
+func parseStates[E ~int32](list []string, prefix string, values map[string]int32, what, want string) ([]E, error) {
+	var out []E
 	for _, s := range list {
 		name := strings.ToUpper(strings.TrimSpace(s))
 		if name == "" {
 			continue
 		}
-		if !strings.HasPrefix(name, "JOB_STATE_") {
-			name = "JOB_STATE_" + name
+		if !strings.HasPrefix(name, prefix) {
+			name = prefix + name
 		}
-		v, ok := nsv1.JobState_value[name]
+		v, ok := values[name]
 		if !ok || v == 0 {
-			return nil, fmt.Errorf("unknown job state %q (want pending, running, finalizing, succeeded, failed or cancelled)", s)
+			return nil, fmt.Errorf("unknown %s state %q (want %s)", what, s, want)
 		}
-		out = append(out, nsv1.JobState(v))
+		out = append(out, E(v))
 	}
 	return out, nil
 }

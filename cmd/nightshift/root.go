@@ -30,7 +30,7 @@ and --tls-key (env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY).`
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
-	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newModelsCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
+	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newModelsCmd(), newSchedulesCmd(), newRunsCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
 		newCoordinatorCmd(), newWorkerCmd(), newDevCmd(), newTLSCmd(), newDemoCmd(), newVersionCmd())
 	return root
 }

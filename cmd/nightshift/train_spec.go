@@ -44,16 +44,8 @@ func loadTrainFile(path string) (*trainJob, error) {
 func parseTrainFile(path string, data []byte) (*trainJob, error) {
 	job := &trainJob{path: path, fields: yamlFields(data)}
 	var f jobspec.TrainDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: the job file is empty", path)
-	} else if err != nil {
-		return nil, errors.New(strings.Join(explainTrainYAML(path, job.fields, err), "; "))
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:%d: a job file holds one YAML document", path, extra.Line)
+	if err := decodeDocFile(path, "job file", data, job.fields, &f); err != nil {
+		return nil, err
 	}
 	spec, err := f.JobSpec()
 	var errs jobspec.Errors
@@ -64,6 +56,24 @@ func parseTrainFile(path string, data []byte) (*trainJob, error) {
 	}
 	job.spec = spec
 	return job, nil
+}
+
+// decodeDocFile decodes a document file (a job file, a schedule file)
+// strictly into doc: one YAML document whose every field doc knows. kind
+// names the file in errors ("job file"); fields are data's.
+func decodeDocFile(path, kind string, data []byte, fields yamlFieldList, doc any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(doc); errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: the %s is empty", path, kind)
+	} else if err != nil {
+		return errors.New(strings.Join(explainTrainYAML(path, fields, err), "; "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s:%d: a %s holds one YAML document", path, extra.Line, kind)
+	}
+	return nil
 }
 
 // explain writes the spec's field errors as one line, each prefixed by
@@ -119,7 +129,7 @@ func parentPath(p string) string {
 // explainTrainYAML rewrites yaml.v3's decoding errors ("line 7: field foo
 // not found in type main.trainModel", "line 3: cannot unmarshal !!str `x`
 // into int32") as "job.yaml:7: model.foo: unknown field", naming each field
-// by its path in the file. Several fields on one line (a flow mapping like
+// by its path in the file (a job file's or a schedule file's). Several fields on one line (a flow mapping like
 // `{column: age, kind: numeric}`) are told apart by the key or the value.
 func explainTrainYAML(file string, fields yamlFieldList, err error) []string {
 	msgs := []string{err.Error()}

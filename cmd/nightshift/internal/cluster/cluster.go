@@ -59,7 +59,11 @@ type Cluster struct {
 	Net      *faultnet.Network
 	seeds    []string
 	apiAddrs []string
+	addrs    []nodeAddrs
 }
+
+// nodeAddrs are the addresses a coordinator bound, kept for its restart.
+type nodeAddrs struct{ raft, grpc, gossip string }
 
 // Worker is one running worker agent.
 type Worker struct {
@@ -139,6 +143,7 @@ func (c *Cluster) startCoordinators(ctx context.Context) error {
 		}
 		c.Coordinators = append(c.Coordinators, s)
 		c.apiAddrs = append(c.apiAddrs, s.Addr())
+		c.addrs = append(c.addrs, nodeAddrs{raft: s.RaftAddr(), grpc: s.Addr(), gossip: s.GossipAddr()})
 		if i == 0 {
 			c.seeds = []string{s.GossipAddr()}
 			if _, err := c.WaitLeader(ctx); err != nil {
@@ -297,6 +302,48 @@ func (c *Cluster) KillCoordinator(i int) {
 	if s != nil {
 		s.Kill()
 	}
+}
+
+// RestartCoordinator starts killed coordinator i again from its Raft
+// state, on the addresses it had (its peers know them), as a process
+// restart does.
+func (c *Cluster) RestartCoordinator(ctx context.Context, i int) error {
+	c.mu.Lock()
+	if c.Coordinators[i] != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("coordinator %d is running", i)
+	}
+	old := c.addrs[i]
+	c.mu.Unlock()
+	cfg := c.coordinatorConfig(i)
+	cfg.RaftAddr, cfg.GRPCAddr, cfg.GossipAddr, cfg.Bootstrap = old.raft, old.grpc, old.gossip, false
+	var s *coordinator.Server
+	// The killed node's ports may take a moment to be free again.
+	err := retry(ctx, func(context.Context) error {
+		var err error
+		s, err = coordinator.New(cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.Coordinators[i] = s
+	c.mu.Unlock()
+	return nil
+}
+
+// Live returns the coordinators that run.
+func (c *Cluster) Live() []*coordinator.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*coordinator.Server
+	for _, s := range c.Coordinators {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // KillLeader crashes the current leader and returns its index.

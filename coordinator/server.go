@@ -119,12 +119,14 @@ func (s *Server) startGRPC() error {
 		return err
 	}
 	// A certificate names its role: workers may only call the worker API,
-	// clients only the job, admin and model APIs; coordinators (forwarding) all.
+	// clients only the job, admin, model and schedule APIs; coordinators
+	// (forwarding) all.
 	opts = append(opts, rpc.Policy{
-		"nightshift.v1.JobService":    {rpc.RoleClient, rpc.RoleCoordinator},
-		"nightshift.v1.AdminService":  {rpc.RoleClient, rpc.RoleCoordinator},
-		"nightshift.v1.ModelService":  {rpc.RoleClient, rpc.RoleCoordinator},
-		"nightshift.v1.WorkerService": {rpc.RoleWorker, rpc.RoleCoordinator},
+		"nightshift.v1.JobService":      {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.AdminService":    {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.ModelService":    {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.ScheduleService": {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.WorkerService":   {rpc.RoleWorker, rpc.RoleCoordinator},
 	}.Interceptors()...)
 	s.grpc = grpc.NewServer(opts...)
 	pb.RegisterJobServiceServer(s.grpc, &jobAPI{s: s})

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nightshift-ml/nightshift/coordinator"
+	"github.com/nightshift-ml/nightshift/coordinator/alert"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
@@ -31,6 +32,10 @@ type coordinatorFile struct {
 	JobGCAge          yamlDuration    `yaml:"job_gc_age"`
 	JobGCInterval     yamlDuration    `yaml:"job_gc_interval"`
 	SweepInterval     yamlDuration    `yaml:"sweep_interval"`
+	ScheduleInterval  yamlDuration    `yaml:"schedule_interval"`
+	SlotGrace         yamlDuration    `yaml:"slot_grace"`
+	Alerts            alert.Config    `yaml:"alerts"`
+	ClusterName       *string         `yaml:"cluster_name"`
 	HeartbeatInterval yamlDuration    `yaml:"heartbeat_interval"`
 	RetryBackoff      yamlDuration    `yaml:"retry_backoff"`
 	MaxRetryBackoff   yamlDuration    `yaml:"max_retry_backoff"`
@@ -83,6 +88,10 @@ func coordinatorConfig(f *coordinatorFile) coordinator.Config {
 	f.JobGCAge.apply(&c.JobGCAge)
 	f.JobGCInterval.apply(&c.JobGCInterval)
 	f.SweepInterval.apply(&c.SweepInterval)
+	f.ScheduleInterval.apply(&c.ScheduleInterval)
+	f.SlotGrace.apply(&c.SlotGrace)
+	c.Alerts = f.Alerts
+	setIf(&c.ClusterName, f.ClusterName)
 	f.HeartbeatInterval.apply(&c.HeartbeatInterval)
 	f.RetryBackoff.apply(&c.RetryBackoff)
 	f.MaxRetryBackoff.apply(&c.MaxRetryBackoff)

@@ -38,7 +38,7 @@ type fixture struct {
 
 // newFixture writes a sample dataset of files×rowsPerFile rows cut into
 // shards of rowsPerShard rows, and the generator's true logistic model.
-func newFixture(t *testing.T, files, rowsPerFile int, rowsPerShard int64) *fixture {
+func newFixture(t testing.TB, files, rowsPerFile int, rowsPerShard int64) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	root := t.TempDir()

@@ -72,14 +72,14 @@ func TestPipelineNightlyBackfill(t *testing.T) {
 	days := []string{"2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"}
 
 	// Raw data lands in dated folders of the lake; the last night's is late.
-	lake, _, err := storage.Open(ctx, base, st)
+	lake, rootKey, err := storage.Open(ctx, base, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeNight := func(i int) {
 		t.Helper()
 		spec := sample.Spec{Files: 1, RowsPerFile: 300, Seed: uint64(100 + i), Format: "arrow"}
-		w := storage.NewWriter(ctx, lake, storage.JoinKey("lake", days[i], "part-0000.arrow"), storage.PutOptions{})
+		w := storage.NewWriter(ctx, lake, storage.JoinKey(rootKey, "lake", days[i], "part-0000.arrow"), storage.PutOptions{})
 		if err := sample.Encode(ctx, w, spec, 0); err != nil {
 			w.Abort()
 			t.Fatal(err)
@@ -317,6 +317,14 @@ func TestPipelineNightlyBackfill(t *testing.T) {
 	}
 	if sc := stepOf(again, "score"); sc.State != pb.StepState_STEP_STATE_SUCCEEDED && sc.State != pb.StepState_STEP_STATE_REUSED {
 		t.Errorf("reprocessed run: score %s", sc.State)
+	}
+	// The reused model's registry decision stands, and the run says what it
+	// was. (Known bug at the time of writing: the reused promote step
+	// records promoted=false with no reason, so the run reads "churn v2 not
+	// promoted: " — coordinator/pipelines.go promoteStep, REUSED branch.)
+	if again.Promoted != runs[1].Promoted || (!again.Promoted && again.PromotionReason == "") {
+		t.Errorf("reprocessed run: promoted %v (%q), reason %q; the reused v2's decision was promoted %v (%q)",
+			again.Promoted, again.PromotionReason, again.Reason, runs[1].Promoted, runs[1].PromotionReason)
 	}
 
 	// The history pages newest first, without overlap or gap.

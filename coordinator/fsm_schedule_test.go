@@ -310,3 +310,42 @@ func TestFSMBackfillReprocessAndAlertAck(t *testing.T) {
 		t.Fatalf("%d alerts pending after the ack", n)
 	}
 }
+
+// TestFSMDaylightSavingNights ticks a 02:30 Europe/Berlin schedule through
+// both 2026 transitions, one tick per quarter hour as a leader would: the
+// spring-forward night (02:30 does not exist) runs once, at 03:00 CEST;
+// the fall-back night (02:30 happens twice) runs once, at the first.
+func TestFSMDaylightSavingNights(t *testing.T) {
+	for _, tc := range []struct {
+		night string
+		want  string // the one slot key of the night
+	}{
+		{"2026-03-29", "dst@2026-03-29T01:00:00Z"}, // 03:00 CEST, the gap's end
+		{"2026-10-25", "dst@2026-10-25T00:30:00Z"}, // 02:30 CEST, the first of two
+	} {
+		t.Run(tc.night, func(t *testing.T) {
+			h := newHarness(t)
+			day, _ := time.Parse("2006-01-02", tc.night)
+			h.now = day.Add(-2 * time.Hour).UnixMilli()
+			res := h.apply(&pb.Command{Op: &pb.Command_PutSchedule{PutSchedule: &pb.PutSchedule{Spec: &pb.ScheduleSpec{
+				Name: "dst", Cron: "30 2 * * *", TimeZone: "Europe/Berlin", Pipeline: testPipeline(),
+				Policy: &pb.SchedulePolicy{Catchup: "all", Overlap: "buffer_all", CatchupWindowS: 3600, PauseAfterFailures: 3}}}}})
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			for now := h.now; now <= day.Add(6*time.Hour).UnixMilli(); now += 15 * minute {
+				if res := h.tick("dst", now); res.err != nil {
+					t.Fatal(res.err)
+				}
+			}
+			var ids []string
+			h.store.Snapshot().RunsNewestFirst("dst", false, nil, func(r *pb.PipelineRun) bool {
+				ids = append(ids, r.Id+" "+runWord(r.State))
+				return true
+			})
+			if len(ids) != 1 || ids[0] != tc.want+" running" {
+				t.Fatalf("runs of the night %v, want exactly %s running", ids, tc.want)
+			}
+		})
+	}
+}

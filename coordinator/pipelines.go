@@ -291,8 +291,13 @@ func (s *Server) validateStep(ctx context.Context, r *pb.PipelineRun, st *pb.Ste
 func (s *Server) promoteStep(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb.RunStep {
 	train := stepOf(r, stepTrain)
 	if train.State == pb.StepState_STEP_STATE_REUSED {
-		return &pb.RunStep{To: pb.StepState_STEP_STATE_REUSED, ReusedFrom: train.ReusedFrom, ModelName: r.ModelName, ModelVersion: r.ModelVersion,
-			Detail: fmt.Sprintf("the model was reused: %s v%d stays as the registry has it", r.ModelName, r.ModelVersion)}
+		// The decision was made when the reused run's version was registered.
+		m := &pb.RunStep{To: pb.StepState_STEP_STATE_REUSED, ReusedFrom: train.ReusedFrom, ModelName: r.ModelName, ModelVersion: r.ModelVersion}
+		if prev := view.Run(train.ReusedFrom); prev != nil {
+			m.Promoted, m.PromotionReason = prev.Promoted, prev.PromotionReason
+		}
+		m.Detail = fmt.Sprintf("the model was reused: %s v%d as decided in %s: %s", r.ModelName, r.ModelVersion, train.ReusedFrom, m.PromotionReason)
+		return m
 	}
 	j := view.Job(train.JobId)
 	if j == nil || j.GetTrain().GetRegistered() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,6 +27,10 @@ type demoFlags struct {
 	seed    uint64
 	workers int
 	out     outputFormat
+	// nights simulated by the nightly pipeline (0: none), of nightRows
+	// rows each (0: a tenth of the dataset).
+	nights    int
+	nightRows int
 }
 
 func newDemoCmd() *cobra.Command {
@@ -47,10 +52,21 @@ func newDemoCmd() *cobra.Command {
      evaluate it on a holdout, register it as model "churn" and promote
      it to production if it beats the current production version;
   5. bulk-score every row with churn@production and commit the output
-     exactly once: part-NNNNN.parquet per shard, _manifest.json, _SUCCESS.
+     exactly once: part-NNNNN.parquet per shard, _manifest.json, _SUCCESS;
+  6. run a nightly pipeline over --nights simulated nights: write a dated
+     partition of new events per night into lake/events/DATE/ (the
+     second night with 30% of its labels flipped, a broken upstream
+     join), store the schedule churn-nightly (02:00 Europe/Berlin) from
+     the schedule file it writes to DATA/nightly.yaml, backfill the
+     nights and wait for their runs: ingest -> validate -> train ->
+     promote (the registry's policy against the production version) ->
+     score the night into scored/nightly/DATE.
 
 It prints the holdout metrics (with the generator's true model's for
-reference), the training and scoring throughput and where the output is.`,
+reference), the training and scoring throughput, where the output is, the
+nightly runs (which night's model was promoted, which was not and why) and
+the command that keeps the schedule running on the demo's cluster state
+(nightshift dev --data DATA/cluster --file-root DATA).`,
 		Example: "  nightshift demo --data ./.demo\n  nightshift demo --rows 200000 -o json",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, &f) },
@@ -62,6 +78,8 @@ reference), the training and scoring throughput and where the output is.`,
 	fl.IntVar(&f.feats, "features", 8, "extra numeric features beside the named ones")
 	fl.Uint64Var(&f.seed, "seed", 42, "generator seed")
 	fl.IntVar(&f.workers, "workers", 2, "workers in the development cluster")
+	fl.IntVar(&f.nights, "nights", 3, "simulated nights the nightly pipeline backfills (0: no nightly step)")
+	fl.IntVar(&f.nightRows, "night-rows", 0, "rows of each simulated night (0: a tenth of --files x --rows)")
 	addOutputFlag(cmd, &f.out)
 	return cmd
 }
@@ -88,6 +106,7 @@ type demoSummary struct {
 	RowsPerSec   float64            `json:"rows_per_second"`
 	Output       string             `json:"output"`
 	Manifest     string             `json:"manifest"`
+	Nightly      *nightlySummary    `json:"nightly,omitempty"`
 }
 
 func runDemo(cmd *cobra.Command, f *demoFlags) error {
@@ -97,7 +116,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 		return err
 	}
 	// Start from a clean slate, so files of an earlier, larger run never mix in.
-	for _, sub := range []string{"sample", "cluster", "datasets", "models", "scored"} {
+	for _, sub := range []string{"sample", "cluster", "datasets", "models", "scored", "lake", "nightly.yaml"} {
 		if err := os.RemoveAll(filepath.Join(root, sub)); err != nil {
 			return err
 		}
@@ -114,8 +133,15 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 		}
 	}
 	var sum demoSummary
+	if f.nights < 0 || f.nightRows < 0 {
+		return fmt.Errorf("--nights and --night-rows must be ≥ 0")
+	}
+	steps := 5
+	if f.nights > 0 {
+		steps = 6
+	}
 
-	say("== 1/5 generate: %d CSV files x %d rows into %s/sample/raw\n", f.files, f.rows, base)
+	say("== 1/%d generate: %d CSV files x %d rows into %s/sample/raw\n", steps, f.files, f.rows, base)
 	t0 := time.Now()
 	spec := sample.Spec{Files: f.files, RowsPerFile: f.rows, Features: f.feats, Seed: f.seed, Format: "csv"}
 	written, err := generateSample(ctx, st, base+"/sample", spec)
@@ -125,7 +151,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	sum.SampleBytes = written.Bytes
 	say("   %s in %s\n\n", humanBytes(written.Bytes), time.Since(t0).Round(time.Millisecond))
 
-	say("== 2/5 start a development cluster: 1 coordinator (Raft), %d workers, on loopback\n", f.workers)
+	say("== 2/%d start a development cluster: 1 coordinator (Raft), %d workers, on loopback\n", steps, f.workers)
 	dev, err := cluster.StartDev(ctx, cluster.DevOptions{Workers: f.workers, DataDir: filepath.Join(root, "cluster"),
 		GRPCAddr: "127.0.0.1:0", Storage: st})
 	if err != nil {
@@ -140,7 +166,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("   coordinator %s\n\n", dev.Addr())
 
 	sum.Dataset = base + "/datasets/churn"
-	say("== 3/5 shard (a distributed job): %s/sample/raw -> %s\n", base, sum.Dataset)
+	say("== 3/%d shard (a distributed job): %s/sample/raw -> %s\n", steps, base, sum.Dataset)
 	opts, _ := json.Marshal(shard.Options{Label: "label", RowsPerShard: 25000})
 	t1 := time.Now()
 	shardJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-shard", Kind: &nsv1.JobSpec_Shard{Shard: &nsv1.ShardSpec{
@@ -157,7 +183,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("   job %s: %d rows in %d shards, %s (%s)\n\n", shardJob.GetId(), sum.DatasetRows, sum.Shards,
 		humanBytes(ds.Manifest.TotalBytes), time.Duration(sum.ShardSeconds*float64(time.Second)).Round(time.Millisecond))
 
-	say("== 4/5 train a logistic regression on %d workers (ring all-reduce over gRPC), register it as \"churn\"\n", min(f.workers, 2))
+	say("== 4/%d train a logistic regression on %d workers (ring all-reduce over gRPC), register it as \"churn\"\n", steps, min(f.workers, 2))
 	t2 := time.Now()
 	trainJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-train",
 		Kind: &nsv1.JobSpec_Train{Train: demoTrainSpec(spec, sum.Dataset, base+"/models", int32(min(f.workers, 2)))}})
@@ -177,7 +203,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("   registry churn v%d: %s\n\n", sum.ModelVersion, sum.Promotion)
 
 	sum.Model = "churn@production"
-	say("== 5/5 score every row with %s\n", sum.Model)
+	say("== 5/%d score every row with %s\n", steps, sum.Model)
 	t3 := time.Now()
 	scoreJob, err := runToEnd(ctx, cmd, client, f.out == outputTable, &nsv1.JobSpec{IdempotencyKey: randomID("demo-"), Name: "demo-score", Kind: &nsv1.JobSpec_Score{Score: &nsv1.ScoreSpec{
 		Model: sum.Model, Input: sum.Dataset, Output: base + "/scored", Passthrough: []string{"id", "label"}}}})
@@ -191,17 +217,62 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	if err := checkDemoOutput(ctx, st, sum.Output, sum.DatasetRows); err != nil {
 		return err
 	}
-	if f.out == outputJSON {
-		return writeJSON(w, sum)
-	}
 	say("   job %s: %d rows scored with %s in %s (%s, submit to _SUCCESS)\n", sum.ScoreJob, sum.RowsScored, scoreJob.GetModelRef(),
 		el.Round(time.Millisecond), rate(float64(sum.RowsScored), el, "rows"))
 	say("   output   %s/part-*.parquet (one per shard)\n", sum.Output)
 	say("   manifest %s (every input row exactly once)\n", sum.Manifest)
-	say("\nDone. Keep a cluster up over the same store with `nightshift dev --file-root %s`, then try:\n", root)
-	say("  nightshift models get churn\n")
-	say("  nightshift score --model churn@production --input %s --output %s/scored --wait\n", sum.Dataset, base)
+
+	if f.nights > 0 {
+		say("\n== 6/%d a nightly pipeline: %d simulated nights of %d rows in %s/lake/events/DATE/, backfilled\n", steps, f.nights, f.rowsPerNight(), base)
+		nd := &demoNightly{root: root, base: base, st: st, client: client, spec: spec, members: int32(min(f.workers, 2)),
+			nights: f.nights, rows: f.rowsPerNight(), now: time.Now()}
+		if f.out == outputTable {
+			nd.progress = w
+		}
+		if sum.Nightly, err = nd.run(ctx); err != nil {
+			return err
+		}
+	}
+	if f.out == outputJSON {
+		return writeJSON(w, sum)
+	}
+	writeDemoNext(w, root, base, sum.Dataset, sum.Nightly)
 	return nil
+}
+
+// demoDevCommand is the command that runs a development cluster on the
+// demo's Raft state (DATA/cluster: its jobs, models and schedule) and
+// store (DATA), so that what the demo left goes on.
+func demoDevCommand(root string) string {
+	return fmt.Sprintf("nightshift dev --data %s --file-root %s", shellWord(filepath.Join(root, "cluster")), shellWord(root))
+}
+
+// writeDemoNext ends the demo: how to go on with what it left, the
+// nightly schedule (when it ran one) included.
+func writeDemoNext(w io.Writer, root, base, dataset string, nightly *nightlySummary) {
+	fmt.Fprintf(w, "\nDone. Keep the demo's cluster running, on its state and store, with\n  %s\n", demoDevCommand(root))
+	if nightly != nil {
+		next := ""
+		if nightly.NextSlot != "" {
+			next = " (next slot " + nightly.NextSlot + ")"
+		}
+		fmt.Fprintf(w, "and it keeps running the schedule %s%s. In another shell:\n", nightly.Schedule, next)
+		fmt.Fprintf(w, "  nightshift runs list --schedule %s\n", nightly.Schedule)
+		fmt.Fprintf(w, "  nightshift schedules next %s -n 3\n", nightly.Schedule)
+	} else {
+		fmt.Fprintf(w, "In another shell:\n")
+	}
+	fmt.Fprintf(w, "  nightshift models get churn\n")
+	fmt.Fprintf(w, "  nightshift score --model churn@production --input %s --output %s/scored --wait\n", dataset, base)
+	if nightly == nil {
+		return
+	}
+	if len(nightly.Nights) > 0 {
+		last := nightly.Nights[len(nightly.Nights)-1].Date
+		fmt.Fprintf(w, "Each night's run reads %s/lake/events/DATE/ and fails, with that reason, where it finds no files; to feed a night:\n", base)
+		fmt.Fprintf(w, "  mkdir -p %[1]s/lake/events/DATE && cp %[1]s/lake/events/%[2]s/* %[1]s/lake/events/DATE/\n", shellWord(root), last)
+	}
+	fmt.Fprintf(w, "The schedule file is %s; on another cluster over this store: nightshift schedules add -f %s\n", nightly.File, shellWord(nightly.File))
 }
 
 // checkDemoOutput reads the manifest of the committed output folder dir and

@@ -72,7 +72,7 @@ func TestClientCommandsTakeCommonFlags(t *testing.T) {
 
 func TestShardJSONSummaryAndReuse(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := run(t, "demo", "--data", dir, "--files", "2", "--rows", "1000", "-o", "json"); err != nil {
+	if _, err := run(t, "demo", "--data", dir, "--files", "2", "--rows", "1000", "--nights", "0", "-o", "json"); err != nil {
 		t.Fatal(err)
 	}
 	in, out := "file://"+filepath.Join(dir, "sample", "raw"), "file://"+filepath.Join(dir, "ds2")
@@ -134,7 +134,7 @@ func TestShardAgainstMinIO(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", st.S3.AccessKey.Reveal())
 	t.Setenv("AWS_SECRET_ACCESS_KEY", st.S3.SecretKey.Reveal())
 	dir := t.TempDir()
-	if _, err := run(t, "demo", "--data", dir, "--files", "2", "--rows", "1500", "-o", "json"); err != nil {
+	if _, err := run(t, "demo", "--data", dir, "--files", "2", "--rows", "1500", "--nights", "0", "-o", "json"); err != nil {
 		t.Fatal(err)
 	}
 	steps := [][2]string{

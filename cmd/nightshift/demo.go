@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nightshift-ml/nightshift/cmd/nightshift/internal/cluster"
+	"github.com/nightshift-ml/nightshift/coordinator"
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
@@ -79,7 +80,7 @@ the command that keeps the schedule running on the demo's cluster state
 	fl.Uint64Var(&f.seed, "seed", 42, "generator seed")
 	fl.IntVar(&f.workers, "workers", 2, "workers in the development cluster")
 	fl.IntVar(&f.nights, "nights", 3, "simulated nights the nightly pipeline backfills (0: no nightly step)")
-	fl.IntVar(&f.nightRows, "night-rows", 0, "rows of each simulated night (0: a tenth of --files x --rows)")
+	fl.IntVar(&f.nightRows, "night-rows", 0, "rows of each simulated night (0: a tenth of --files x --rows, at least 1000)")
 	addOutputFlag(cmd, &f.out)
 	return cmd
 }
@@ -111,6 +112,9 @@ type demoSummary struct {
 
 func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	ctx := cmd.Context()
+	if f.nights < 0 || f.nightRows < 0 {
+		return fmt.Errorf("--nights and --night-rows must be ≥ 0")
+	}
 	root, err := filepath.Abs(f.data)
 	if err != nil {
 		return err
@@ -133,9 +137,6 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 		}
 	}
 	var sum demoSummary
-	if f.nights < 0 || f.nightRows < 0 {
-		return fmt.Errorf("--nights and --night-rows must be ≥ 0")
-	}
 	steps := 5
 	if f.nights > 0 {
 		steps = 6
@@ -152,8 +153,13 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	say("   %s in %s\n\n", humanBytes(written.Bytes), time.Since(t0).Round(time.Millisecond))
 
 	say("== 2/%d start a development cluster: 1 coordinator (Raft), %d workers, on loopback\n", steps, f.workers)
-	dev, err := cluster.StartDev(ctx, cluster.DevOptions{Workers: f.workers, DataDir: filepath.Join(root, "cluster"),
-		GRPCAddr: "127.0.0.1:0", Storage: st})
+	// The development cluster of `nightshift dev` (cluster.StartDev), but
+	// for its leader's schedule loop: it moves pipeline runs on every
+	// demoScheduleInterval rather than every second, so that the nightly
+	// step's runs wait less between their steps. The Raft state it leaves
+	// is the same: `nightshift dev --data DATA/cluster` runs on from it.
+	dev, err := cluster.Start(ctx, cluster.Options{Coordinators: 1, Workers: f.workers, DataDir: filepath.Join(root, "cluster"),
+		GRPCAddr: "127.0.0.1:0", Storage: st, Coordinator: func(_ int, c *coordinator.Config) { c.ScheduleInterval = demoScheduleInterval }})
 	if err != nil {
 		return fmt.Errorf("dev cluster: %w", err)
 	}

@@ -13,8 +13,13 @@
 #   8. stop every process and start the cluster again in reverse order
 #      (workers first, then coordinators 3, 2, 1: each starts before its
 #      gossip seeds answer and joins in the background), and score again
-#      through the CLI's coordinator list.
-# Usage: scripts/e2e/cluster.sh   (needs nothing but Go and coreutils; ~1 minute)
+#      through the CLI's coordinator list;
+#   9. a nightly schedule (ingest, validate, train, promote, score) over 3
+#      dated partitions of a lake: backfill its 3 slots, kill the leader's
+#      process while the first run trains, restart it, and check that each
+#      slot ran exactly once, succeeded with a model version and committed
+#      its scores, and that backfilling the range again starts nothing.
+# Usage: scripts/e2e/cluster.sh   (needs nothing but Go and coreutils; ~2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=/tmp/nightshift            # the paths deploy/config uses
@@ -102,4 +107,111 @@ job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --out
   --passthrough id --new --wait -o json | jsonfield id)
 "$NS" jobs get "$job" -o json >"$ROOT/job2.json"
 go run ./scripts/e2e/checkout -job "$ROOT/job2.json" -rows 200000 -objects 200
+
+log "nightly schedule over 3 dated partitions of the lake, 5,000 rows each"
+NIGHTLY=e2e-nightly                     # the schedule; its model is churn-nightly
+DAYS=(2026-11-01 2026-11-02 2026-11-03)
+raw=("$ROOT"/store/demo/sample/raw/part-*.csv)
+for i in "${!DAYS[@]}"; do              # another sample file each night: new content, nothing reused
+  mkdir -p "$ROOT/store/demo/lake/${DAYS[$i]}"
+  head -n 5001 "${raw[$i]}" >"$ROOT/store/demo/lake/${DAYS[$i]}/part-0000.csv"
+done
+day='{{ .Slot.Format "2006-01-02" }}'
+{
+  cat <<YAML
+name: $NIGHTLY
+cron: "0 2 * * *"
+time_zone: UTC
+description: e2e nightly retraining over the lake's dated partitions
+policy: {catchup: none, overlap: buffer_all}
+pipeline:
+  step_tries: 3
+  step_backoff: 2s
+  ingest:
+    sources: ['$S/lake/$day/']
+    output: '$S/datasets/nightly-$day'
+    options: {label: label, rows_per_shard: 1000}
+  validate: {min_rows: 1000, required_columns: [id]}
+  train:                                # train.yaml's columns and model
+    model_name: churn-nightly
+    output: $S/models
+    label: label
+    features:
+YAML
+  sed -n '/^features:/,/^model:/p' "$ROOT/train.yaml" | grep '^  - ' | sed 's/^/    /'
+  cat <<YAML
+    model: {family: logistic, l2: 0.0001}
+    optimizer: {name: adam, lr: 0.05, schedule: constant}
+    epochs: 3
+    batch_per_member: 256
+    members: {min: 2, max: 2}
+    seed: 42
+    holdout: 0.2
+    promotion: {metric: logloss, margin: 0.001}
+  score:                                # churn-nightly@production on the night's dataset
+    output: '$S/scored-nightly/$day'
+    passthrough: [id]
+YAML
+} >"$ROOT/nightly.yaml"
+"$NS" schedules add -f "$ROOT/nightly.yaml"
+step_state() { # run step: the step's state, e.g. STEP_STATE_RUNNING ("" if unknown)
+  "$NS" runs get "$1" -o json 2>/dev/null | grep -A1 "\"name\": \"$2\"" | grep -o 'STEP_STATE_[A-Z]*' | head -1 || true
+}
+nightly_fail() { echo "nightly: $*" >&2; exit 1; }
+
+log "backfill 3 slots; kill the leader's process while the first run trains"
+t0=$SECONDS
+"$NS" schedules backfill "$NIGHTLY" --from 2026-11-01 --to 2026-11-03T03:00:00Z
+first=$NIGHTLY@2026-11-01T02:00:00Z
+for _ in $(seq 300); do
+  case $(step_state "$first" train) in STEP_STATE_PENDING | "") sleep 0.2 ;; *) break ;; esac
+done
+leader=$("$NS" operator raft list-peers -o json | jsonfield leader_id)
+n=${leader#coordinator-}
+leader_addr=127.0.0.1:71$((n - 1))0
+eval "kill -9 \$pid_c$n"
+log "killed $leader (train step of $first: $(step_state "$first" train)); start it again"
+start "c$n" coordinator --config "deploy/config/coordinator-$n.yaml"
+wait_ready "$leader_addr"
+"$NS" operator raft list-peers
+
+log "wait for the 3 runs to succeed (at most 180 s)"
+runs=""
+for _ in $(seq 180); do
+  runs=$("$NS" runs list --schedule "$NIGHTLY" -o json 2>/dev/null || true)
+  [ "$(grep -c '"RUN_STATE_SUCCEEDED"' <<<"$runs")" = 3 ] && break
+  grep -qE '"RUN_STATE_(FAILED|CANCELLED|SKIPPED|MISSED)"' <<<"$runs" && break
+  sleep 1
+done
+"$NS" runs list --schedule "$NIGHTLY"
+log "3 nights backfilled in $((SECONDS - t0)) s"
+
+log "check the nightly runs: one per slot, each succeeded with a model version and committed scores"
+ids=$(grep -o "\"id\": \"$NIGHTLY@[^\"]*\"" <<<"$runs" | sed 's/.*: "\(.*\)"/\1/' | sort | tr '\n' ' ' || true)
+want="$NIGHTLY@2026-11-01T02:00:00Z $NIGHTLY@2026-11-02T02:00:00Z $NIGHTLY@2026-11-03T02:00:00Z "
+[ "$ids" = "$want" ] || nightly_fail "runs are [$ids], want [$want]"
+[ "$(grep -c '"RUN_STATE_SUCCEEDED"' <<<"$runs")" = 3 ] || nightly_fail "not every run succeeded"
+for d in "${DAYS[@]}"; do
+  id=$NIGHTLY@${d}T02:00:00Z
+  "$NS" runs get "$id" -o json >"$ROOT/run-$d.json"
+  grep -q '"RUN_STATE_SUCCEEDED"' "$ROOT/run-$d.json" || nightly_fail "$id did not succeed"
+  v=$(grep -o '"model_version": [0-9]*' "$ROOT/run-$d.json" | grep -o '[0-9]*$' || true)
+  [ "${v:-0}" -gt 0 ] || nightly_fail "$id has no model version"
+  out=$(jsonfield output_uri <"$ROOT/run-$d.json" || true)
+  case $out in "$S/scored-nightly/$d" | "$S/scored-nightly/$d/"*) ;; *) nightly_fail "$id scored into '$out', not $S/scored-nightly/$d" ;; esac
+  [ -f "${out#file://}/_SUCCESS" ] || nightly_fail "$id: no _SUCCESS in $out"
+  job=$(grep -A2 '"name": "score"' "$ROOT/run-$d.json" | jsonfield job_id)
+  "$NS" jobs get "$job" -o json >"$ROOT/score-$d.json"
+  go run ./scripts/e2e/checkout -job "$ROOT/score-$d.json" -rows 5000 -objects 5
+  echo "$id: churn-nightly v$v, promoted $(grep -o '"promoted": [a-z]*' "$ROOT/run-$d.json" | grep -o '[a-z]*$'), scores in $out"
+done
+restarted_runs() { "$NS" runs list --schedule "$NIGHTLY" --stale -o json --coordinator "$leader_addr" 2>/dev/null | grep -c '"RUN_STATE_SUCCEEDED"' || true; }
+for _ in $(seq 100); do [ "$(restarted_runs)" = 3 ] && break; sleep 0.1; done
+[ "$(restarted_runs)" = 3 ] || nightly_fail "the restarted $leader does not hold the 3 runs"
+
+log "backfill the same range again (reprocess none): every slot keeps its run"
+"$NS" schedules backfill "$NIGHTLY" --from 2026-11-01 --to 2026-11-03T03:00:00Z -o json >"$ROOT/backfill2.json"
+"$NS" schedules backfill "$NIGHTLY" --from 2026-11-01 --to 2026-11-03T03:00:00Z --dry-run
+[ "$(grep -c '"action": "keep"' "$ROOT/backfill2.json")" = 3 ] || nightly_fail "the second backfill did not keep every slot: $(cat "$ROOT/backfill2.json")"
+[ "$("$NS" runs list --schedule "$NIGHTLY" -o json | grep -c "\"id\": \"$NIGHTLY@")" = 3 ] || nightly_fail "the second backfill added runs"
 log "e2e passed"

@@ -264,7 +264,9 @@ func (a *scheduleAPI) NextSlots(ctx context.Context, req *pb.NextSlotsRequest) (
 		after = time.UnixMilli(req.AfterUnixMs)
 	}
 	if req.Name != "" {
-		resp, err := a.GetSchedule(ctx, &pb.GetScheduleRequest{Name: req.Name, Stale: true})
+		// From the leader: a schedule just stored through it may not have
+		// reached this follower yet.
+		resp, err := a.GetSchedule(ctx, &pb.GetScheduleRequest{Name: req.Name})
 		if err != nil {
 			return nil, err
 		}

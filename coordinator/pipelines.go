@@ -231,12 +231,9 @@ func (s *Server) watchStepJob(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb
 			m.DatasetFingerprint = j.DatasetFingerprint
 		}
 	case stepScore:
-		out := j.ResultUri
-		if out == "" {
-			out = j.OutputDir
-		}
-		m.Artifact, m.OutputUri = out, out
-		m.Detail = fmt.Sprintf("%d rows with %s", j.RowsDone, j.ModelRef)
+		// The output folder (its _manifest.json and _SUCCESS are inside).
+		m.Artifact, m.OutputUri = j.OutputDir, j.OutputDir
+		m.Detail = fmt.Sprintf("%d rows with %s; manifest %s", j.RowsDone, j.ModelRef, j.ResultUri)
 	}
 	return m
 }

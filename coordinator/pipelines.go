@@ -233,7 +233,7 @@ func (s *Server) watchStepJob(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb
 	case stepScore:
 		// The output folder (its _manifest.json and _SUCCESS are inside).
 		m.Artifact, m.OutputUri = j.OutputDir, j.OutputDir
-		m.Detail = fmt.Sprintf("%d rows with %s; manifest %s", j.RowsDone, j.ModelRef, j.ResultUri)
+		m.Detail = fmt.Sprintf("%d rows with %s", j.RowsDone, j.ModelRef)
 	}
 	return m
 }

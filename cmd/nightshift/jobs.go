@@ -73,9 +73,7 @@ prints ListJobsResponse: {"jobs": [...]}.`,
 	}
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only jobs in these states: pending, running, finalizing, succeeded, failed, cancelled")
 	cmd.Flags().Int32Var(&limit, "limit", 50, "at most this many jobs (0: all)")
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 

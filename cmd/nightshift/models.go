@@ -80,9 +80,7 @@ prints ListModelsResponse: {"models": [{"name": ..., "versions": [...],
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 
@@ -119,9 +117,7 @@ with every event kept (the newest 64).`, modelEventsShown),
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 

@@ -18,6 +18,14 @@ const (
 	outputJSON  outputFormat = "json"
 )
 
+// addReadFlags adds what every read command takes: the client flags, -o
+// and --stale.
+func addReadFlags(cmd *cobra.Command, cf *clientFlags, out *outputFormat, stale *bool) {
+	cmd.Flags().BoolVar(stale, "stale", false, "let a follower answer from its own, possibly stale, state")
+	addClientFlags(cmd, cf)
+	addOutputFlag(cmd, out)
+}
+
 func addOutputFlag(cmd *cobra.Command, o *outputFormat) {
 	*o = outputTable
 	cmd.Flags().VarP((*outputFlag)(o), "output-format", "o", "output format: table or json (json is stable for scripts)")

@@ -108,9 +108,7 @@ older, page. -o json prints ListRunsResponse: {"runs": [...],
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only runs in these states: queued, running, succeeded, failed, cancelled, skipped, missed")
 	cmd.Flags().Int32Var(&limit, "limit", 50, "at most this many runs (at most 1000)")
 	cmd.Flags().StringVar(&page, "page", "", "the next page: the token a previous list printed")
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 
@@ -149,9 +147,7 @@ prints GetRunResponse: {"run": {...}}.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 

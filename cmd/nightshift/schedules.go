@@ -93,9 +93,7 @@ latest runs are not looked up).`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 
@@ -135,9 +133,7 @@ slots and its latest %d events. -o json prints GetScheduleResponse:
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 

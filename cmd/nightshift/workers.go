@@ -71,9 +71,7 @@ address and labels. -o json prints ListWorkersResponse:
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&stale, "stale", false, "let a follower answer from its own, possibly stale, state")
-	addClientFlags(cmd, &cf)
-	addOutputFlag(cmd, &out)
+	addReadFlags(cmd, &cf, &out, &stale)
 	return cmd
 }
 

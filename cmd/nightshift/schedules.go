@@ -495,8 +495,8 @@ func newSchedulesNextCmd() *cobra.Command {
 		Use:   "next [NAME]",
 		Short: "Show the next slots of a schedule, or of a cron expression before storing it",
 		Long: `next prints the next slots of a stored schedule (NAME), or of --cron EXPR in
---zone ZONE (default UTC) to preview an expression before storing it: each
-slot in the zone with its weekday and UTC offset, and in UTC. A NOTE marks
+--zone ZONE (default UTC) to preview an expression before storing it (a
+preview is computed here, without a coordinator): each slot in the zone with its weekday and UTC offset, and in UTC. A NOTE marks
 a slot whose offset differs from the slot before it (a daylight saving time
 change). The time rules: a wall time in a spring-forward gap runs once at
 the end of the gap; one in the repeated fall-back hour runs once, at its
@@ -515,10 +515,18 @@ time (2026-03-27T02:00), dates and wall times in the schedule's (or
 			if err := f.check(args); err != nil {
 				return err
 			}
-			req := &nsv1.NextSlotsRequest{Cron: f.cron, TimeZone: f.zone, Count: f.count}
-			if len(args) == 1 {
-				req.Name = args[0]
+			if len(args) == 0 {
+				// A preview needs no cluster: the time rules are package cron's.
+				resp, err := previewSlots(f.cron, f.zone, f.after, f.count)
+				if err != nil {
+					return err
+				}
+				if out == outputJSON {
+					return writeProto(cmd.OutOrStdout(), resp)
+				}
+				return writeNextSlots(cmd.OutOrStdout(), resp.GetSlotsUnixMs(), resp.GetTimeZone())
 			}
+			req := &nsv1.NextSlotsRequest{Name: args[0], Count: f.count}
 			return withClient(cmd, &cf, func(ctx context.Context, c *apiClient) error {
 				if f.after != "" {
 					loc, err := nextZone(ctx, c, req)
@@ -551,6 +559,26 @@ time (2026-03-27T02:00), dates and wall times in the schedule's (or
 	addClientFlags(cmd, &cf)
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// previewSlots lists the next slots of an expression that is not stored,
+// as the coordinator's NextSlots would.
+func previewSlots(expr, zone, after string, count int32) (*nsv1.NextSlotsResponse, error) {
+	cs, err := cron.Parse(expr, zone)
+	if err != nil {
+		return nil, fmt.Errorf("--cron %q --zone %q: %w", expr, zone, err)
+	}
+	from := time.Now()
+	if after != "" {
+		if from, err = parseTimeArg("--after", after, cs.Location(), false); err != nil {
+			return nil, err
+		}
+	}
+	resp := &nsv1.NextSlotsResponse{TimeZone: cs.Location().String()}
+	for t, ok := cs.Next(from); ok && len(resp.SlotsUnixMs) < int(count); t, ok = cs.Next(t) {
+		resp.SlotsUnixMs = append(resp.SlotsUnixMs, t.UnixMilli())
+	}
+	return resp, nil
 }
 
 // nextZone is the zone --after is read in: --zone's, or the stored schedule's.

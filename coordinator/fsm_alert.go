@@ -43,7 +43,8 @@ func (a *applier) insertAlert(al *pb.Alert) {
 	if obj, _ := a.txn.First(tableAlerts, "id", []byte(al.Id)); obj != nil {
 		return
 	}
-	al.UnixMs, al.Seq = a.now, a.index
+	a.alerts++
+	al.UnixMs, al.Seq, al.Order = a.now, a.index, a.alerts
 	a.insert(tableAlerts, al)
 }
 

@@ -114,6 +114,7 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 const (
 	runResponsePrefix      = "run\x00"
 	scheduleResponsePrefix = "schedule\x00"
+	backfillResponsePrefix = "backfill\x00" // a marshalled BackfillResponse
 )
 
 // applier holds one command's write transaction and the jobs it changed,
@@ -123,6 +124,8 @@ type applier struct {
 	index uint64
 	now   int64
 	jobs  map[string]*pb.Job
+	// alerts counts the alerts this command raised (their order).
+	alerts uint32
 }
 
 func (a *applier) insert(table string, obj any) {
@@ -189,6 +192,9 @@ func (a *applier) remember(id string, res *applyResult) {
 		rec.Response = []byte(res.worker.Id)
 	case res.model != nil:
 		rec.Response = modelResponse(res.model.Name)
+	case res.backfill != nil:
+		body, _ := proto.Marshal(&pb.BackfillResponse{Slots: res.backfill})
+		rec.Response = append([]byte(backfillResponsePrefix), body...)
 	case res.run != nil:
 		rec.Response = []byte(runResponsePrefix + res.run.Id)
 	case res.schedule != nil:
@@ -201,6 +207,18 @@ func (a *applier) remember(id string, res *applyResult) {
 func (a *applier) replay(rec *pb.RequestRecord) *applyResult {
 	if m, ok := a.replayModel(rec.Response); ok {
 		return &applyResult{model: m}
+	}
+	if body, ok := bytes.CutPrefix(rec.Response, []byte(backfillResponsePrefix)); ok {
+		bf := &pb.BackfillResponse{}
+		if err := proto.Unmarshal(body, bf); err == nil {
+			res := &applyResult{backfill: bf.Slots}
+			for _, sl := range bf.Slots {
+				if sl.Action != backfillKeep {
+					res.run = getRun(a.txn, sl.RunId)
+				}
+			}
+			return res
+		}
 	}
 	if id, ok := bytes.CutPrefix(rec.Response, []byte(runResponsePrefix)); ok {
 		return &applyResult{run: getRun(a.txn, string(id))}

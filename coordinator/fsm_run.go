@@ -3,6 +3,8 @@ package coordinator
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -123,8 +125,8 @@ func (a *applier) countOutcome(r *pb.PipelineRun) {
 		return
 	}
 	old := getSchedule(a.txn, r.Schedule)
-	if old == nil {
-		return // deleted while the run ran
+	if old == nil || r.Seq < old.CreateIndex {
+		return // deleted while the run ran (and maybe created again since)
 	}
 	s := proto.Clone(old).(*pb.Schedule)
 	if r.State == pb.RunState_RUN_STATE_SUCCEEDED {
@@ -143,10 +145,11 @@ func (a *applier) countOutcome(r *pb.PipelineRun) {
 
 // startQueued starts the schedule's oldest queued run once none runs.
 func (a *applier) startQueued(schedule string) {
-	if schedule == "" {
-		return
+	s := getSchedule(a.txn, schedule)
+	if s == nil || s.Paused {
+		return // a paused schedule's queue waits for the resume
 	}
-	active := activeRuns(a.txn, schedule, false)
+	active := a.scheduleActive(s, schedule)
 	for _, r := range active {
 		if r.State == pb.RunState_RUN_STATE_RUNNING {
 			return
@@ -185,15 +188,38 @@ func compareBytes(x, y []byte) int {
 // cancelRunState cancels a queued or running run and the job of its
 // running step, in the same command.
 func (a *applier) cancelRunState(r *pb.PipelineRun, reason string) {
-	if st := currentStep(r); st != nil && st.State == pb.StepState_STEP_STATE_RUNNING {
-		if st.JobId != "" {
-			if j := a.job(st.JobId); j != nil && !terminal(j.State) {
-				a.cancelJob(&pb.CancelJob{JobId: st.JobId, Reason: "pipeline run " + r.Id + " cancelled"})
+	if st := currentStep(r); st != nil && (st.State == pb.StepState_STEP_STATE_RUNNING || st.State == pb.StepState_STEP_STATE_PENDING) {
+		id := st.JobId
+		if st.State == pb.StepState_STEP_STATE_PENDING {
+			// The leader may have submitted the next try and not yet
+			// recorded it: its job is found by its key.
+			id = ""
+			if obj, _ := a.txn.First(tableJobs, "idem", []byte(stepJobKey(r, st.Name, st.Tries+1))); obj != nil {
+				id = obj.(*pb.Job).Id
 			}
 		}
-		st.State, st.Error, st.EndUnixMs = pb.StepState_STEP_STATE_FAILED, "cancelled: "+reason, a.now
+		a.cancelOrphan(id, r.Id)
+		if st.State == pb.StepState_STEP_STATE_RUNNING {
+			st.State, st.Error, st.EndUnixMs = pb.StepState_STEP_STATE_FAILED, "cancelled: "+reason, a.now
+		}
 	}
 	a.endRun(r, pb.RunState_RUN_STATE_CANCELLED, reason)
+}
+
+// cancelOrphan cancels a step's job whose run is over.
+func (a *applier) cancelOrphan(jobID, runID string) {
+	if jobID == "" {
+		return
+	}
+	if j := a.job(jobID); j != nil && !terminal(j.State) {
+		a.cancelJob(&pb.CancelJob{JobId: jobID, Reason: "pipeline run " + runID + " is over"})
+	}
+}
+
+// stepJobKey is the idempotency key of a step's job: one job per run,
+// step, resume and try, whichever leader submits it.
+func stepJobKey(r *pb.PipelineRun, step string, try int32) string {
+	return fmt.Sprintf("run/%s/%s/%d.%d", r.Id, step, r.Resumes, try)
 }
 
 func (a *applier) cancelRun(c *pb.CancelRun) *applyResult {
@@ -303,7 +329,13 @@ func planStart(txn *memdb.Txn, schedule string, slot int64, reprocess string) *p
 		p.Reason = "its run is still " + runWord(last.State)
 	case reprocess == "all",
 		reprocess == "failed" && last.State != pb.RunState_RUN_STATE_SUCCEEDED:
-		p.Action, p.RunId = backfillRerun, fmt.Sprintf("%s#%d", key, len(runs)+1)
+		// Numbered after the last one, not by count: history pruning may
+		// have dropped the first ones.
+		n := 1
+		if _, suffix, ok := strings.Cut(last.Id, "#"); ok {
+			n, _ = strconv.Atoi(suffix)
+		}
+		p.Action, p.RunId = backfillRerun, fmt.Sprintf("%s#%d", key, n+1)
 		p.Reason = "reprocess " + reprocess + ": the last run " + runWord(last.State)
 	default:
 		p.Reason = fmt.Sprintf("the slot has a run (%s, reprocess %s)", runWord(last.State), reprocessWord(reprocess))

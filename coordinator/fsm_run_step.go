@@ -17,6 +17,11 @@ func (a *applier) runStep(c *pb.RunStep) *applyResult {
 		return &applyResult{err: fmt.Errorf("%w: no run %s", errNotFound, c.RunId)}
 	}
 	if old.State != pb.RunState_RUN_STATE_RUNNING {
+		if c.To == pb.StepState_STEP_STATE_RUNNING {
+			// The job was submitted for a run that ended meanwhile (a
+			// cancel): nobody will record it, so it stops here.
+			a.cancelOrphan(c.JobId, old.Id)
+		}
 		return &applyResult{err: fmt.Errorf("%w: run %s is %s", errFailedPrecond, old.Id, runWord(old.State))}
 	}
 	r := proto.Clone(old).(*pb.PipelineRun)

@@ -33,11 +33,16 @@ func (a *applier) putSchedule(c *pb.PutSchedule) *applyResult {
 	var s *pb.Schedule
 	if old == nil {
 		// Slots before the schedule existed are not its missed slots.
-		s = &pb.Schedule{CursorUnixMs: a.now, CreateUnixMs: a.now}
+		s = &pb.Schedule{CursorUnixMs: a.now, CreateUnixMs: a.now, CreateIndex: a.index}
 		a.scheduleEvent(s, "created by %s", ownerOr(c.Owner))
 	} else {
 		s = proto.Clone(old).(*pb.Schedule)
 		a.scheduleEvent(s, "updated by %s: %s", ownerOr(c.Owner), specChange(old.Spec, sp))
+		if (old.Spec.Cron != sp.Cron || old.Spec.TimeZone != sp.TimeZone) && s.CursorUnixMs < a.now {
+			// The new expression's slots start now: the ones it would have
+			// had before were never this schedule's.
+			s.CursorUnixMs = a.now
+		}
 	}
 	s.Spec, s.UpdateUnixMs, s.Version = sp, a.now, a.index
 	a.insert(tableSchedules, s)
@@ -129,6 +134,7 @@ func (a *applier) pauseSchedule(c *pb.PauseSchedule) *applyResult {
 		a.scheduleEvent(s, "resumed")
 	}
 	a.insert(tableSchedules, s)
+	a.startQueued(s.Spec.Name) // runs queued while it was paused
 	return &applyResult{schedule: s}
 }
 
@@ -140,6 +146,9 @@ func (a *applier) tickSchedule(c *pb.TickSchedule) *applyResult {
 	old := getSchedule(a.txn, c.Name)
 	if old == nil {
 		return &applyResult{err: fmt.Errorf("%w: no schedule named %s", errNotFound, c.Name)}
+	}
+	if c.ExpectVersion != 0 && old.Version != c.ExpectVersion {
+		return &applyResult{err: fmt.Errorf("%w: schedule %s changed since its slots were computed", errConflict, c.Name)}
 	}
 	if old.CursorUnixMs != c.ExpectCursorUnixMs {
 		return &applyResult{err: fmt.Errorf("%w: schedule %s: the slots after %d were decided already (cursor %d)",
@@ -245,7 +254,7 @@ func (a *applier) claimSlot(s *pb.Schedule, d slotDecision) {
 // schedule's previous run is still queued or running. queue (catch-up of
 // every slot, a backfill, a run-now) waits its turn whatever the policy.
 func (a *applier) admit(s *pb.Schedule, r *pb.PipelineRun, queue bool) {
-	active := activeRuns(a.txn, r.Schedule, false)
+	active := a.scheduleActive(s, r.Schedule)
 	if r.Schedule == "" || len(active) == 0 {
 		a.startRun(r)
 		return
@@ -260,7 +269,7 @@ func (a *applier) admit(s *pb.Schedule, r *pb.PipelineRun, queue bool) {
 		a.endRun(r, pb.RunState_RUN_STATE_SKIPPED, fmt.Sprintf("run %s was still %s (overlap: skip)", running, runWord(active[0].State)))
 	case "buffer_one":
 		for _, q := range active {
-			if q.State == pb.RunState_RUN_STATE_QUEUED {
+			if q.State == pb.RunState_RUN_STATE_QUEUED && byCron(q) {
 				a.endRun(proto.Clone(q).(*pb.PipelineRun), pb.RunState_RUN_STATE_SKIPPED,
 					fmt.Sprintf("replaced in the queue by the newer slot %s (overlap: buffer_one)", fmtMs(r.SlotUnixMs)))
 			}
@@ -268,12 +277,37 @@ func (a *applier) admit(s *pb.Schedule, r *pb.PipelineRun, queue bool) {
 		a.queueRun(r, running)
 	case "cancel_other":
 		for _, q := range active {
-			a.cancelRunState(proto.Clone(q).(*pb.PipelineRun), fmt.Sprintf("cancelled for the newer slot %s (overlap: cancel_other)", fmtMs(r.SlotUnixMs)))
+			if q.State == pb.RunState_RUN_STATE_RUNNING || byCron(q) {
+				a.cancelRunState(proto.Clone(q).(*pb.PipelineRun), fmt.Sprintf("cancelled for the newer slot %s (overlap: cancel_other)", fmtMs(r.SlotUnixMs)))
+			}
+		}
+		if len(a.scheduleActive(s, r.Schedule)) > 0 {
+			a.queueRun(r, running) // an operator's queued runs go first
+			return
 		}
 		a.startRun(r)
 	default: // buffer_all
 		a.queueRun(r, running)
 	}
+}
+
+// byCron reports whether a queued run came from the cron expression: the
+// overlap policy may replace or cancel it; an operator's backfill, run-now
+// or resume waits its turn whatever the policy.
+func byCron(r *pb.PipelineRun) bool {
+	return (r.Trigger == triggerScheduled || r.Trigger == triggerCatchup) && r.Resumes == 0
+}
+
+// scheduleActive returns the schedule's queued and running runs, without
+// those of an earlier, deleted schedule of the same name.
+func (a *applier) scheduleActive(s *pb.Schedule, name string) []*pb.PipelineRun {
+	var out []*pb.PipelineRun
+	for _, r := range activeRuns(a.txn, name, false) {
+		if s == nil || r.Seq >= s.CreateIndex {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (a *applier) queueRun(r *pb.PipelineRun, behind string) {

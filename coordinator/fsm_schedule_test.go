@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/nightshift-ml/nightshift/proto/cron"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
@@ -166,9 +168,9 @@ func TestFSMCatchupAfterDowntime(t *testing.T) {
 			// late are missed ones; the window (5 minutes) holds 02:04 to
 			// 02:08, the three before are past it.
 			h.late = 10_000
-			s := h.store.Snapshot().Schedule("n")
-			s.Spec.Policy.CatchupWindowS = 300
-			h.apply(&pb.Command{Op: &pb.Command_PutSchedule{PutSchedule: &pb.PutSchedule{Spec: s.Spec}}})
+			sp := proto.Clone(h.store.Snapshot().Schedule("n").Spec).(*pb.ScheduleSpec)
+			sp.Policy.CatchupWindowS = 300
+			h.apply(&pb.Command{Op: &pb.Command_PutSchedule{PutSchedule: &pb.PutSchedule{Spec: sp}}})
 			if res := h.tick("n", t0+8*minute+30_000); res.err != nil {
 				t.Fatal(res.err)
 			}
@@ -348,4 +350,137 @@ func TestFSMDaylightSavingNights(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFSMRunsEndCleanly covers the edges a review found: a cancelled
+// run's submitted-but-unrecorded job is cancelled with it; a job recorded
+// for a run that ended meanwhile is cancelled; a changed cron expression
+// starts its slots at the change; the overlap policy never drops an
+// operator's queued backfill; a schedule deleted and created again does
+// not inherit the old one's running run; a paused schedule holds its
+// queue; a retried backfill answers with its plan; reruns are numbered
+// after the last one.
+func TestFSMRunsEndCleanly(t *testing.T) {
+	P, R := pb.StepState_STEP_STATE_PENDING, pb.StepState_STEP_STATE_RUNNING
+	jobState := func(h *fsmHarness, id string) pb.JobState { return h.store.Snapshot().Job(id).GetState() }
+	submitFor := func(h *fsmHarness, id string, r *pb.PipelineRun, try int32) {
+		h.t.Helper()
+		res := h.apply(&pb.Command{Op: &pb.Command_SubmitJob{SubmitJob: &pb.SubmitJob{
+			Job: &pb.Job{Id: id, Spec: &pb.JobSpec{IdempotencyKey: stepJobKey(r, stepIngest, try), Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 1}}}}, TaskCount: 1}}})
+		if res.err != nil {
+			h.t.Fatal(res.err)
+		}
+	}
+
+	t.Run("cancel", func(t *testing.T) {
+		h := newHarness(t)
+		h.now = t0
+		h.putSchedule("n", "latest", "skip")
+		h.tick("n", t0+minute)
+		r := h.run("n", t0+minute)
+		submitFor(h, "j1", r, 1) // submitted; the leader died before its RunStep
+		h.apply(&pb.Command{Op: &pb.Command_CancelRun{CancelRun: &pb.CancelRun{RunId: r.Id}}})
+		if st := jobState(h, "j1"); st != pb.JobState_JOB_STATE_CANCELLED {
+			t.Fatalf("the cancelled run's submitted job is %s", st)
+		}
+		submitFor(h, "j2", r, 2)
+		if res := h.step(r.Id, stepIngest, P, R, func(c *pb.RunStep) { c.JobId = "j2" }); res.err == nil {
+			t.Fatal("a step of a cancelled run moved")
+		}
+		if st := jobState(h, "j2"); st != pb.JobState_JOB_STATE_CANCELLED {
+			t.Fatalf("a job recorded for an ended run is %s", st)
+		}
+	})
+
+	t.Run("cron change", func(t *testing.T) {
+		h := newHarness(t)
+		h.now = t0
+		h.putSchedule("n", "all", "buffer_all")
+		sp := proto.Clone(h.store.Snapshot().Schedule("n").Spec).(*pb.ScheduleSpec) // never change the store's objects
+		sp.Cron = "*/5 * * * *"
+		h.now = t0 + 30*minute
+		h.apply(&pb.Command{Op: &pb.Command_PutSchedule{PutSchedule: &pb.PutSchedule{Spec: sp}}})
+		if c := h.store.Snapshot().Schedule("n").CursorUnixMs; c != h.now {
+			t.Fatalf("cursor %d after the cron changed at %d", c, h.now)
+		}
+	})
+
+	t.Run("overlap keeps backfills", func(t *testing.T) {
+		for _, overlap := range []string{"buffer_one", "cancel_other"} {
+			h := newHarness(t)
+			h.now = t0
+			h.putSchedule("n", "latest", overlap)
+			h.now = t0 + 10*minute
+			h.apply(&pb.Command{Op: &pb.Command_StartRuns{StartRuns: &pb.StartRuns{Schedule: "n", Trigger: triggerBackfill,
+				SlotsUnixMs: []int64{t0 - 2*minute, t0 - minute}}}})
+			h.tick("n", t0+10*minute+1)
+			if r := h.run("n", t0-minute); r.State != pb.RunState_RUN_STATE_QUEUED && r.State != pb.RunState_RUN_STATE_RUNNING {
+				t.Fatalf("%s: the backfilled slot is %s: %s", overlap, r.State, r.Reason)
+			}
+		}
+	})
+
+	t.Run("delete and create again", func(t *testing.T) {
+		h := newHarness(t)
+		h.now = t0
+		h.putSchedule("n", "latest", "skip")
+		h.tick("n", t0+minute)
+		old := h.run("n", t0+minute)
+		h.apply(&pb.Command{Op: &pb.Command_DeleteSchedule{DeleteSchedule: &pb.DeleteSchedule{Name: "n"}}})
+		h.now = t0 + minute + 30_000
+		h.putSchedule("n", "latest", "skip")
+		h.tick("n", t0+2*minute)
+		if r := h.run("n", t0+2*minute); r.State != pb.RunState_RUN_STATE_RUNNING {
+			t.Fatalf("the new schedule's first slot is %s: %s", r.State, r.Reason)
+		}
+		h.step(old.Id, stepIngest, P, pb.StepState_STEP_STATE_FAILED, func(c *pb.RunStep) { c.Permanent = true })
+		if n := h.store.Snapshot().Schedule("n").ConsecutiveFailures; n != 0 {
+			t.Fatalf("the old schedule's failed run counts for the new one: %d", n)
+		}
+	})
+
+	t.Run("pause holds the queue", func(t *testing.T) {
+		h := newHarness(t)
+		h.now = t0
+		h.putSchedule("n", "latest", "buffer_all")
+		h.tick("n", t0+2*minute)
+		first, second := h.run("n", t0+minute), h.run("n", t0+2*minute)
+		h.apply(&pb.Command{Op: &pb.Command_PauseSchedule{PauseSchedule: &pb.PauseSchedule{Name: "n", Paused: true}}})
+		h.step(first.Id, stepIngest, P, pb.StepState_STEP_STATE_FAILED, func(c *pb.RunStep) { c.Permanent = true })
+		if r := h.store.Snapshot().Run(second.Id); r.State != pb.RunState_RUN_STATE_QUEUED {
+			t.Fatalf("a paused schedule started its queued run: %s", r.State)
+		}
+		h.apply(&pb.Command{Op: &pb.Command_PauseSchedule{PauseSchedule: &pb.PauseSchedule{Name: "n", Paused: false}}})
+		if r := h.store.Snapshot().Run(second.Id); r.State != pb.RunState_RUN_STATE_RUNNING {
+			t.Fatalf("the resume did not start the queue: %s", r.State)
+		}
+	})
+
+	t.Run("backfill replay and rerun numbers", func(t *testing.T) {
+		h := newHarness(t)
+		h.now = t0
+		h.putSchedule("n", "latest", "skip")
+		h.now = t0 + 10*minute
+		bf := func(reprocess string) *applyResult {
+			return h.apply(&pb.Command{RequestId: "bf-" + reprocess, Op: &pb.Command_StartRuns{StartRuns: &pb.StartRuns{
+				Schedule: "n", Trigger: triggerBackfill, Reprocess: reprocess, SlotsUnixMs: []int64{t0 + minute}}}})
+		}
+		first := bf("none")
+		if again := bf("none"); len(again.backfill) != 1 || again.backfill[0].Action != backfillStart || again.run.GetId() != first.run.GetId() {
+			t.Fatalf("a retried backfill answered %v (run %v)", again.backfill, again.run)
+		}
+		h.apply(&pb.Command{Op: &pb.Command_CancelRun{CancelRun: &pb.CancelRun{RunId: first.run.Id}}})
+		if got := bf("all").backfill[0].RunId; got != first.run.Id+"#2" {
+			t.Fatalf("rerun %s", got)
+		}
+		// After pruning dropped the first run, the next is still #3.
+		txn := h.store.write()
+		_ = txn.Delete(tableRuns, getRun(txn, first.run.Id))
+		txn.Commit()
+		h.apply(&pb.Command{Op: &pb.Command_CancelRun{CancelRun: &pb.CancelRun{RunId: first.run.Id + "#2"}}})
+		if got := h.apply(&pb.Command{Op: &pb.Command_StartRuns{StartRuns: &pb.StartRuns{Schedule: "n", Trigger: triggerBackfill, Reprocess: "all",
+			SlotsUnixMs: []int64{t0 + minute}}}}).backfill[0].RunId; got != first.run.Id+"#3" {
+			t.Fatalf("rerun after pruning %s", got)
+		}
+	})
 }

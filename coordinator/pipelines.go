@@ -37,18 +37,7 @@ func (s *Server) drivePipelines(ctx context.Context) {
 		if st == nil {
 			continue
 		}
-		var move *pb.RunStep
-		switch {
-		case st.State == pb.StepState_STEP_STATE_RUNNING:
-			move = s.watchStepJob(view, r, st)
-		case st.NotBeforeUnixMs > s.now().UnixMilli():
-		case st.Name == stepValidate:
-			move = s.validateStep(ctx, r, st)
-		case st.Name == stepPromote:
-			move = s.promoteStep(view, r, st)
-		default:
-			move = s.startStepJob(ctx, view, r, st)
-		}
+		move := s.driveRun(ctx, view, r, st)
 		if move == nil {
 			continue
 		}
@@ -57,6 +46,29 @@ func (s *Server) drivePipelines(ctx context.Context) {
 			s.log.Warn("pipeline: recording a step", "run", r.Id, "step", st.Name, "err", err)
 		}
 	}
+}
+
+// driveTimeout bounds one step's storage work in a round, so one slow
+// store does not hold up the other runs.
+const driveTimeout = time.Minute
+
+// driveRun decides the move of a run's current step, or nil for none yet.
+func (s *Server) driveRun(ctx context.Context, view *View, r *pb.PipelineRun, st *pb.StepRun) *pb.RunStep {
+	ctx, cancel := context.WithTimeout(ctx, driveTimeout)
+	defer cancel()
+	var move *pb.RunStep
+	switch {
+	case st.State == pb.StepState_STEP_STATE_RUNNING:
+		move = s.watchStepJob(view, r, st)
+	case st.NotBeforeUnixMs > s.now().UnixMilli():
+	case st.Name == stepValidate:
+		move = s.validateStep(ctx, r, st)
+	case st.Name == stepPromote:
+		move = s.promoteStep(view, r, st)
+	default:
+		move = s.startStepJob(ctx, view, r, st)
+	}
+	return move
 }
 
 // failed is a step's failed try: retried after the run's backoff (doubled
@@ -95,7 +107,7 @@ func (s *Server) startStepJob(ctx context.Context, view *View, r *pb.PipelineRun
 			return reuse(prev, prevStep, key)
 		}
 	}
-	spec.IdempotencyKey = fmt.Sprintf("run/%s/%s/%d.%d", r.Id, st.Name, r.Resumes, st.Tries+1)
+	spec.IdempotencyKey = stepJobKey(r, st.Name, st.Tries+1)
 	spec.Name = r.Id + " " + st.Name
 	spec.Owner = runOwner(r)
 	job, _, err := s.Submit(ctx, "", spec)

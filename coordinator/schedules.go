@@ -22,8 +22,7 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// scheduleLoop claims the slots that came due and then moves every
-// running pipeline run on, every ScheduleInterval. Claims are
+// scheduleLoop claims the slots that came due, every ScheduleInterval. Claims are
 // compare-and-set commands on each schedule's cursor (fsm_schedule.go):
 // the leader only proposes, the log decides, so a slot is claimed once
 // across any number of leader changes, and a slot no leader claimed yet is
@@ -32,6 +31,15 @@ func (s *Server) scheduleLoop(ctx context.Context) {
 	crons := &cronCache{m: map[string]*cron.Schedule{}}
 	every(ctx, s.cfg.ScheduleInterval, func() bool {
 		s.tickSchedules(ctx, crons)
+		return ctx.Err() == nil
+	})
+}
+
+// pipelineLoop moves the running pipeline runs on. It is a loop of its
+// own so storage calls of the steps (planning an ingest, reading a
+// manifest) never delay a claim past slot_grace.
+func (s *Server) pipelineLoop(ctx context.Context) {
+	every(ctx, s.cfg.ScheduleInterval, func() bool {
 		s.drivePipelines(ctx)
 		return ctx.Err() == nil
 	})
@@ -65,7 +73,8 @@ func (s *Server) tickSchedules(ctx context.Context, crons *cronCache) {
 			s.log.Error("schedule: cron expression no longer parses; its slots wait", "schedule", sc.Spec.Name, "err", err)
 			continue
 		}
-		tick := &pb.TickSchedule{Name: sc.Spec.Name, ExpectCursorUnixMs: sc.CursorUnixMs, NowUnixMs: now.UnixMilli(), LateMs: s.cfg.SlotGrace.Milliseconds()}
+		tick := &pb.TickSchedule{Name: sc.Spec.Name, ExpectCursorUnixMs: sc.CursorUnixMs, ExpectVersion: sc.Version,
+			NowUnixMs: now.UnixMilli(), LateMs: s.cfg.SlotGrace.Milliseconds()}
 		for t := range cs.Slots(time.UnixMilli(sc.CursorUnixMs), now) {
 			if len(tick.SlotsUnixMs) == maxSlotsPerTick {
 				tick.More = true

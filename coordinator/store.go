@@ -80,6 +80,13 @@ func pendingKey(t *pb.Task) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(t.Index))
 }
 
+// alertKey orders alerts as they were raised: by command, then within it.
+func alertKey(a *pb.Alert) []byte {
+	b := binary.BigEndian.AppendUint64(nil, a.Seq)
+	b = binary.BigEndian.AppendUint32(b, a.Order)
+	return append(b, a.Id...)
+}
+
 func schema() *memdb.DBSchema {
 	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		tableJobs: {Name: tableJobs, Indexes: map[string]*memdb.IndexSchema{
@@ -134,15 +141,12 @@ func schema() *memdb.DBSchema {
 		}},
 		tableRuns: runsTable(),
 		tableAlerts: {Name: tableAlerts, Indexes: map[string]*memdb.IndexSchema{
-			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Alert).Id) }),
-			"seq": index("seq", true, false, func(o any) []byte {
-				a := o.(*pb.Alert)
-				return append(binary.BigEndian.AppendUint64(nil, a.Seq), a.Id...)
-			}),
-			// pending: alerts not yet delivered, in commit order.
+			"id":  index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Alert).Id) }),
+			"seq": index("seq", true, false, func(o any) []byte { return alertKey(o.(*pb.Alert)) }),
+			// pending: alerts not yet delivered, in the order they were raised.
 			"pending": index("pending", true, true, func(o any) []byte {
 				if a := o.(*pb.Alert); !a.Delivered {
-					return append(binary.BigEndian.AppendUint64(nil, a.Seq), a.Id...)
+					return alertKey(a)
 				}
 				return nil
 			}),

@@ -519,7 +519,10 @@ type Schedule struct {
 	// Latest changes: created, updated, paused, resumed, auto-paused; capped.
 	Events []*JobEvent `protobuf:"bytes,8,rep,name=events,proto3" json:"events,omitempty"`
 	// Raft index of the last change.
-	Version       uint64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	// Raft index of the creation: runs claimed before it belong to an earlier
+	// schedule of the same name (deleted), not to this one.
+	CreateIndex   uint64 `protobuf:"varint,10,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +616,13 @@ func (x *Schedule) GetEvents() []*JobEvent {
 func (x *Schedule) GetVersion() uint64 {
 	if x != nil {
 		return x.Version
+	}
+	return 0
+}
+
+func (x *Schedule) GetCreateIndex() uint64 {
+	if x != nil {
+		return x.CreateIndex
 	}
 	return 0
 }
@@ -1002,8 +1012,9 @@ type Alert struct {
 	UnixMs          int64  `protobuf:"varint,7,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
 	Delivered       bool   `protobuf:"varint,8,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	DeliveredUnixMs int64  `protobuf:"varint,9,opt,name=delivered_unix_ms,json=deliveredUnixMs,proto3" json:"delivered_unix_ms,omitempty"`
-	// Raft index: the delivery order.
+	// Raft index, then the order within its command: the delivery order.
 	Seq           uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
+	Order         uint32 `protobuf:"varint,11,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1104,6 +1115,13 @@ func (x *Alert) GetDeliveredUnixMs() int64 {
 func (x *Alert) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *Alert) GetOrder() uint32 {
+	if x != nil {
+		return x.Order
 	}
 	return 0
 }
@@ -1305,7 +1323,10 @@ type TickSchedule struct {
 	LateMs int64 `protobuf:"varint,5,opt,name=late_ms,json=lateMs,proto3" json:"late_ms,omitempty"`
 	// More due slots follow in the next tick (a long downtime is decided in
 	// batches): "catchup: latest" then runs none of these.
-	More          bool `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
+	More bool `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
+	// The schedule's version the slots were computed from: a tick computed
+	// before a change of the cron expression is refused.
+	ExpectVersion uint64 `protobuf:"varint,7,opt,name=expect_version,json=expectVersion,proto3" json:"expect_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1380,6 +1401,13 @@ func (x *TickSchedule) GetMore() bool {
 		return x.More
 	}
 	return false
+}
+
+func (x *TickSchedule) GetExpectVersion() uint64 {
+	if x != nil {
+		return x.ExpectVersion
+	}
+	return 0
 }
 
 // StartRuns claims slots outside the cron cursor: a backfill, a run-now, an
@@ -3349,7 +3377,7 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x0estep_backoff_s\x18\b \x01(\x03R\fstepBackoffS\"T\n" +
 	"\fValidateSpec\x12\x19\n" +
 	"\bmin_rows\x18\x01 \x01(\x03R\aminRows\x12)\n" +
-	"\x10required_columns\x18\x02 \x03(\tR\x0frequiredColumns\"\xe6\x02\n" +
+	"\x10required_columns\x18\x02 \x03(\tR\x0frequiredColumns\"\x89\x03\n" +
 	"\bSchedule\x12/\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1b.nightshift.v1.ScheduleSpecR\x04spec\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12!\n" +
@@ -3359,7 +3387,9 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x0eupdate_unix_ms\x18\x06 \x01(\x03R\fupdateUnixMs\x121\n" +
 	"\x14consecutive_failures\x18\a \x01(\x05R\x13consecutiveFailures\x12/\n" +
 	"\x06events\x18\b \x03(\v2\x17.nightshift.v1.JobEventR\x06events\x12\x18\n" +
-	"\aversion\x18\t \x01(\x04R\aversion\"\xf3\x02\n" +
+	"\aversion\x18\t \x01(\x04R\aversion\x12!\n" +
+	"\fcreate_index\x18\n" +
+	" \x01(\x04R\vcreateIndex\"\xf3\x02\n" +
 	"\aStepRun\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x18.nightshift.v1.StepStateR\x05state\x12\x15\n" +
@@ -3402,7 +3432,7 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\n" +
 	"output_uri\x18\x14 \x01(\tR\toutputUri\x12\x18\n" +
 	"\aresumes\x18\x15 \x01(\x05R\aresumes\x12\x14\n" +
-	"\x05owner\x18\x16 \x01(\tR\x05owner\"\x91\x02\n" +
+	"\x05owner\x18\x16 \x01(\tR\x05owner\"\xa7\x02\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\tR\x05event\x12\x1a\n" +
@@ -3415,7 +3445,8 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\tdelivered\x18\b \x01(\bR\tdelivered\x12*\n" +
 	"\x11delivered_unix_ms\x18\t \x01(\x03R\x0fdeliveredUnixMs\x12\x10\n" +
 	"\x03seq\x18\n" +
-	" \x01(\x04R\x03seq\"\x96\x01\n" +
+	" \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05order\x18\v \x01(\rR\x05order\"\x96\x01\n" +
 	"\vPutSchedule\x12/\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1b.nightshift.v1.ScheduleSpecR\x04spec\x12\x1f\n" +
 	"\vcreate_only\x18\x02 \x01(\bR\n" +
@@ -3428,14 +3459,15 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\rPauseSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc6\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xed\x01\n" +
 	"\fTickSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x15expect_cursor_unix_ms\x18\x02 \x01(\x03R\x12expectCursorUnixMs\x12\"\n" +
 	"\rslots_unix_ms\x18\x03 \x03(\x03R\vslotsUnixMs\x12\x1e\n" +
 	"\vnow_unix_ms\x18\x04 \x01(\x03R\tnowUnixMs\x12\x17\n" +
 	"\alate_ms\x18\x05 \x01(\x03R\x06lateMs\x12\x12\n" +
-	"\x04more\x18\x06 \x01(\bR\x04more\"\x86\x02\n" +
+	"\x04more\x18\x06 \x01(\bR\x04more\x12%\n" +
+	"\x0eexpect_version\x18\a \x01(\x04R\rexpectVersion\"\x86\x02\n" +
 	"\tStartRuns\x12\x1a\n" +
 	"\bschedule\x18\x01 \x01(\tR\bschedule\x12\"\n" +
 	"\rslots_unix_ms\x18\x02 \x03(\x03R\vslotsUnixMs\x12\x18\n" +

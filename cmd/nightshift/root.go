@@ -15,13 +15,16 @@ func newRootCmd() *cobra.Command {
 		Use:   "nightshift",
 		Short: "Distributed batch training and scoring on S3-compatible storage",
 		Long: `nightshift splits datasets in S3-compatible storage into Arrow shards, trains
-models data-parallel across workers, and bulk-scores whole datasets.
+models data-parallel across workers, and bulk-scores whole datasets; schedules
+run nightly pipelines (ingest, validate, train, promote, score) exactly once
+per cron slot.
 
 Storage URIs are s3://bucket/prefix (endpoint and credentials from
 NIGHTSHIFT_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
 or file:///absolute/path.
 
-Client commands (score, jobs, models, workers, operator, shard --submit) reach a
+Client commands (score, train, jobs, models, schedules, runs, workers,
+operator, shard --submit) reach a
 coordinator at --coordinator (env NIGHTSHIFT_ADDR, default 127.0.0.1:7100,
 where nightshift dev listens; a comma-separated list fails over to the next
 address when one cannot be reached), with mutual TLS from --tls-ca, --tls-cert

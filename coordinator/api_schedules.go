@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -102,11 +101,11 @@ func (s *Server) checkPipelineInputs(ctx context.Context, p *pb.PipelineSpec, pr
 	if t := p.GetTrain(); t != nil && p.GetIngest() == nil {
 		fixed["train.dataset"] = t.Dataset
 	}
-	if sc := p.GetScore(); sc != nil && sc.Input != "" && !templated(sc.Input) {
+	if sc := p.GetScore(); sc != nil && sc.Input != "" && !jobspec.IsTemplate(sc.Input) {
 		fixed["score.input"] = sc.Input
 	}
 	for field, uri := range fixed {
-		if uri == "" || templated(uri) {
+		if uri == "" || jobspec.IsTemplate(uri) {
 			continue
 		}
 		if _, err := shard.OpenDataset(ctx, s.cfg.Storage, uri); errors.Is(err, storage.ErrNotFound) {
@@ -410,9 +409,6 @@ func adhocRunID(requestID string) string {
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("adhoc-%016x", binary.BigEndian.Uint64(b[:]))
 }
-
-// templated reports whether a field is a template, rendered per slot.
-func templated(s string) bool { return strings.Contains(s, "{{") }
 
 // callerName is who made a call, for the records. Calls carry no
 // per-person identity yet (tokens are issue 12's); "" reads "an operator".

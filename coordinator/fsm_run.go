@@ -11,16 +11,17 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nightshift-ml/nightshift/proto/cron"
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
-// Pipeline steps, in the order a run executes them.
+// Pipeline steps (jobspec owns their names and order).
 const (
-	stepIngest   = "ingest"
-	stepValidate = "validate"
-	stepTrain    = "train"
-	stepPromote  = "promote"
-	stepScore    = "score"
+	stepIngest   = jobspec.StepIngest
+	stepValidate = jobspec.StepValidate
+	stepTrain    = jobspec.StepTrain
+	stepPromote  = jobspec.StepPromote
+	stepScore    = jobspec.StepScore
 )
 
 // maxRunsPerSchedule bounds the run history of each schedule (and of the
@@ -36,18 +37,13 @@ const (
 	triggerAdhoc     = "adhoc"
 )
 
-// pipelineSteps lists a pipeline's steps for a new run: the steps it does
-// not have are skipped from the start. Promote is the train step's
-// registry outcome, so it exists exactly when train does.
+// pipelineSteps lists every step for a new run: the ones the pipeline
+// does not have are skipped from the start.
 func pipelineSteps(p *pb.PipelineSpec) []*pb.StepRun {
-	has := map[string]bool{
-		stepIngest: p.GetIngest() != nil, stepValidate: p.GetValidate() != nil,
-		stepTrain: p.GetTrain() != nil, stepPromote: p.GetTrain() != nil, stepScore: p.GetScore() != nil,
-	}
 	var steps []*pb.StepRun
-	for _, name := range []string{stepIngest, stepValidate, stepTrain, stepPromote, stepScore} {
+	for _, name := range jobspec.Steps {
 		st := &pb.StepRun{Name: name, State: pb.StepState_STEP_STATE_PENDING}
-		if !has[name] {
+		if !jobspec.HasStep(p, name) {
 			st.State, st.Detail = pb.StepState_STEP_STATE_SKIPPED, "not in the pipeline"
 		}
 		steps = append(steps, st)

@@ -815,20 +815,10 @@ func pipelineDetail(p *nsv1.PipelineSpec) [][2]string {
 
 // pipelineStepNames lists the steps a pipeline runs, in order.
 func pipelineStepNames(p *nsv1.PipelineSpec) []string {
-	var names []string
-	for _, s := range []struct {
-		name string
-		in   bool
-	}{{"ingest", p.GetIngest() != nil}, {"validate", p.GetValidate() != nil}, {"train", p.GetTrain() != nil},
-		{"promote", p.GetTrain() != nil}, {"score", p.GetScore() != nil}} {
-		if s.in {
-			names = append(names, s.name)
-		}
+	if names := jobspec.PipelineSteps(p); len(names) > 0 {
+		return names
 	}
-	if len(names) == 0 {
-		return []string{"-"}
-	}
-	return names
+	return []string{"-"}
 }
 
 // validateText is the validate step's checks: "at least 1000 rows; columns id, age".

@@ -31,7 +31,7 @@ func toStatus(err error) error {
 	}
 	code := codes.Internal
 	switch {
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, errNotFound), errors.Is(err, errNoProfile):
 		code = codes.NotFound
 	case errors.Is(err, errInvalid):
 		code = codes.InvalidArgument

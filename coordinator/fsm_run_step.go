@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -35,6 +36,9 @@ func (a *applier) runStep(c *pb.RunStep) *applyResult {
 	if c.InputKey != "" {
 		st.InputKey = c.InputKey
 	}
+	if c.Validation != nil {
+		st.Validation = c.Validation
+	}
 	switch c.To {
 	case pb.StepState_STEP_STATE_RUNNING:
 		st.State, st.JobId, st.Error = c.To, c.JobId, ""
@@ -64,7 +68,16 @@ func (a *applier) runStep(c *pb.RunStep) *applyResult {
 			return &applyResult{run: r}
 		}
 		st.State = pb.StepState_STEP_STATE_FAILED
-		a.endRun(r, pb.RunState_RUN_STATE_FAILED, fmt.Sprintf("%s failed (try %d of %d): %s", st.Name, st.Tries, limit, c.Error))
+		// A step's error names its step ("validate: ..."), which the
+		// run's reason says already; a permanent failure (a refused
+		// spec, a failed data gate) is not retried, so a try count would
+		// only mislead.
+		why := strings.TrimPrefix(c.Error, st.Name+": ")
+		reason := fmt.Sprintf("%s failed (try %d of %d): %s", st.Name, st.Tries, limit, why)
+		if c.Permanent {
+			reason = fmt.Sprintf("%s failed: %s", st.Name, why)
+		}
+		a.endRun(r, pb.RunState_RUN_STATE_FAILED, reason)
 	default:
 		return &applyResult{err: fmt.Errorf("%w: run %s: a step cannot move to %s", errInvalid, r.Id, stepWord(c.To))}
 	}

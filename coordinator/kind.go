@@ -59,6 +59,8 @@ func kindOf(spec *pb.JobSpec) jobKind {
 		return trainKind{}
 	case *pb.JobSpec_Noop:
 		return noopKind{}
+	case *pb.JobSpec_Profile:
+		return profileKind{}
 	}
 	return unknownKind{}
 }

@@ -78,14 +78,21 @@ func (scoreKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.
 	}
 	m := ds.Manifest
 	cmd.Job.OutputDir = scoreout.JobDir(out.String(), cmd.Job.Id)
+	// Decoded columns, the prediction batch and the encoder's buffers.
+	planShardTasks(cmd, m, 3)
+	return nil
+}
+
+// planShardTasks plans one task per shard of the dataset m, pinning its
+// fingerprint: each task's rows, and its memory estimate as perByte times
+// the shard's encoded bytes plus a fixed 16 MiB of buffers.
+func planShardTasks(cmd *pb.SubmitJob, m *shard.Manifest, perByte int64) {
 	cmd.Job.DatasetFingerprint = m.Fingerprint
 	cmd.TaskCount = int32(len(m.Shards))
 	for _, sh := range m.Shards {
 		cmd.TaskRows = append(cmd.TaskRows, sh.Rows)
-		// Decoded columns, the prediction batch and the encoder's buffers.
-		cmd.TaskEstBytes = append(cmd.TaskEstBytes, 3*sh.Bytes+(16<<20))
+		cmd.TaskEstBytes = append(cmd.TaskEstBytes, perByte*sh.Bytes+(16<<20))
 	}
-	return nil
 }
 
 // checkModel fails early, with the URI, when the model artifact is missing.
@@ -94,8 +101,8 @@ func (s *Server) checkModel(ctx context.Context, uri string) error {
 	if err != nil {
 		return fmt.Errorf("%w: model %s: %v", errInvalid, uri, err)
 	}
-	if _, err := b.Stat(ctx, storage.JoinKey(key, "model.json")); err != nil {
-		return fmt.Errorf("%w: model %s: no model.json there: %v", errInvalid, uri, err)
+	if _, err := b.Stat(ctx, storage.JoinKey(key, modelSpecFile)); err != nil {
+		return fmt.Errorf("%w: model %s: no %s there: %v", errInvalid, uri, modelSpecFile, err)
 	}
 	return nil
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/nightshift-ml/nightshift/proto/cron"
 	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
-	"github.com/nightshift-ml/nightshift/shard"
-	"github.com/nightshift-ml/nightshift/storage"
 )
 
 // drivePipelines moves every running pipeline run one step on where it
@@ -59,10 +57,10 @@ func (s *Server) driveRun(ctx context.Context, view *View, r *pb.PipelineRun, st
 	var move *pb.RunStep
 	switch {
 	case st.State == pb.StepState_STEP_STATE_RUNNING:
-		move = s.watchStepJob(view, r, st)
+		move = s.watchStepJob(ctx, view, r, st)
 	case st.NotBeforeUnixMs > s.now().UnixMilli():
 	case st.Name == stepValidate:
-		move = s.validateStep(ctx, r, st)
+		move = s.validateStep(ctx, view, r, st)
 	case st.Name == stepPromote:
 		move = s.promoteStep(view, r, st)
 	default:
@@ -107,6 +105,14 @@ func (s *Server) startStepJob(ctx context.Context, view *View, r *pb.PipelineRun
 			return reuse(prev, prevStep, key)
 		}
 	}
+	return s.submitStepJob(ctx, r, st, spec, key)
+}
+
+// submitStepJob submits the job of the current step's next try; its
+// idempotency key is the run, the step and the try, so a leader that died
+// between the submit and the RunStep leaves a job the next leader finds
+// again.
+func (s *Server) submitStepJob(ctx context.Context, r *pb.PipelineRun, st *pb.StepRun, spec *pb.JobSpec, key string) *pb.RunStep {
 	spec.IdempotencyKey = stepJobKey(r, st.Name, st.Tries+1)
 	spec.Name = r.Id + " " + st.Name
 	spec.Owner = runOwner(r)
@@ -211,7 +217,7 @@ func shortFP(fp string) string {
 }
 
 // watchStepJob records the current step's job once it ended.
-func (s *Server) watchStepJob(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb.RunStep {
+func (s *Server) watchStepJob(ctx context.Context, view *View, r *pb.PipelineRun, st *pb.StepRun) *pb.RunStep {
 	j := view.Job(st.JobId)
 	if j == nil {
 		return s.failed(r, st, false, "%s: job %s is gone from the state", st.Name, st.JobId)
@@ -224,6 +230,9 @@ func (s *Server) watchStepJob(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb
 	}
 	m := &pb.RunStep{To: pb.StepState_STEP_STATE_SUCCEEDED, JobId: j.Id}
 	switch st.Name {
+	case stepValidate:
+		// The dataset's profile job ended: check the dataset now.
+		return s.validateStep(ctx, view, r, st)
 	case stepIngest:
 		m.Artifact, m.DatasetUri, m.DatasetFingerprint = j.OutputDir, j.OutputDir, j.DatasetFingerprint
 		m.Detail = fmt.Sprintf("dataset %s (%s)", j.OutputDir, shortFP(j.DatasetFingerprint))
@@ -248,50 +257,6 @@ func (s *Server) watchStepJob(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb
 		m.Detail = fmt.Sprintf("%d rows with %s", j.RowsDone, j.ModelRef)
 	}
 	return m
-}
-
-// validateStep checks the run's dataset before anything trains on it: its
-// manifest, at least min_rows rows, and the required columns (the data
-// gates of issue 11 add the contract and drift here).
-func (s *Server) validateStep(ctx context.Context, r *pb.PipelineRun, st *pb.StepRun) *pb.RunStep {
-	uri := r.DatasetUri
-	if uri == "" {
-		rd, err := render(r)
-		if err != nil {
-			return s.failed(r, st, true, "rendering the pipeline: %v", err)
-		}
-		if rd.Train != nil {
-			uri = rd.Train.GetTrain().GetDataset()
-		} else if rd.Score != nil {
-			uri = rd.Score.GetScore().GetInput()
-		}
-	}
-	ds, err := shard.OpenDataset(ctx, s.cfg.Storage, uri)
-	if errors.Is(err, storage.ErrNotFound) {
-		return s.failed(r, st, true, "validate: %s holds no dataset manifest", uri)
-	} else if err != nil {
-		return s.failed(r, st, false, "validate: reading the dataset %s: %v", uri, err)
-	}
-	m := ds.Manifest
-	v := r.Pipeline.GetValidate()
-	if m.TotalRows < v.GetMinRows() {
-		return s.failed(r, st, true, "validate: the dataset %s has %d rows; the pipeline needs at least %d (no model is trained on it)", uri, m.TotalRows, v.GetMinRows())
-	}
-	have := map[string]bool{}
-	for _, f := range m.Schema {
-		have[f.Name] = true
-	}
-	var missing []string
-	for _, c := range jobspec.ValidateColumns(r.Pipeline) {
-		if !have[c] {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		return s.failed(r, st, true, "validate: the dataset %s lacks the required column(s) %s", uri, strings.Join(missing, ", "))
-	}
-	return &pb.RunStep{To: pb.StepState_STEP_STATE_SUCCEEDED, Artifact: uri, DatasetUri: uri, DatasetFingerprint: m.Fingerprint,
-		Detail: fmt.Sprintf("%d rows, %d columns; required columns present", m.TotalRows, len(m.Schema))}
 }
 
 // promoteStep records the registry's decision on the version the train

@@ -119,13 +119,14 @@ func (s *Server) startGRPC() error {
 		return err
 	}
 	// A certificate names its role: workers may only call the worker API,
-	// clients only the job, admin, model and schedule APIs; coordinators
-	// (forwarding) all.
+	// clients only the job, admin, model, schedule and data APIs;
+	// coordinators (forwarding) all.
 	opts = append(opts, rpc.Policy{
 		"nightshift.v1.JobService":      {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.AdminService":    {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.ModelService":    {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.ScheduleService": {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.DataService":     {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.WorkerService":   {rpc.RoleWorker, rpc.RoleCoordinator},
 	}.Interceptors()...)
 	s.grpc = grpc.NewServer(opts...)
@@ -134,6 +135,7 @@ func (s *Server) startGRPC() error {
 	pb.RegisterAdminServiceServer(s.grpc, &adminAPI{s: s})
 	pb.RegisterModelServiceServer(s.grpc, &modelAPI{s: s})
 	pb.RegisterScheduleServiceServer(s.grpc, &scheduleAPI{s: s})
+	pb.RegisterDataServiceServer(s.grpc, &dataAPI{s: s})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

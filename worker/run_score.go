@@ -21,12 +21,9 @@ import (
 // touch committed output.
 func (a *Agent) runScore(at *attempt, spec *nightshiftv1.ScoreSpec) (*nightshiftv1.TaskResult, error) {
 	ctx, as := at.ctx, at.as
-	input := strings.TrimSuffix(strings.TrimSuffix(spec.GetInput(), "/"+shard.ManifestName), "/")
-	ds, err := a.datasets.get(ctx, a.versionKey(ctx, input, shard.ManifestName), func(ctx context.Context) (*shard.Dataset, error) {
-		return shard.OpenDataset(ctx, a.cfg.Storage, input)
-	})
+	ds, err := a.openInput(ctx, spec.GetInput())
 	if err != nil {
-		return nil, classifyOpen(ctx, fmt.Errorf("dataset: %w", err))
+		return nil, err
 	}
 	m, err := a.models.get(ctx, a.versionKey(ctx, spec.GetModel(), model.SpecFile), func(ctx context.Context) (*model.Model, error) {
 		return model.Load(ctx, a.cfg.Storage, spec.GetModel())
@@ -95,4 +92,18 @@ func (a *Agent) versionKey(ctx context.Context, uri, descriptor string) string {
 		return uri
 	}
 	return uri + "#" + info.ETag
+}
+
+// openInput opens (through the agent's cache of datasets, keyed by the
+// manifest's version) the dataset a task reads, URI with or without its
+// manifest.json.
+func (a *Agent) openInput(ctx context.Context, uri string) (*shard.Dataset, error) {
+	input := strings.TrimSuffix(strings.TrimSuffix(uri, "/"+shard.ManifestName), "/")
+	ds, err := a.datasets.get(ctx, a.versionKey(ctx, input, shard.ManifestName), func(ctx context.Context) (*shard.Dataset, error) {
+		return shard.OpenDataset(ctx, a.cfg.Storage, input)
+	})
+	if err != nil {
+		return nil, classifyOpen(ctx, fmt.Errorf("dataset: %w", err))
+	}
+	return ds, nil
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard/profile"
 	"github.com/nightshift-ml/nightshift/worker/collective"
 	"github.com/nightshift-ml/nightshift/worker/model"
 	"github.com/nightshift-ml/nightshift/worker/train"
@@ -219,6 +220,12 @@ func (m *member) finish(ctx context.Context) (*nightshiftv1.TaskResult, error) {
 		"epochs": m.sp.Epochs, "batch_per_member": m.sp.BatchPerMember, "steps": st.Step,
 	}
 	uri := strings.TrimSuffix(m.at.as.GetOutputDir(), "/") + "/model"
+	// The training data's profile goes in first: model.json, written
+	// last, names it, so an artifact that exists has its profile.
+	if err := m.saveProfile(ctx, uri); err != nil {
+		return nil, fmt.Errorf("writing the training data's profile: %w", err)
+	}
+	mdl.Spec.Lineage.Profile = profile.FileName
 	if err := mdl.Save(ctx, m.a.cfg.Storage, uri); err != nil {
 		return nil, fmt.Errorf("writing the model artifact: %w", err)
 	}

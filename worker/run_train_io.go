@@ -10,6 +10,7 @@ import (
 	"time"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard/profile"
 	"github.com/nightshift-ml/nightshift/storage"
 	"github.com/nightshift-ml/nightshift/worker/train"
 )
@@ -170,4 +171,27 @@ func (r *trainReporter) flush(ctx context.Context, d time.Duration) {
 func (r *trainReporter) stop() {
 	r.cancel()
 	<-r.done
+}
+
+// saveProfile writes the profile of the training data, computed from the
+// batches the member holds (the same statistics, merged in the same shard
+// order, as a profile job's), as profile.json in the artifact folder: the
+// reference the data gates compare later datasets with.
+func (m *member) saveProfile(ctx context.Context, artifact string) error {
+	d := m.tr.Data()
+	p, err := profile.FromRecords(d.Schema(), d.ShardRecords())
+	if err != nil {
+		return err
+	}
+	p.Dataset, p.Fingerprint = d.URI, d.Fingerprint
+	body, err := profile.MarshalJSON(p)
+	if err != nil {
+		return err
+	}
+	b, dir, err := storage.Open(ctx, artifact, m.a.cfg.Storage)
+	if err != nil {
+		return err
+	}
+	_, err = b.Put(ctx, storage.JoinKey(dir, profile.FileName), bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "application/json"})
+	return err
 }

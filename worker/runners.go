@@ -21,6 +21,8 @@ func (a *Agent) runTask(at *attempt) (*nightshiftv1.TaskResult, error) {
 		res, err = a.runScore(at, k.Score)
 	case *nightshiftv1.JobSpec_Train:
 		res, err = a.runTrain(at, k.Train)
+	case *nightshiftv1.JobSpec_Profile:
+		res, err = a.runProfile(at, k.Profile)
 	default:
 		err = permanent(fmt.Errorf("job kind %q is not supported by this worker (version %s)", at.kind, a.cfg.Version))
 	}

@@ -57,11 +57,15 @@ func newDemoCmd() *cobra.Command {
   6. run a nightly pipeline over --nights simulated nights: write a dated
      partition of new events per night into lake/events/DATE/ (the
      second night with 30% of its labels flipped, a broken upstream
-     join), store the schedule churn-nightly (02:00 Europe/Berlin) from
-     the schedule file it writes to DATA/nightly.yaml, backfill the
-     nights and wait for their runs: ingest -> validate -> train ->
-     promote (the registry's policy against the production version) ->
-     score the night into scored/nightly/DATE.
+     join; the third shifted: days_since_last moved, a region renamed,
+     a quarter of avg_basket null), store the schedule churn-nightly
+     (02:00 Europe/Berlin) from the schedule file it writes to
+     DATA/nightly.yaml, backfill the nights and wait for their runs:
+     ingest -> validate (the data contract and drift against the
+     production model's training data: the shifted night stops here,
+     naming its columns) -> train -> promote (the registry's policy
+     against the production version) -> score the night into
+     scored/nightly/DATE.
 
 It prints the holdout metrics (with the generator's true model's for
 reference), the training and scoring throughput, where the output is, the
@@ -79,7 +83,7 @@ the command that keeps the schedule running on the demo's cluster state
 	fl.IntVar(&f.feats, "features", 8, "extra numeric features beside the named ones")
 	fl.Uint64Var(&f.seed, "seed", 42, "generator seed")
 	fl.IntVar(&f.workers, "workers", 2, "workers in the development cluster")
-	fl.IntVar(&f.nights, "nights", 3, "simulated nights the nightly pipeline backfills (0: no nightly step)")
+	fl.IntVar(&f.nights, "nights", 4, "simulated nights the nightly pipeline backfills (0: no nightly step)")
 	fl.IntVar(&f.nightRows, "night-rows", 0, "rows of each simulated night (0: a tenth of --files x --rows, at least 1000)")
 	addOutputFlag(cmd, &f.out)
 	return cmd

@@ -32,6 +32,10 @@ const (
 	// flipped, a broken upstream join: its model must not reach production.
 	demoNoisyNight = 1
 	demoLabelNoise = 0.3
+	// demoShiftedNight (0-based) is the night whose data is shifted
+	// (sample.DefaultShift: a column moved, a region renamed, nulls): the
+	// validate step must stop it before anything trains on it.
+	demoShiftedNight = 2
 	// demoNightlyTimeout bounds the wait for the backfilled runs.
 	demoNightlyTimeout = 10 * time.Minute
 	// demoRunPollEvery is how often the demo asks for the runs.
@@ -59,6 +63,7 @@ type nightSummary struct {
 	Partition  string  `json:"partition"`
 	Rows       int64   `json:"rows"`
 	LabelNoise float64 `json:"label_noise,omitempty"`
+	Shift      string  `json:"shift,omitempty"`
 	Run        string  `json:"run"`
 	State      string  `json:"state"`
 	Reason     string  `json:"reason,omitempty"`
@@ -133,6 +138,9 @@ func (d *demoNightly) run(ctx context.Context) (*nightlySummary, error) {
 		noise := ""
 		if n.LabelNoise > 0 {
 			noise = fmt.Sprintf(", %.0f%% of its labels flipped (a broken upstream join)", 100*n.LabelNoise)
+		}
+		if n.Shift != "" {
+			noise = ", shifted: " + n.Shift
 		}
 		d.say("   night %s: %d rows -> %s%s\n", n.Date, n.Rows, n.Partition, noise)
 	}
@@ -216,6 +224,9 @@ func (d *demoNightly) writePartition(ctx context.Context, i int, night time.Time
 	if i == demoNoisyNight {
 		n.LabelNoise = demoLabelNoise
 	}
+	if i == demoShiftedNight {
+		n.Shift = sample.DefaultShift.String()
+	}
 	b, key, err := storage.Open(ctx, n.Partition, d.st)
 	if err != nil {
 		return n, err
@@ -228,6 +239,11 @@ func (d *demoNightly) writePartition(ctx context.Context, i int, night time.Time
 		data := buf.Bytes()
 		if n.LabelNoise > 0 {
 			flipLabels(data, n.LabelNoise, rand.New(rand.NewPCG(d.spec.Seed, uint64(firstFile+f))))
+		}
+		if n.Shift != "" {
+			if data, err = sample.DefaultShift.ApplyCSV(data, rand.New(rand.NewPCG(d.spec.Seed, uint64(firstFile+f)))); err != nil {
+				return n, err
+			}
 		}
 		w := storage.NewWriter(ctx, b, storage.JoinKey(key, fmt.Sprintf("part-%04d.csv", f)), storage.PutOptions{ContentType: "text/csv"})
 		w.Write(data)
@@ -301,9 +317,11 @@ pipeline:
       - %[7]s
     output: %[8]s
     options: {label: %[9]s, rows_per_shard: %[10]d}
-  validate:
+  validate:              # contract and drift against %[1]s@production's training data
     min_rows: %[11]d
     required_columns: [id]
+    ignore_columns: [id]  # new ids every night by design
+    min_rows_ratio: 0.05  # a night holds a tenth of the rows production trained on
   train:                 # the demo's training job, on the night's dataset
     model_name: %[1]s
     output: %[12]s
@@ -428,6 +446,9 @@ func writeNightLines(w io.Writer, nights []nightSummary) {
 		noise := ""
 		if n.LabelNoise > 0 {
 			noise = fmt.Sprintf(" (%.0f%% of its labels flipped)", 100*n.LabelNoise)
+		}
+		if n.Shift != "" {
+			noise = " (shifted: " + n.Shift + ")"
 		}
 		switch {
 		case n.State != runStateWord(nsv1.RunState_RUN_STATE_SUCCEEDED) && n.Model == "":

@@ -15,12 +15,13 @@ import (
 )
 
 // TestDemoNightly runs the whole demo on tiny data: its nightly step
-// backfills 3 nights, prints their runs and a line per night (the noisy
-// night's model is not promoted), and leaves the schedule file and the
-// command that keeps the schedule running.
+// backfills 4 nights, prints their runs and a line per night (the noisy
+// night's model is not promoted, the shifted night stops at validate
+// naming its columns), and leaves the schedule file and the command that
+// keeps the schedule running.
 func TestDemoNightly(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a cluster and runs 3 pipeline runs")
+		t.Skip("starts a cluster and runs 4 pipeline runs")
 	}
 	dir := t.TempDir()
 	t0 := time.Now()
@@ -40,12 +41,24 @@ func TestDemoNightly(t *testing.T) {
 	if len(runs) != 3 {
 		t.Fatalf("the history names %d succeeded backfill runs, want 3:\n%s", len(runs), history)
 	}
+	if failed := regexp.MustCompile(`(?m)^churn-nightly@\S+\s+backfill\s+failed\s.*validate✗ train·`).FindAllString(history, -1); len(failed) != 1 {
+		t.Fatalf("the history names %d runs failed at validate, want 1:\n%s", len(failed), history)
+	}
 	nights := regexp.MustCompile(`(?m)^  (\d{4}-\d\d-\d\d)  (promoted|not promoted)\s+churn@v\d+.*: v\d+ (promoted to production|stays candidate)`).FindAllStringSubmatch(history, -1)
 	if len(nights) != 3 {
-		t.Fatalf("%d night lines, want 3:\n%s", len(nights), history)
+		t.Fatalf("%d trained night lines, want 3:\n%s", len(nights), history)
 	}
 	if nights[1][2] != "not promoted" || !strings.Contains(nights[1][0], "labels flipped") {
 		t.Errorf("the noisy night: %q", nights[1][0])
+	}
+	shifted := regexp.MustCompile(`(?m)^  \d{4}-\d\d-\d\d  failed\s+validate failed.*FAIL.*\(shifted: .*\)$`).FindString(history)
+	if shifted == "" {
+		t.Fatalf("no shifted night stopped at validate:\n%s", history)
+	}
+	for _, col := range sample.DefaultShift.Columns() {
+		if !strings.Contains(shifted, col+" ") {
+			t.Errorf("the shifted night's reason does not name %s: %q", col, shifted)
+		}
 	}
 	if n := strings.Count(history, " scored "); n != 3 {
 		t.Errorf("%d scored lines, want 3:\n%s", n, history)

@@ -15,9 +15,9 @@ import (
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/nightshift-ml/nightshift/"
 	allowed := map[string][]string{
-		"coordinator":         {"coordinator/alert", "shard", "shard/scoreout", "proto/nightshift/v1", "proto/jobspec", "proto/cron", "proto/gossip", "proto/rpc", "storage"},
+		"coordinator":         {"coordinator/alert", "shard", "shard/scoreout", "shard/profile", "shard/datagate", "proto/nightshift/v1", "proto/jobspec", "proto/cron", "proto/gossip", "proto/rpc", "storage"},
 		"coordinator/alert":   {"proto/nightshift/v1"},
-		"worker":              {"worker/", "shard", "shard/scoreout", "proto/nightshift/v1", "proto/jobspec", "proto/gossip", "proto/rpc", "storage"},
+		"worker":              {"worker/", "shard", "shard/scoreout", "shard/profile", "proto/nightshift/v1", "proto/jobspec", "proto/gossip", "proto/rpc", "storage"},
 		"worker/score":        {"worker/model", "shard", "shard/scoreout", "proto/jobspec", "storage"},
 		"worker/train":        {"worker/model", "shard", "proto/nightshift/v1", "proto/jobspec", "storage"},
 		"worker/model":        {"shard", "shard/sample", "storage"},
@@ -25,6 +25,8 @@ func TestImportDirection(t *testing.T) {
 		"shard":               {"storage"},
 		"shard/scoreout":      {"storage"},
 		"shard/sample":        {"storage"},
+		"shard/profile":       {"shard", "proto/nightshift/v1", "storage"},
+		"shard/datagate":      {"shard/profile", "proto/nightshift/v1", "proto/jobspec"},
 		"proto/jobspec":       {"proto/nightshift/v1", "proto/cron", "shard/scoreout", "storage"},
 		"proto/gossip":        {"proto/rpc"},
 		"proto/nightshift/v1": {},

@@ -48,8 +48,10 @@ func Normalize(js *pb.JobSpec) error {
 		shardSpec(c, orNew(&k.Shard))
 	case *pb.JobSpec_Noop:
 		noop(c, orNew(&k.Noop))
+	case *pb.JobSpec_Profile:
+		profileSpec(c, orNew(&k.Profile))
 	default:
-		c.bad("kind", "the spec names no job kind (score, shard, train or noop)")
+		c.bad("kind", "the spec names no job kind (score, shard, train, profile or noop)")
 	}
 	return c.errs.err()
 }

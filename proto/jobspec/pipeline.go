@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -115,6 +116,69 @@ func validateStep(c checker, v *pb.ValidateSpec) {
 			c.bad(index("required_columns", i), "column %q is listed twice", col)
 		}
 		seen[col] = true
+	}
+	seen = map[string]bool{}
+	for i, col := range v.IgnoreColumns {
+		col = strings.TrimSpace(col)
+		v.IgnoreColumns[i] = col
+		switch {
+		case col == "":
+			c.bad(index("ignore_columns", i), "empty column name")
+		case seen[col]:
+			c.bad(index("ignore_columns", i), "column %q is listed twice", col)
+		}
+		seen[col] = true
+	}
+	// The row ratios replace the inferred contract's; an explicit contract
+	// has its own (contract.min_rows_ratio, contract.max_rows_ratio).
+	lo, hi := v.MinRowsRatio, v.MaxRowsRatio
+	for _, r := range []struct {
+		field string
+		v     float64
+	}{{"min_rows_ratio", lo}, {"max_rows_ratio", hi}} {
+		switch {
+		case math.IsNaN(r.v) || math.IsInf(r.v, 0):
+			c.bad(r.field, "%v: want a finite number", r.v)
+			lo, hi = 0, 0
+		case r.v < 0:
+			c.bad(r.field, "must be ≥ 0 (0: the inferred contract's), got %g", r.v)
+			lo, hi = 0, 0
+		case r.v > 0 && v.Contract != nil:
+			c.bad(r.field, "an explicit contract has its own row bounds: set them there")
+			lo, hi = 0, 0
+		}
+	}
+	if lo > 0 || hi > 0 {
+		if lo == 0 {
+			lo = DefaultMinRowsRatio
+		}
+		if hi == 0 {
+			hi = DefaultMaxRowsRatio
+		}
+		if lo > hi {
+			c.bad("min_rows_ratio", "%g is above the maximum ratio (%g)", lo, hi)
+		}
+	}
+	// The reference is a registry reference or an artifact folder, as a
+	// score step's model; whether it exists (and has a profile) is told
+	// when the step runs.
+	switch v.Against = strings.TrimSpace(v.Against); {
+	case v.Against == "":
+	case IsModelRef(v.Against):
+		if _, err := ParseModelRef(v.Against); err != nil {
+			c.bad("against", "%v", err)
+		}
+	default:
+		v.Against = CanonicalURI(v.Against)
+		c.checkURI("against", v.Against)
+	}
+	// The contract's columns are checked against the reference when the
+	// step runs (ContractColumns); the drift policy takes its defaults now.
+	if v.Contract != nil {
+		checkContract(c.at("contract"), v.Contract)
+	}
+	if v.Drift != nil {
+		v.Drift = normalizeDrift(c.at("drift"), v.Drift)
 	}
 }
 

@@ -2,6 +2,7 @@ package jobspec
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +54,40 @@ func TestPipelineDefaultsAndCanonicalForm(t *testing.T) {
 	if err := Pipeline(again); err != nil || !proto.Equal(again, p) {
 		t.Fatalf("second normalisation changed the pipeline (%v): %v", err, again)
 	}
+	// The validate step's gates: the reference in its canonical form, the
+	// drift policy with its defaults, the contract as written.
+	p.Validate.Against = " file:///models/churn/job-1/ "
+	p.Validate.Contract = &pb.DataContract{Columns: []*pb.ColumnContract{{Name: "age", Required: true, MaxNullFraction: 0.1}}}
+	p.Validate.Drift = &pb.DriftPolicy{PsiFail: 0.5, Columns: []*pb.ColumnDrift{{Name: "age", Ignore: true}}}
+	p.Validate.FailOnWarn = true
+	p.Validate.IgnoreColumns = []string{" id "}
+	if err := Pipeline(p); err != nil {
+		t.Fatal(err)
+	}
+	want := &pb.ValidateSpec{MinRows: 1, RequiredColumns: []string{"id"}, Against: "file:///models/churn/job-1", FailOnWarn: true,
+		IgnoreColumns: []string{"id"},
+		Contract:      &pb.DataContract{Columns: []*pb.ColumnContract{{Name: "age", Required: true, MaxNullFraction: 0.1}}},
+		Drift: &pb.DriftPolicy{PsiWarn: DefaultPSIWarn, PsiFail: 0.5, JsWarn: DefaultJSWarn, JsFail: DefaultJSFail,
+			DriftedShareFail: DefaultDriftedShare, Columns: []*pb.ColumnDrift{{Name: "age", Ignore: true}}}}
+	if !proto.Equal(p.Validate, want) {
+		t.Errorf("validate gates\n got %v\nwant %v", p.Validate, want)
+	}
+	again = proto.Clone(p).(*pb.PipelineSpec)
+	if err := Pipeline(again); err != nil || !proto.Equal(again, p) {
+		t.Fatalf("second normalisation changed the gates (%v): %v", err, again.Validate)
+	}
+	q := nightlyPipeline()
+	q.Validate.MinRowsRatio, q.Validate.MaxRowsRatio = 0.25, 4
+	if err := Pipeline(q); err != nil || q.Validate.MinRowsRatio != 0.25 || q.Validate.MaxRowsRatio != 4 {
+		t.Errorf("row ratios: %v %v", err, q.Validate)
+	}
+	for _, ref := range []string{"churn", "churn@candidate", "churn@v3"} {
+		q := nightlyPipeline()
+		q.Validate.Against = ref
+		if err := Pipeline(q); err != nil || q.Validate.Against != ref {
+			t.Errorf("against %s: %v %q", ref, err, q.Validate.Against)
+		}
+	}
 	// Validate is implied by a dataset step only.
 	scoreOnly := &pb.PipelineSpec{Score: &pb.ScoreSpec{Model: "churn", Input: "file:///in", Output: "file:///out"}}
 	if err := Pipeline(scoreOnly); err != nil || scoreOnly.Validate != nil {
@@ -79,6 +114,31 @@ func TestPipelineErrorsNameTheField(t *testing.T) {
 			p.Validate = &pb.ValidateSpec{MinRows: -1, RequiredColumns: []string{"a", " ", "a"}}
 		},
 			[]string{"validate.min_rows: must be ≥ 1", "validate.required_columns[1]: empty column name", `validate.required_columns[2]: column "a" is listed twice`}},
+		{"validate gates", func(p *pb.PipelineSpec) {
+			p.Validate.Against = "Churn!"
+			p.Validate.Contract = &pb.DataContract{MinRowsRatio: 3, MaxRowsRatio: 2, Columns: []*pb.ColumnContract{
+				{Name: "amount", MaxNullFraction: 1.5}, {Name: "amount", Kind: pb.ColumnKind_COLUMN_KIND_NUMERIC, Allowed: []string{"x"}}}}
+			p.Validate.Drift = &pb.DriftPolicy{PsiFail: -1, JsWarn: 0.5, Columns: []*pb.ColumnDrift{{Name: "amount", Warn: 0.3}}}
+		},
+			[]string{`validate.against: model "Churn!"`,
+				"validate.contract.min_rows_ratio: 3 is above the maximum ratio (2)",
+				"validate.contract.columns[0].max_null_fraction: at most 1",
+				`validate.contract.columns[1].name: column "amount" is listed twice`,
+				"validate.contract.columns[1].allowed: allowed values need a categorical column",
+				"validate.drift.psi_fail: must be ≥ 0",
+				"validate.drift.js_warn: 0.5 is above the fail threshold (0.2)",
+				"validate.drift.columns[0].fail: must be > 0 when warn is set"}},
+		{"validate ignore and ratios", func(p *pb.PipelineSpec) {
+			p.Validate.IgnoreColumns = []string{" id ", "", "id"}
+			p.Validate.MinRowsRatio = 3 // above the default maximum, 2
+		}, []string{"validate.ignore_columns[1]: empty column name", `validate.ignore_columns[2]: column "id" is listed twice`,
+			"validate.min_rows_ratio: 3 is above the maximum ratio (2)"}},
+		{"validate ratios", func(p *pb.PipelineSpec) { p.Validate.MinRowsRatio, p.Validate.MaxRowsRatio = -1, math.NaN() },
+			[]string{"validate.min_rows_ratio: must be ≥ 0", "validate.max_rows_ratio: NaN: want a finite number"}},
+		{"validate ratios with a contract", func(p *pb.PipelineSpec) {
+			p.Validate.MaxRowsRatio, p.Validate.Contract = 3, &pb.DataContract{}
+		}, []string{"validate.max_rows_ratio: an explicit contract has its own row bounds"}},
+		{"validate against uri", func(p *pb.PipelineSpec) { p.Validate.Against = "ftp://models/churn" }, []string{"validate.against: "}},
 		{"ingest sources", func(p *pb.PipelineSpec) { p.Ingest.Sources = nil }, []string{"ingest.sources: required"}},
 		{"template parse", func(p *pb.PipelineSpec) { p.Ingest.Sources[0] = "file:///lake/{{ .Slot.Format }" },
 			[]string{`ingest.sources[0]: template: unexpected "}" in operand`}},
@@ -226,7 +286,8 @@ func TestValidateColumns(t *testing.T) {
 func FuzzPipeline(f *testing.F) {
 	for _, p := range []*pb.PipelineSpec{
 		nightlyPipeline(),
-		{Train: validTrain(), StepTries: 5},
+		{Train: validTrain(), StepTries: 5, Validate: &pb.ValidateSpec{Against: "churn@v2", FailOnWarn: true,
+			Contract: goodContract(), Drift: &pb.DriftPolicy{JsFail: 0.3, Columns: []*pb.ColumnDrift{{Name: "a", Warn: 1, Fail: 2}}}}},
 		{Score: &pb.ScoreSpec{Model: "m@v2", Input: "s3://b/{{ .Slot.Year }}", Output: "file:///o/{{ .Run }}"}, StepBackoffS: 60},
 	} {
 		b, _ := proto.Marshal(p)

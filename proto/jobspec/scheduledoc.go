@@ -52,10 +52,22 @@ type IngestDoc struct {
 	Options map[string]any `yaml:"options"`
 }
 
-// ValidateDoc is PipelineDoc.Validate.
+// ValidateDoc is PipelineDoc.Validate. Contract and Drift are the
+// documents of `nightshift validate --contract` and `--drift`, inline;
+// Against is the reference model (NAME, NAME@ALIAS, NAME@vN or an
+// artifact URI; "" = the train step's model in production). The row
+// ratios, left out, are the inferred contract's (DefaultMinRowsRatio,
+// DefaultMaxRowsRatio); written as 0 they are an error.
 type ValidateDoc struct {
-	MinRows         *int64   `yaml:"min_rows"`
-	RequiredColumns []string `yaml:"required_columns"`
+	MinRows         *int64       `yaml:"min_rows"`
+	RequiredColumns []string     `yaml:"required_columns"`
+	Contract        *ContractDoc `yaml:"contract"`
+	Drift           *DriftDoc    `yaml:"drift"`
+	Against         string       `yaml:"against"`
+	FailOnWarn      bool         `yaml:"fail_on_warn"`
+	IgnoreColumns   []string     `yaml:"ignore_columns"`
+	MinRowsRatio    *float64     `yaml:"min_rows_ratio"`
+	MaxRowsRatio    *float64     `yaml:"max_rows_ratio"`
 }
 
 // ScoreDoc is PipelineDoc.Score.
@@ -96,6 +108,7 @@ func (d *ScheduleDoc) Spec() (*pb.ScheduleSpec, error) {
 		if p, ok := specToDocPath[e.Path]; ok {
 			e.Path = p
 		}
+		e.Path = gateDocPath("pipeline.validate.", e.Path)
 		*c.errs = append(*c.errs, e)
 	}
 	return sp, c.errs.err()
@@ -115,7 +128,27 @@ func (d *PipelineDoc) spec(c checker) *pb.PipelineSpec {
 		}
 	}
 	if v := d.Validate; v != nil {
-		p.Validate = &pb.ValidateSpec{RequiredColumns: v.RequiredColumns}
+		p.Validate = &pb.ValidateSpec{RequiredColumns: v.RequiredColumns, Against: v.Against, FailOnWarn: v.FailOnWarn,
+			IgnoreColumns: v.IgnoreColumns}
+		for _, r := range []struct {
+			field string
+			doc   *float64
+			spec  *float64
+			def   float64
+		}{{"min_rows_ratio", v.MinRowsRatio, &p.Validate.MinRowsRatio, DefaultMinRowsRatio},
+			{"max_rows_ratio", v.MaxRowsRatio, &p.Validate.MaxRowsRatio, DefaultMaxRowsRatio}} {
+			if r.doc != nil && *r.doc == 0 {
+				c.bad("validate."+r.field, "must be > 0 (leave it out for the default %g)", r.def)
+			} else if r.doc != nil {
+				*r.spec = *r.doc
+			}
+		}
+		if v.Contract != nil {
+			p.Validate.Contract = v.Contract.contract(c.at("validate.contract"))
+		}
+		if v.Drift != nil {
+			p.Validate.Drift = v.Drift.policy(c.at("validate.drift"))
+		}
 		if v.MinRows != nil && *v.MinRows == 0 {
 			c.bad("validate.min_rows", "must be ≥ 1")
 		} else if v.MinRows != nil {

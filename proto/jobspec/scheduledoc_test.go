@@ -25,7 +25,19 @@ pipeline:
     sources: ['file:///lake/events/{{ .Slot.Format "2006-01-02" }}/']
     output: 'file:///ds/events-{{ .Slot.Format "2006-01-02" }}'
     options: {label: label, rows_per_shard: 25000}
-  validate: {min_rows: 100, required_columns: [id]}
+  validate:
+    min_rows: 100
+    required_columns: [id]
+    against: churn@v3
+    fail_on_warn: true
+    ignore_columns: [id]
+    contract:
+      rows: {min_ratio: 0.5}
+      columns:
+        - {name: age, type: numeric, required: true, max_null_fraction: 0.05, min: 0, max: 130}
+    drift:
+      psi: {warn: 0.2}
+      columns: [{name: age, warn: 0.3, fail: 0.6}]
   train:
     model_name: churn
     output: file:///models
@@ -66,7 +78,12 @@ func TestScheduleDocSpec(t *testing.T) {
 	if p.Ingest.Sources[0] != `file:///lake/events/{{ .Slot.Format "2006-01-02" }}` || string(p.Ingest.OptionsJson) != `{"label":"label","rows_per_shard":25000}` {
 		t.Errorf("ingest: %v", p.Ingest)
 	}
-	if !proto.Equal(p.Validate, &pb.ValidateSpec{MinRows: 100, RequiredColumns: []string{"id"}}) {
+	wantValidate := &pb.ValidateSpec{MinRows: 100, RequiredColumns: []string{"id"}, Against: "churn@v3", FailOnWarn: true, IgnoreColumns: []string{"id"},
+		Contract: &pb.DataContract{MinRowsRatio: 0.5, Columns: []*pb.ColumnContract{{Name: "age", Kind: pb.ColumnKind_COLUMN_KIND_NUMERIC,
+			Required: true, MaxNullFraction: 0.05, HasMin: true, HasMax: true, Max: 130}}},
+		Drift: &pb.DriftPolicy{PsiWarn: 0.2, PsiFail: DefaultPSIFail, JsWarn: DefaultJSWarn, JsFail: DefaultJSFail,
+			DriftedShareFail: DefaultDriftedShare, Columns: []*pb.ColumnDrift{{Name: "age", Warn: 0.3, Fail: 0.6}}}}
+	if !proto.Equal(p.Validate, wantValidate) {
 		t.Errorf("validate: %v", p.Validate)
 	}
 	// The train step takes a job file's defaults (seed, holdout); its dataset is wired.
@@ -102,6 +119,18 @@ func TestScheduleDocErrorsNameTheYAMLPath(t *testing.T) {
 		{"step_backoff: 1m", "step_backoff: 25h", []string{`pipeline.step_backoff: "25h": at most 24h0m0s`}},
 		{"step_tries: 4", "step_tries: 0", []string{"pipeline.step_tries: must be ≥ 1"}},
 		{"min_rows: 100", "min_rows: 0", []string{"pipeline.validate.min_rows: must be ≥ 1"}},
+		// The data gates are told at their document paths.
+		{"type: numeric, required", "type: date, required", []string{`pipeline.validate.contract.columns[0].type: "date": want numeric, categorical or other`}},
+		{"rows: {min_ratio: 0.5}", "rows: {min_ratio: 3, max_ratio: 2}", []string{"pipeline.validate.contract.rows.min_ratio: 3 is above the maximum ratio (2)"}},
+		{"max: 130}", "max: 130, allowed: [x]}", []string{"pipeline.validate.contract.columns[0].allowed: allowed values need a categorical column"}},
+		{"psi: {warn: 0.2}", "psi: {warn: 0.3, fail: 0.25}", []string{"pipeline.validate.drift.psi.warn: 0.3 is above the fail threshold (0.25)"}},
+		{"psi: {warn: 0.2}", "psi: {warn: 0}\n      js: {fail: 2}", []string{"pipeline.validate.drift.psi.warn: must be > 0 (leave it out for the default 0.1)",
+			"pipeline.validate.drift.js.fail: at most 1, got 2"}},
+		{"{name: age, warn: 0.3, fail: 0.6}", "{name: age, warn: 0.3}", []string{"pipeline.validate.drift.columns[0].fail: must be > 0 when warn is set"}},
+		{"ignore_columns: [id]", "ignore_columns: [id, id]", []string{`pipeline.validate.ignore_columns[1]: column "id" is listed twice`}},
+		{"ignore_columns: [id]", "max_rows_ratio: 0", []string{"pipeline.validate.max_rows_ratio: must be > 0 (leave it out for the default 2)"}},
+		{"ignore_columns: [id]", "min_rows_ratio: 0.5", []string{"pipeline.validate.min_rows_ratio: an explicit contract has its own row bounds"}},
+		{"against: churn@v3", "against: churn@latest", []string{`pipeline.validate.against: model churn: "latest" is neither`}},
 		{"rows_per_shard: 25000", "rows_per_shard: .inf", []string{"pipeline.ingest.options: json: unsupported value"}},
 		{"epochs: 2", "epochs: 0", []string{"pipeline.train.epochs: must be ≥ 1"}},
 		{"epochs: 2", "epochs: 2\n    pool: gpu\n    name: x\n    max_attempts: 3",

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/nightshift-ml/nightshift/storage"
 )
@@ -46,7 +43,7 @@ func Clean(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 // be: the job is over. It may run any number of times.
 func Discard(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 	tmp := folder(dir, TemporaryDir)
-	n, err := deleteAll(ctx, b, tmp, func(key string) bool { return strings.HasSuffix(key, QuarantineSuffix) })
+	n, err := storage.DeleteAll(ctx, b, tmp, func(key string) bool { return strings.HasSuffix(key, QuarantineSuffix) })
 	m, serr := b.RemoveIncomplete(ctx, folder(dir), 0)
 	return n + m, errors.Join(err, serr)
 }
@@ -55,52 +52,7 @@ func Discard(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 // dir's _temporary/, whatever its age.
 func removeTemporary(ctx context.Context, b storage.Bucket, dir string) (int, error) {
 	tmp := folder(dir, TemporaryDir)
-	n, err := deleteAll(ctx, b, tmp, nil)
+	n, err := storage.DeleteAll(ctx, b, tmp, nil)
 	m, ierr := b.RemoveIncomplete(ctx, tmp, 0)
 	return n + m, errors.Join(err, ierr)
-}
-
-// deleteAll deletes every object under prefix but those keep reports
-// (nil keeps none) and returns how many it deleted.
-func deleteAll(ctx context.Context, b storage.Bucket, prefix string, keep func(key string) bool) (int, error) {
-	var keys []string
-	var listErr error
-	for info, err := range b.List(ctx, prefix) {
-		if err != nil {
-			listErr = err
-			break
-		}
-		if keep == nil || !keep(info.Key) {
-			keys = append(keys, info.Key)
-		}
-	}
-	var (
-		mu     sync.Mutex
-		n      int
-		failed int
-		first  error
-	)
-	var g errgroup.Group
-	g.SetLimit(parallelism)
-	for _, k := range keys {
-		g.Go(func() error {
-			err := b.Delete(ctx, k)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed++
-				if first == nil {
-					first = err
-				}
-				return nil
-			}
-			n++
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if first != nil {
-		first = fmt.Errorf("%d of %d deletes failed, the first: %w", failed, len(keys), first)
-	}
-	return n, errors.Join(listErr, first)
 }

@@ -106,6 +106,9 @@ type Lineage struct {
 	Seed               uint64          `json:"seed,omitempty"`
 	CodeVersion        string          `json:"code_version,omitempty"`
 	Membership         json.RawMessage `json:"membership,omitempty"`
+	// Profile names the training data's profile object in the artifact
+	// folder (shard/profile), the reference of the data gates.
+	Profile string `json:"profile,omitempty"`
 }
 
 // WeightsRef names the weights object and pins its content.
@@ -294,10 +297,19 @@ func (f *Feature) validate(field string) error {
 	return nil
 }
 
+// plainName reports whether name is one object inside the artifact
+// folder: no path separators, not "." or "..".
+func plainName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, "/\\\x00") && name != "." && name != ".."
+}
+
 func (s *Spec) validateWeights() error {
 	w := s.Weights
-	if w.File == "" || strings.ContainsAny(w.File, "/\\\x00") || w.File == "." || w.File == ".." || w.File == SpecFile {
+	if !plainName(w.File) || w.File == SpecFile {
 		return specError("weights.file", "%q is not a plain object name (like %q)", w.File, WeightsFile)
+	}
+	if l := s.Lineage; l != nil && l.Profile != "" && (!plainName(l.Profile) || l.Profile == SpecFile || l.Profile == w.File) {
+		return specError("lineage.profile", "%q is not a plain object name of its own (like \"profile.json\")", l.Profile)
 	}
 	want, err := s.weightCount()
 	if err != nil {

@@ -68,6 +68,8 @@ func TestParseSpecErrors(t *testing.T) {
 		{"count", `"count": 29`, `"count": 30`, "weights.count: 30, but the architecture needs 29"},
 		{"weights file", `"file": "weights.bin"`, `"file": "../w.bin"`, "weights.file"},
 		{"type", `"seed": 7`, `"seed": "7"`, "lineage.seed"},
+		{"profile path", `"seed": 7`, `"seed": 7, "profile": "../profile.json"`, "lineage.profile"},
+		{"profile is the weights", `"seed": 7`, `"seed": 7, "profile": "weights.bin"`, "lineage.profile"},
 		{"trailing", `"crc32c": 12345}
 }`, `"crc32c": 12345}
 } {}`, "trailing data"},

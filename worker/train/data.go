@@ -96,6 +96,19 @@ func (d *Data) readShard(ctx context.Context, i int) error {
 	return nil
 }
 
+// ShardRecords returns the record batches grouped by shard, in shard
+// order: what a per-shard statistics pass reads.
+func (d *Data) ShardRecords() [][]arrow.Record {
+	out := make([][]arrow.Record, d.ds.NumShards())
+	for i, rec := range d.Records {
+		out[d.recShard[i]] = append(out[d.recShard[i]], rec)
+	}
+	return out
+}
+
+// Schema is the dataset's schema.
+func (d *Data) Schema() *arrow.Schema { return d.ds.Schema }
+
 // Release drops the record batches.
 func (d *Data) Release() {
 	for _, r := range d.Records {

@@ -455,8 +455,30 @@ type ValidateSpec struct {
 	// Columns that must be present; the train step's label and features are
 	// always required.
 	RequiredColumns []string `protobuf:"bytes,2,rep,name=required_columns,json=requiredColumns,proto3" json:"required_columns,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The data contract; nil = inferred from the reference's training
+	// profile.
+	Contract *DataContract `protobuf:"bytes,3,opt,name=contract,proto3" json:"contract,omitempty"`
+	// Drift thresholds; nil = the defaults.
+	Drift *DriftPolicy `protobuf:"bytes,4,opt,name=drift,proto3" json:"drift,omitempty"`
+	// The reference model whose training profile the dataset is compared
+	// with; "" = the train step's model_name@production. With no such model
+	// yet (the first night) only min_rows, required_columns and an explicit
+	// contract's rules that need no reference are checked.
+	Against string `protobuf:"bytes,5,opt,name=against,proto3" json:"against,omitempty"`
+	// Fail the step on warnings too.
+	FailOnWarn bool `protobuf:"varint,6,opt,name=fail_on_warn,json=failOnWarn,proto3" json:"fail_on_warn,omitempty"`
+	// Columns left out of the range, category and drift checks (still
+	// required when the reference has them): identifiers, timestamps and the
+	// like, whose values are new every night by design.
+	IgnoreColumns []string `protobuf:"bytes,7,rep,name=ignore_columns,json=ignoreColumns,proto3" json:"ignore_columns,omitempty"`
+	// Bounds of the row count relative to the reference's, replacing the
+	// inferred contract's (0 = its default, 0.5 and 2): for a reference
+	// trained on more or fewer rows than a night holds. An explicit
+	// contract keeps its own.
+	MinRowsRatio  float64 `protobuf:"fixed64,8,opt,name=min_rows_ratio,json=minRowsRatio,proto3" json:"min_rows_ratio,omitempty"`
+	MaxRowsRatio  float64 `protobuf:"fixed64,9,opt,name=max_rows_ratio,json=maxRowsRatio,proto3" json:"max_rows_ratio,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ValidateSpec) Reset() {
@@ -501,6 +523,55 @@ func (x *ValidateSpec) GetRequiredColumns() []string {
 		return x.RequiredColumns
 	}
 	return nil
+}
+
+func (x *ValidateSpec) GetContract() *DataContract {
+	if x != nil {
+		return x.Contract
+	}
+	return nil
+}
+
+func (x *ValidateSpec) GetDrift() *DriftPolicy {
+	if x != nil {
+		return x.Drift
+	}
+	return nil
+}
+
+func (x *ValidateSpec) GetAgainst() string {
+	if x != nil {
+		return x.Against
+	}
+	return ""
+}
+
+func (x *ValidateSpec) GetFailOnWarn() bool {
+	if x != nil {
+		return x.FailOnWarn
+	}
+	return false
+}
+
+func (x *ValidateSpec) GetIgnoreColumns() []string {
+	if x != nil {
+		return x.IgnoreColumns
+	}
+	return nil
+}
+
+func (x *ValidateSpec) GetMinRowsRatio() float64 {
+	if x != nil {
+		return x.MinRowsRatio
+	}
+	return 0
+}
+
+func (x *ValidateSpec) GetMaxRowsRatio() float64 {
+	if x != nil {
+		return x.MaxRowsRatio
+	}
+	return 0
 }
 
 // Schedule is the replicated record of a schedule.
@@ -651,7 +722,9 @@ type StepRun struct {
 	// The run whose result was reused.
 	ReusedFrom string `protobuf:"bytes,11,opt,name=reused_from,json=reusedFrom,proto3" json:"reused_from,omitempty"`
 	// Free text: validate's findings, promote's decision.
-	Detail        string `protobuf:"bytes,12,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,12,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The validate step's contract and drift report.
+	Validation    *ValidationReport `protobuf:"bytes,13,opt,name=validation,proto3" json:"validation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -768,6 +841,13 @@ func (x *StepRun) GetDetail() string {
 		return x.Detail
 	}
 	return ""
+}
+
+func (x *StepRun) GetValidation() *ValidationReport {
+	if x != nil {
+		return x.Validation
+	}
+	return nil
 }
 
 // PipelineRun is the replicated record of one slot: a run, or why the slot
@@ -1542,8 +1622,10 @@ type RunStep struct {
 	Promoted           bool   `protobuf:"varint,17,opt,name=promoted,proto3" json:"promoted,omitempty"`
 	PromotionReason    string `protobuf:"bytes,18,opt,name=promotion_reason,json=promotionReason,proto3" json:"promotion_reason,omitempty"`
 	OutputUri          string `protobuf:"bytes,19,opt,name=output_uri,json=outputUri,proto3" json:"output_uri,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The validate step's report (kept on the step, passed or failed).
+	Validation    *ValidationReport `protobuf:"bytes,20,opt,name=validation,proto3" json:"validation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunStep) Reset() {
@@ -1707,6 +1789,13 @@ func (x *RunStep) GetOutputUri() string {
 		return x.OutputUri
 	}
 	return ""
+}
+
+func (x *RunStep) GetValidation() *ValidationReport {
+	if x != nil {
+		return x.Validation
+	}
+	return nil
 }
 
 // ResumeRun restarts a failed or cancelled run from its first step that
@@ -3352,7 +3441,7 @@ var File_nightshift_v1_schedule_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\n" +
-	"\x1cnightshift/v1/schedule.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xe5\x01\n" +
+	"\x1cnightshift/v1/schedule.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/gates.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xe5\x01\n" +
 	"\fScheduleSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04cron\x18\x02 \x01(\tR\x04cron\x12\x1b\n" +
@@ -3374,10 +3463,18 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\fmax_attempts\x18\x06 \x01(\x05R\vmaxAttempts\x12\x1d\n" +
 	"\n" +
 	"step_tries\x18\a \x01(\x05R\tstepTries\x12$\n" +
-	"\x0estep_backoff_s\x18\b \x01(\x03R\fstepBackoffS\"T\n" +
+	"\x0estep_backoff_s\x18\b \x01(\x03R\fstepBackoffS\"\xee\x02\n" +
 	"\fValidateSpec\x12\x19\n" +
 	"\bmin_rows\x18\x01 \x01(\x03R\aminRows\x12)\n" +
-	"\x10required_columns\x18\x02 \x03(\tR\x0frequiredColumns\"\x89\x03\n" +
+	"\x10required_columns\x18\x02 \x03(\tR\x0frequiredColumns\x127\n" +
+	"\bcontract\x18\x03 \x01(\v2\x1b.nightshift.v1.DataContractR\bcontract\x120\n" +
+	"\x05drift\x18\x04 \x01(\v2\x1a.nightshift.v1.DriftPolicyR\x05drift\x12\x18\n" +
+	"\aagainst\x18\x05 \x01(\tR\aagainst\x12 \n" +
+	"\ffail_on_warn\x18\x06 \x01(\bR\n" +
+	"failOnWarn\x12%\n" +
+	"\x0eignore_columns\x18\a \x03(\tR\rignoreColumns\x12$\n" +
+	"\x0emin_rows_ratio\x18\b \x01(\x01R\fminRowsRatio\x12$\n" +
+	"\x0emax_rows_ratio\x18\t \x01(\x01R\fmaxRowsRatio\"\x89\x03\n" +
 	"\bSchedule\x12/\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1b.nightshift.v1.ScheduleSpecR\x04spec\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12!\n" +
@@ -3389,7 +3486,7 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x06events\x18\b \x03(\v2\x17.nightshift.v1.JobEventR\x06events\x12\x18\n" +
 	"\aversion\x18\t \x01(\x04R\aversion\x12!\n" +
 	"\fcreate_index\x18\n" +
-	" \x01(\x04R\vcreateIndex\"\xf3\x02\n" +
+	" \x01(\x04R\vcreateIndex\"\xb4\x03\n" +
 	"\aStepRun\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x18.nightshift.v1.StepStateR\x05state\x12\x15\n" +
@@ -3404,7 +3501,10 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	" \x01(\tR\binputKey\x12\x1f\n" +
 	"\vreused_from\x18\v \x01(\tR\n" +
 	"reusedFrom\x12\x16\n" +
-	"\x06detail\x18\f \x01(\tR\x06detail\"\xe8\x05\n" +
+	"\x06detail\x18\f \x01(\tR\x06detail\x12?\n" +
+	"\n" +
+	"validation\x18\r \x01(\v2\x1f.nightshift.v1.ValidationReportR\n" +
+	"validation\"\xe8\x05\n" +
 	"\vPipelineRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bschedule\x18\x02 \x01(\tR\bschedule\x12 \n" +
@@ -3476,7 +3576,7 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x05owner\x18\x05 \x01(\tR\x05owner\x127\n" +
 	"\bpipeline\x18\x06 \x01(\v2\x1b.nightshift.v1.PipelineSpecR\bpipeline\x12\x15\n" +
 	"\x06run_id\x18\a \x01(\tR\x05runId\x12\x1b\n" +
-	"\ttime_zone\x18\b \x01(\tR\btimeZone\"\xee\x04\n" +
+	"\ttime_zone\x18\b \x01(\tR\btimeZone\"\xaf\x05\n" +
 	"\aRunStep\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\tR\x04step\x12,\n" +
@@ -3501,7 +3601,10 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\bpromoted\x18\x11 \x01(\bR\bpromoted\x12)\n" +
 	"\x10promotion_reason\x18\x12 \x01(\tR\x0fpromotionReason\x12\x1d\n" +
 	"\n" +
-	"output_uri\x18\x13 \x01(\tR\toutputUri\"\"\n" +
+	"output_uri\x18\x13 \x01(\tR\toutputUri\x12?\n" +
+	"\n" +
+	"validation\x18\x14 \x01(\v2\x1f.nightshift.v1.ValidationReportR\n" +
+	"validation\"\"\n" +
 	"\tResumeRun\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\":\n" +
 	"\tCancelRun\x12\x15\n" +
@@ -3713,7 +3816,10 @@ var file_nightshift_v1_schedule_proto_goTypes = []any{
 	(*ShardSpec)(nil),              // 46: nightshift.v1.ShardSpec
 	(*TrainSpec)(nil),              // 47: nightshift.v1.TrainSpec
 	(*ScoreSpec)(nil),              // 48: nightshift.v1.ScoreSpec
-	(*JobEvent)(nil),               // 49: nightshift.v1.JobEvent
+	(*DataContract)(nil),           // 49: nightshift.v1.DataContract
+	(*DriftPolicy)(nil),            // 50: nightshift.v1.DriftPolicy
+	(*JobEvent)(nil),               // 51: nightshift.v1.JobEvent
+	(*ValidationReport)(nil),       // 52: nightshift.v1.ValidationReport
 }
 var file_nightshift_v1_schedule_proto_depIdxs = []int32{
 	3,  // 0: nightshift.v1.ScheduleSpec.policy:type_name -> nightshift.v1.SchedulePolicy
@@ -3722,61 +3828,65 @@ var file_nightshift_v1_schedule_proto_depIdxs = []int32{
 	5,  // 3: nightshift.v1.PipelineSpec.validate:type_name -> nightshift.v1.ValidateSpec
 	47, // 4: nightshift.v1.PipelineSpec.train:type_name -> nightshift.v1.TrainSpec
 	48, // 5: nightshift.v1.PipelineSpec.score:type_name -> nightshift.v1.ScoreSpec
-	2,  // 6: nightshift.v1.Schedule.spec:type_name -> nightshift.v1.ScheduleSpec
-	49, // 7: nightshift.v1.Schedule.events:type_name -> nightshift.v1.JobEvent
-	1,  // 8: nightshift.v1.StepRun.state:type_name -> nightshift.v1.StepState
-	0,  // 9: nightshift.v1.PipelineRun.state:type_name -> nightshift.v1.RunState
-	4,  // 10: nightshift.v1.PipelineRun.pipeline:type_name -> nightshift.v1.PipelineSpec
-	7,  // 11: nightshift.v1.PipelineRun.steps:type_name -> nightshift.v1.StepRun
-	2,  // 12: nightshift.v1.PutSchedule.spec:type_name -> nightshift.v1.ScheduleSpec
-	4,  // 13: nightshift.v1.StartRuns.pipeline:type_name -> nightshift.v1.PipelineSpec
-	1,  // 14: nightshift.v1.RunStep.from:type_name -> nightshift.v1.StepState
-	1,  // 15: nightshift.v1.RunStep.to:type_name -> nightshift.v1.StepState
-	2,  // 16: nightshift.v1.PutScheduleRequest.spec:type_name -> nightshift.v1.ScheduleSpec
-	6,  // 17: nightshift.v1.PutScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
-	6,  // 18: nightshift.v1.GetScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
-	6,  // 19: nightshift.v1.ListSchedulesResponse.schedules:type_name -> nightshift.v1.Schedule
-	6,  // 20: nightshift.v1.PauseScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
-	8,  // 21: nightshift.v1.RunScheduleResponse.run:type_name -> nightshift.v1.PipelineRun
-	33, // 22: nightshift.v1.BackfillResponse.slots:type_name -> nightshift.v1.BackfillSlot
-	0,  // 23: nightshift.v1.ListRunsRequest.states:type_name -> nightshift.v1.RunState
-	8,  // 24: nightshift.v1.ListRunsResponse.runs:type_name -> nightshift.v1.PipelineRun
-	8,  // 25: nightshift.v1.GetRunResponse.run:type_name -> nightshift.v1.PipelineRun
-	8,  // 26: nightshift.v1.ResumeRunResponse.run:type_name -> nightshift.v1.PipelineRun
-	8,  // 27: nightshift.v1.CancelRunResponse.run:type_name -> nightshift.v1.PipelineRun
-	4,  // 28: nightshift.v1.StartPipelineRequest.pipeline:type_name -> nightshift.v1.PipelineSpec
-	8,  // 29: nightshift.v1.StartPipelineResponse.run:type_name -> nightshift.v1.PipelineRun
-	19, // 30: nightshift.v1.ScheduleService.PutSchedule:input_type -> nightshift.v1.PutScheduleRequest
-	21, // 31: nightshift.v1.ScheduleService.GetSchedule:input_type -> nightshift.v1.GetScheduleRequest
-	23, // 32: nightshift.v1.ScheduleService.ListSchedules:input_type -> nightshift.v1.ListSchedulesRequest
-	25, // 33: nightshift.v1.ScheduleService.DeleteSchedule:input_type -> nightshift.v1.DeleteScheduleRequest
-	27, // 34: nightshift.v1.ScheduleService.PauseSchedule:input_type -> nightshift.v1.PauseScheduleRequest
-	29, // 35: nightshift.v1.ScheduleService.RunSchedule:input_type -> nightshift.v1.RunScheduleRequest
-	31, // 36: nightshift.v1.ScheduleService.Backfill:input_type -> nightshift.v1.BackfillRequest
-	34, // 37: nightshift.v1.ScheduleService.NextSlots:input_type -> nightshift.v1.NextSlotsRequest
-	36, // 38: nightshift.v1.ScheduleService.ListRuns:input_type -> nightshift.v1.ListRunsRequest
-	38, // 39: nightshift.v1.ScheduleService.GetRun:input_type -> nightshift.v1.GetRunRequest
-	40, // 40: nightshift.v1.ScheduleService.ResumeRun:input_type -> nightshift.v1.ResumeRunRequest
-	42, // 41: nightshift.v1.ScheduleService.CancelRun:input_type -> nightshift.v1.CancelRunRequest
-	44, // 42: nightshift.v1.ScheduleService.StartPipeline:input_type -> nightshift.v1.StartPipelineRequest
-	20, // 43: nightshift.v1.ScheduleService.PutSchedule:output_type -> nightshift.v1.PutScheduleResponse
-	22, // 44: nightshift.v1.ScheduleService.GetSchedule:output_type -> nightshift.v1.GetScheduleResponse
-	24, // 45: nightshift.v1.ScheduleService.ListSchedules:output_type -> nightshift.v1.ListSchedulesResponse
-	26, // 46: nightshift.v1.ScheduleService.DeleteSchedule:output_type -> nightshift.v1.DeleteScheduleResponse
-	28, // 47: nightshift.v1.ScheduleService.PauseSchedule:output_type -> nightshift.v1.PauseScheduleResponse
-	30, // 48: nightshift.v1.ScheduleService.RunSchedule:output_type -> nightshift.v1.RunScheduleResponse
-	32, // 49: nightshift.v1.ScheduleService.Backfill:output_type -> nightshift.v1.BackfillResponse
-	35, // 50: nightshift.v1.ScheduleService.NextSlots:output_type -> nightshift.v1.NextSlotsResponse
-	37, // 51: nightshift.v1.ScheduleService.ListRuns:output_type -> nightshift.v1.ListRunsResponse
-	39, // 52: nightshift.v1.ScheduleService.GetRun:output_type -> nightshift.v1.GetRunResponse
-	41, // 53: nightshift.v1.ScheduleService.ResumeRun:output_type -> nightshift.v1.ResumeRunResponse
-	43, // 54: nightshift.v1.ScheduleService.CancelRun:output_type -> nightshift.v1.CancelRunResponse
-	45, // 55: nightshift.v1.ScheduleService.StartPipeline:output_type -> nightshift.v1.StartPipelineResponse
-	43, // [43:56] is the sub-list for method output_type
-	30, // [30:43] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	49, // 6: nightshift.v1.ValidateSpec.contract:type_name -> nightshift.v1.DataContract
+	50, // 7: nightshift.v1.ValidateSpec.drift:type_name -> nightshift.v1.DriftPolicy
+	2,  // 8: nightshift.v1.Schedule.spec:type_name -> nightshift.v1.ScheduleSpec
+	51, // 9: nightshift.v1.Schedule.events:type_name -> nightshift.v1.JobEvent
+	1,  // 10: nightshift.v1.StepRun.state:type_name -> nightshift.v1.StepState
+	52, // 11: nightshift.v1.StepRun.validation:type_name -> nightshift.v1.ValidationReport
+	0,  // 12: nightshift.v1.PipelineRun.state:type_name -> nightshift.v1.RunState
+	4,  // 13: nightshift.v1.PipelineRun.pipeline:type_name -> nightshift.v1.PipelineSpec
+	7,  // 14: nightshift.v1.PipelineRun.steps:type_name -> nightshift.v1.StepRun
+	2,  // 15: nightshift.v1.PutSchedule.spec:type_name -> nightshift.v1.ScheduleSpec
+	4,  // 16: nightshift.v1.StartRuns.pipeline:type_name -> nightshift.v1.PipelineSpec
+	1,  // 17: nightshift.v1.RunStep.from:type_name -> nightshift.v1.StepState
+	1,  // 18: nightshift.v1.RunStep.to:type_name -> nightshift.v1.StepState
+	52, // 19: nightshift.v1.RunStep.validation:type_name -> nightshift.v1.ValidationReport
+	2,  // 20: nightshift.v1.PutScheduleRequest.spec:type_name -> nightshift.v1.ScheduleSpec
+	6,  // 21: nightshift.v1.PutScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
+	6,  // 22: nightshift.v1.GetScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
+	6,  // 23: nightshift.v1.ListSchedulesResponse.schedules:type_name -> nightshift.v1.Schedule
+	6,  // 24: nightshift.v1.PauseScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
+	8,  // 25: nightshift.v1.RunScheduleResponse.run:type_name -> nightshift.v1.PipelineRun
+	33, // 26: nightshift.v1.BackfillResponse.slots:type_name -> nightshift.v1.BackfillSlot
+	0,  // 27: nightshift.v1.ListRunsRequest.states:type_name -> nightshift.v1.RunState
+	8,  // 28: nightshift.v1.ListRunsResponse.runs:type_name -> nightshift.v1.PipelineRun
+	8,  // 29: nightshift.v1.GetRunResponse.run:type_name -> nightshift.v1.PipelineRun
+	8,  // 30: nightshift.v1.ResumeRunResponse.run:type_name -> nightshift.v1.PipelineRun
+	8,  // 31: nightshift.v1.CancelRunResponse.run:type_name -> nightshift.v1.PipelineRun
+	4,  // 32: nightshift.v1.StartPipelineRequest.pipeline:type_name -> nightshift.v1.PipelineSpec
+	8,  // 33: nightshift.v1.StartPipelineResponse.run:type_name -> nightshift.v1.PipelineRun
+	19, // 34: nightshift.v1.ScheduleService.PutSchedule:input_type -> nightshift.v1.PutScheduleRequest
+	21, // 35: nightshift.v1.ScheduleService.GetSchedule:input_type -> nightshift.v1.GetScheduleRequest
+	23, // 36: nightshift.v1.ScheduleService.ListSchedules:input_type -> nightshift.v1.ListSchedulesRequest
+	25, // 37: nightshift.v1.ScheduleService.DeleteSchedule:input_type -> nightshift.v1.DeleteScheduleRequest
+	27, // 38: nightshift.v1.ScheduleService.PauseSchedule:input_type -> nightshift.v1.PauseScheduleRequest
+	29, // 39: nightshift.v1.ScheduleService.RunSchedule:input_type -> nightshift.v1.RunScheduleRequest
+	31, // 40: nightshift.v1.ScheduleService.Backfill:input_type -> nightshift.v1.BackfillRequest
+	34, // 41: nightshift.v1.ScheduleService.NextSlots:input_type -> nightshift.v1.NextSlotsRequest
+	36, // 42: nightshift.v1.ScheduleService.ListRuns:input_type -> nightshift.v1.ListRunsRequest
+	38, // 43: nightshift.v1.ScheduleService.GetRun:input_type -> nightshift.v1.GetRunRequest
+	40, // 44: nightshift.v1.ScheduleService.ResumeRun:input_type -> nightshift.v1.ResumeRunRequest
+	42, // 45: nightshift.v1.ScheduleService.CancelRun:input_type -> nightshift.v1.CancelRunRequest
+	44, // 46: nightshift.v1.ScheduleService.StartPipeline:input_type -> nightshift.v1.StartPipelineRequest
+	20, // 47: nightshift.v1.ScheduleService.PutSchedule:output_type -> nightshift.v1.PutScheduleResponse
+	22, // 48: nightshift.v1.ScheduleService.GetSchedule:output_type -> nightshift.v1.GetScheduleResponse
+	24, // 49: nightshift.v1.ScheduleService.ListSchedules:output_type -> nightshift.v1.ListSchedulesResponse
+	26, // 50: nightshift.v1.ScheduleService.DeleteSchedule:output_type -> nightshift.v1.DeleteScheduleResponse
+	28, // 51: nightshift.v1.ScheduleService.PauseSchedule:output_type -> nightshift.v1.PauseScheduleResponse
+	30, // 52: nightshift.v1.ScheduleService.RunSchedule:output_type -> nightshift.v1.RunScheduleResponse
+	32, // 53: nightshift.v1.ScheduleService.Backfill:output_type -> nightshift.v1.BackfillResponse
+	35, // 54: nightshift.v1.ScheduleService.NextSlots:output_type -> nightshift.v1.NextSlotsResponse
+	37, // 55: nightshift.v1.ScheduleService.ListRuns:output_type -> nightshift.v1.ListRunsResponse
+	39, // 56: nightshift.v1.ScheduleService.GetRun:output_type -> nightshift.v1.GetRunResponse
+	41, // 57: nightshift.v1.ScheduleService.ResumeRun:output_type -> nightshift.v1.ResumeRunResponse
+	43, // 58: nightshift.v1.ScheduleService.CancelRun:output_type -> nightshift.v1.CancelRunResponse
+	45, // 59: nightshift.v1.ScheduleService.StartPipeline:output_type -> nightshift.v1.StartPipelineResponse
+	47, // [47:60] is the sub-list for method output_type
+	34, // [34:47] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_schedule_proto_init() }
@@ -3784,6 +3894,7 @@ func file_nightshift_v1_schedule_proto_init() {
 	if File_nightshift_v1_schedule_proto != nil {
 		return
 	}
+	file_nightshift_v1_gates_proto_init()
 	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
 	type x struct{}

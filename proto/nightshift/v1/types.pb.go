@@ -221,6 +221,7 @@ type JobSpec struct {
 	//	*JobSpec_Shard
 	//	*JobSpec_Noop
 	//	*JobSpec_Train
+	//	*JobSpec_Profile
 	Kind          isJobSpec_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -334,6 +335,15 @@ func (x *JobSpec) GetTrain() *TrainSpec {
 	return nil
 }
 
+func (x *JobSpec) GetProfile() *ProfileSpec {
+	if x != nil {
+		if x, ok := x.Kind.(*JobSpec_Profile); ok {
+			return x.Profile
+		}
+	}
+	return nil
+}
+
 type isJobSpec_Kind interface {
 	isJobSpec_Kind()
 }
@@ -354,6 +364,10 @@ type JobSpec_Train struct {
 	Train *TrainSpec `protobuf:"bytes,13,opt,name=train,proto3,oneof"`
 }
 
+type JobSpec_Profile struct {
+	Profile *ProfileSpec `protobuf:"bytes,14,opt,name=profile,proto3,oneof"`
+}
+
 func (*JobSpec_Score) isJobSpec_Kind() {}
 
 func (*JobSpec_Shard) isJobSpec_Kind() {}
@@ -361,6 +375,56 @@ func (*JobSpec_Shard) isJobSpec_Kind() {}
 func (*JobSpec_Noop) isJobSpec_Kind() {}
 
 func (*JobSpec_Train) isJobSpec_Kind() {}
+
+func (*JobSpec_Profile) isJobSpec_Kind() {}
+
+// ProfileSpec computes a dataset's statistics (package shard/profile):
+// one task per shard, merged in shard order into _profile.json beside the
+// manifest.
+type ProfileSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dataset folder URI (holding _manifest.json).
+	Input         string `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileSpec) Reset() {
+	*x = ProfileSpec{}
+	mi := &file_nightshift_v1_types_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileSpec) ProtoMessage() {}
+
+func (x *ProfileSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_types_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileSpec.ProtoReflect.Descriptor instead.
+func (*ProfileSpec) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProfileSpec) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
 
 // ScoreSpec bulk-scores a dataset with a model artifact (docs/architecture.md §6).
 type ScoreSpec struct {
@@ -384,7 +448,7 @@ type ScoreSpec struct {
 
 func (x *ScoreSpec) Reset() {
 	*x = ScoreSpec{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[1]
+	mi := &file_nightshift_v1_types_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +460,7 @@ func (x *ScoreSpec) String() string {
 func (*ScoreSpec) ProtoMessage() {}
 
 func (x *ScoreSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[1]
+	mi := &file_nightshift_v1_types_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +473,7 @@ func (x *ScoreSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSpec.ProtoReflect.Descriptor instead.
 func (*ScoreSpec) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{1}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ScoreSpec) GetModel() string {
@@ -467,7 +531,7 @@ type ShardSpec struct {
 
 func (x *ShardSpec) Reset() {
 	*x = ShardSpec{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[2]
+	mi := &file_nightshift_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +543,7 @@ func (x *ShardSpec) String() string {
 func (*ShardSpec) ProtoMessage() {}
 
 func (x *ShardSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[2]
+	mi := &file_nightshift_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +556,7 @@ func (x *ShardSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardSpec.ProtoReflect.Descriptor instead.
 func (*ShardSpec) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ShardSpec) GetSources() []string {
@@ -535,7 +599,7 @@ type NoopSpec struct {
 
 func (x *NoopSpec) Reset() {
 	*x = NoopSpec{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[3]
+	mi := &file_nightshift_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +611,7 @@ func (x *NoopSpec) String() string {
 func (*NoopSpec) ProtoMessage() {}
 
 func (x *NoopSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[3]
+	mi := &file_nightshift_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +624,7 @@ func (x *NoopSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoopSpec.ProtoReflect.Descriptor instead.
 func (*NoopSpec) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NoopSpec) GetTasks() int32 {
@@ -647,7 +711,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[4]
+	mi := &file_nightshift_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +723,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[4]
+	mi := &file_nightshift_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +736,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Job) GetId() string {
@@ -847,7 +911,7 @@ type JobEvent struct {
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[5]
+	mi := &file_nightshift_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +923,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[5]
+	mi := &file_nightshift_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +936,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JobEvent) GetUnixMs() int64 {
@@ -902,7 +966,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[6]
+	mi := &file_nightshift_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +978,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[6]
+	mi := &file_nightshift_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +991,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -980,7 +1044,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[7]
+	mi := &file_nightshift_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1056,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[7]
+	mi := &file_nightshift_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1069,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskResult) GetAttempt() int32 {
@@ -1106,7 +1170,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[8]
+	mi := &file_nightshift_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1182,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[8]
+	mi := &file_nightshift_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1195,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Task) GetJobId() string {
@@ -1244,7 +1308,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_nightshift_v1_types_proto_msgTypes[9]
+	mi := &file_nightshift_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1320,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_types_proto_msgTypes[9]
+	mi := &file_nightshift_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1333,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_nightshift_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Worker) GetId() string {
@@ -1346,7 +1410,7 @@ var File_nightshift_v1_types_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x19nightshift/v1/types.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\"\xe0\x02\n" +
+	"\x19nightshift/v1/types.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\"\x98\x03\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x14\n" +
@@ -1357,8 +1421,11 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	" \x01(\v2\x18.nightshift.v1.ScoreSpecH\x00R\x05score\x120\n" +
 	"\x05shard\x18\v \x01(\v2\x18.nightshift.v1.ShardSpecH\x00R\x05shard\x12-\n" +
 	"\x04noop\x18\f \x01(\v2\x17.nightshift.v1.NoopSpecH\x00R\x04noop\x120\n" +
-	"\x05train\x18\r \x01(\v2\x18.nightshift.v1.TrainSpecH\x00R\x05trainB\x06\n" +
-	"\x04kind\"\xa4\x01\n" +
+	"\x05train\x18\r \x01(\v2\x18.nightshift.v1.TrainSpecH\x00R\x05train\x126\n" +
+	"\aprofile\x18\x0e \x01(\v2\x1a.nightshift.v1.ProfileSpecH\x00R\aprofileB\x06\n" +
+	"\x04kind\"#\n" +
+	"\vProfileSpec\x12\x14\n" +
+	"\x05input\x18\x01 \x01(\tR\x05input\"\xa4\x01\n" +
 	"\tScoreSpec\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\tR\x05input\x12\x16\n" +
@@ -1497,46 +1564,48 @@ func file_nightshift_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_nightshift_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_nightshift_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_nightshift_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_nightshift_v1_types_proto_goTypes = []any{
 	(JobState)(0),       // 0: nightshift.v1.JobState
 	(TaskState)(0),      // 1: nightshift.v1.TaskState
 	(WorkerState)(0),    // 2: nightshift.v1.WorkerState
 	(*JobSpec)(nil),     // 3: nightshift.v1.JobSpec
-	(*ScoreSpec)(nil),   // 4: nightshift.v1.ScoreSpec
-	(*ShardSpec)(nil),   // 5: nightshift.v1.ShardSpec
-	(*NoopSpec)(nil),    // 6: nightshift.v1.NoopSpec
-	(*Job)(nil),         // 7: nightshift.v1.Job
-	(*JobEvent)(nil),    // 8: nightshift.v1.JobEvent
-	(*Attempt)(nil),     // 9: nightshift.v1.Attempt
-	(*TaskResult)(nil),  // 10: nightshift.v1.TaskResult
-	(*Task)(nil),        // 11: nightshift.v1.Task
-	(*Worker)(nil),      // 12: nightshift.v1.Worker
-	nil,                 // 13: nightshift.v1.Worker.LabelsEntry
-	(*TrainSpec)(nil),   // 14: nightshift.v1.TrainSpec
-	(*TrainStatus)(nil), // 15: nightshift.v1.TrainStatus
-	(*TrainResult)(nil), // 16: nightshift.v1.TrainResult
+	(*ProfileSpec)(nil), // 4: nightshift.v1.ProfileSpec
+	(*ScoreSpec)(nil),   // 5: nightshift.v1.ScoreSpec
+	(*ShardSpec)(nil),   // 6: nightshift.v1.ShardSpec
+	(*NoopSpec)(nil),    // 7: nightshift.v1.NoopSpec
+	(*Job)(nil),         // 8: nightshift.v1.Job
+	(*JobEvent)(nil),    // 9: nightshift.v1.JobEvent
+	(*Attempt)(nil),     // 10: nightshift.v1.Attempt
+	(*TaskResult)(nil),  // 11: nightshift.v1.TaskResult
+	(*Task)(nil),        // 12: nightshift.v1.Task
+	(*Worker)(nil),      // 13: nightshift.v1.Worker
+	nil,                 // 14: nightshift.v1.Worker.LabelsEntry
+	(*TrainSpec)(nil),   // 15: nightshift.v1.TrainSpec
+	(*TrainStatus)(nil), // 16: nightshift.v1.TrainStatus
+	(*TrainResult)(nil), // 17: nightshift.v1.TrainResult
 }
 var file_nightshift_v1_types_proto_depIdxs = []int32{
-	4,  // 0: nightshift.v1.JobSpec.score:type_name -> nightshift.v1.ScoreSpec
-	5,  // 1: nightshift.v1.JobSpec.shard:type_name -> nightshift.v1.ShardSpec
-	6,  // 2: nightshift.v1.JobSpec.noop:type_name -> nightshift.v1.NoopSpec
-	14, // 3: nightshift.v1.JobSpec.train:type_name -> nightshift.v1.TrainSpec
-	3,  // 4: nightshift.v1.Job.spec:type_name -> nightshift.v1.JobSpec
-	0,  // 5: nightshift.v1.Job.state:type_name -> nightshift.v1.JobState
-	8,  // 6: nightshift.v1.Job.events:type_name -> nightshift.v1.JobEvent
-	15, // 7: nightshift.v1.Job.train:type_name -> nightshift.v1.TrainStatus
-	16, // 8: nightshift.v1.TaskResult.train:type_name -> nightshift.v1.TrainResult
-	1,  // 9: nightshift.v1.Task.state:type_name -> nightshift.v1.TaskState
-	9,  // 10: nightshift.v1.Task.active:type_name -> nightshift.v1.Attempt
-	10, // 11: nightshift.v1.Task.result:type_name -> nightshift.v1.TaskResult
-	13, // 12: nightshift.v1.Worker.labels:type_name -> nightshift.v1.Worker.LabelsEntry
-	2,  // 13: nightshift.v1.Worker.state:type_name -> nightshift.v1.WorkerState
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	5,  // 0: nightshift.v1.JobSpec.score:type_name -> nightshift.v1.ScoreSpec
+	6,  // 1: nightshift.v1.JobSpec.shard:type_name -> nightshift.v1.ShardSpec
+	7,  // 2: nightshift.v1.JobSpec.noop:type_name -> nightshift.v1.NoopSpec
+	15, // 3: nightshift.v1.JobSpec.train:type_name -> nightshift.v1.TrainSpec
+	4,  // 4: nightshift.v1.JobSpec.profile:type_name -> nightshift.v1.ProfileSpec
+	3,  // 5: nightshift.v1.Job.spec:type_name -> nightshift.v1.JobSpec
+	0,  // 6: nightshift.v1.Job.state:type_name -> nightshift.v1.JobState
+	9,  // 7: nightshift.v1.Job.events:type_name -> nightshift.v1.JobEvent
+	16, // 8: nightshift.v1.Job.train:type_name -> nightshift.v1.TrainStatus
+	17, // 9: nightshift.v1.TaskResult.train:type_name -> nightshift.v1.TrainResult
+	1,  // 10: nightshift.v1.Task.state:type_name -> nightshift.v1.TaskState
+	10, // 11: nightshift.v1.Task.active:type_name -> nightshift.v1.Attempt
+	11, // 12: nightshift.v1.Task.result:type_name -> nightshift.v1.TaskResult
+	14, // 13: nightshift.v1.Worker.labels:type_name -> nightshift.v1.Worker.LabelsEntry
+	2,  // 14: nightshift.v1.Worker.state:type_name -> nightshift.v1.WorkerState
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_types_proto_init() }
@@ -1550,6 +1619,7 @@ func file_nightshift_v1_types_proto_init() {
 		(*JobSpec_Shard)(nil),
 		(*JobSpec_Noop)(nil),
 		(*JobSpec_Train)(nil),
+		(*JobSpec_Profile)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1557,7 +1627,7 @@ func file_nightshift_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nightshift_v1_types_proto_rawDesc), len(file_nightshift_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -21,8 +21,8 @@ func TestModelAPI(t *testing.T) {
 	leader := c.waitLeader()
 	// Versions come from finished training jobs; register them directly.
 	now := time.Now().UnixMilli()
-	registerAt(leader.store, 1, now, modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}), nil)
-	registerAt(leader.store, 2, now, modelVersion("churn", "j2", map[string]float64{"logloss": 0.30}), nil)
+	registerComparedAt(leader.store, 1, now, modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}))
+	registerComparedAt(leader.store, 2, now, modelVersion("churn", "j2", map[string]float64{"logloss": 0.30}))
 	registerAt(leader.store, 3, now, modelVersion("a-draft", "j3", nil), &pb.PromotionPolicy{Manual: true})
 	models := pb.NewModelServiceClient(dial(t, leader.Addr()))
 	ctx := context.Background()

@@ -16,6 +16,7 @@ const (
 	alertSlotMissed     = "slot_missed"
 	alertSchedulePaused = "schedule_paused"
 	alertNotPromoted    = "not_promoted"
+	alertModelDecayed   = "model_decayed"
 )
 
 // maxDeliveredAlerts bounds the delivered alerts kept (to recognise a

@@ -39,6 +39,9 @@ func (a *applier) runStep(c *pb.RunStep) *applyResult {
 	if c.Validation != nil {
 		st.Validation = c.Validation
 	}
+	if c.Evaluation != nil {
+		st.Evaluation = c.Evaluation
+	}
 	switch c.To {
 	case pb.StepState_STEP_STATE_RUNNING:
 		st.State, st.JobId, st.Error = c.To, c.JobId, ""
@@ -103,6 +106,10 @@ func (a *applier) fillRun(r *pb.PipelineRun, c *pb.RunStep) {
 		r.Promoted, r.PromotionReason = c.Promoted, c.PromotionReason
 		if !c.Promoted && c.To == pb.StepState_STEP_STATE_SUCCEEDED {
 			a.raise(r, alertNotPromoted, "%s v%d was not promoted: %s", r.ModelName, r.ModelVersion, c.PromotionReason)
+		}
+		if ev := c.Evaluation; ev.GetDecayed() && c.To == pb.StepState_STEP_STATE_SUCCEEDED {
+			a.raise(r, alertModelDecayed, "%s: production v%d's %s on this night's rows is %s, worse than its trailing median %s",
+				r.ModelName, ev.ChampionVersion, ev.Metric, formatMetric(ev.Champion[ev.Metric]), formatMetric(ev.DecayMedian))
 		}
 	}
 }

@@ -279,8 +279,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	h.submit("j1", 3, "key")
 	h.ops(leaseOp("j1", 0, "w1", false), leaseOp("j1", 1, "w1", false))
 	h.ops(succeedOp("j1", 0, 1, "w1", "o"), failOp("j1", 1, 1, "w1", false))
-	h.registerModel(modelVersion("churn", "j0", map[string]float64{"logloss": 0.3}), nil)
-	h.registerModel(modelVersion("churn", "j1", map[string]float64{"logloss": 0.2}), nil)
+	h.registerCompared(modelVersion("churn", "j0", map[string]float64{"logloss": 0.3}))
+	h.registerCompared(modelVersion("churn", "j1", map[string]float64{"logloss": 0.2}))
 	h.now = t0
 	h.putSchedule("nightly", "none", "skip")
 	h.tick("nightly", t0+5*minute) // late slots: missed, with alerts

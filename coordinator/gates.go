@@ -146,3 +146,33 @@ func columnNames(p *pb.DatasetProfile) []string {
 	}
 	return out
 }
+
+// checkSliceValues refuses, at submit, a categorical slice column of more
+// values than jobspec.MaxSliceValues, when the dataset has a profile to
+// tell (a pipeline's validate step makes one). Without a profile the
+// training job's evaluation enforces the same bound.
+func (s *Server) checkSliceValues(ctx context.Context, sp *pb.TrainSpec, ds *shard.Dataset) error {
+	slices := sp.GetEvaluation().GetSlices()
+	if len(slices) == 0 {
+		return nil
+	}
+	b, dir, err := storage.Open(ctx, ds.URI, s.cfg.Storage)
+	if err != nil {
+		return err
+	}
+	p, err := profile.ReadDataset(ctx, b, dir, ds.Manifest.Fingerprint)
+	if errors.Is(err, profile.ErrNoProfile) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading its profile: %w", err)
+	}
+	for i, name := range slices {
+		for _, col := range p.GetColumns() {
+			if col.GetName() == name && col.GetKind() == pb.ColumnKind_COLUMN_KIND_CATEGORICAL && col.GetCategorical().GetDistinct() > jobspec.MaxSliceValues {
+				return fmt.Errorf("evaluation.slices[%d]: column %q has about %d distinct values; a slice column may have at most %d (slice a numeric column into buckets, or pick a coarser column)",
+					i, name, col.GetCategorical().GetDistinct(), jobspec.MaxSliceValues)
+			}
+		}
+	}
+	return nil
+}

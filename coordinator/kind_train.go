@@ -65,6 +65,17 @@ func (trainKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.
 	if err := checkColumns(sp, ds.Manifest); err != nil {
 		return fmt.Errorf("%w: train: dataset %s: %v", errInvalid, sp.Dataset, err)
 	}
+	if err := s.checkSliceValues(ctx, sp, ds); err != nil {
+		return fmt.Errorf("%w: train: dataset %s: %v", errInvalid, sp.Dataset, err)
+	}
+	// The challenger is compared with the production version of now, on
+	// this job's holdout rows: pinned, so a promotion while the job runs
+	// is noticed when it registers (the registry refuses a stale
+	// comparison).
+	sp.Champion = nil
+	if champ := productionVersion(s.store.Snapshot(), sp.ModelName); champ != nil {
+		sp.Champion = &pb.ChampionRef{Name: champ.Name, Version: champ.Version, Uri: champ.Uri}
+	}
 	m := ds.Manifest
 	cmd.Job.OutputDir = out.String() + "/" + sp.ModelName + "/job-" + cmd.Job.Id
 	cmd.Job.DatasetFingerprint = m.Fingerprint

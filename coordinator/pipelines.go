@@ -279,7 +279,8 @@ func (s *Server) promoteStep(view *View, r *pb.PipelineRun, st *pb.StepRun) *pb.
 	}
 	t := j.GetTrain()
 	m := &pb.RunStep{To: pb.StepState_STEP_STATE_SUCCEEDED, ModelName: t.Registered.Name, ModelVersion: t.Registered.Version,
-		Promoted: t.Promoted, PromotionReason: t.PromotionReason, Artifact: fmt.Sprintf("%s@v%d", t.Registered.Name, t.Registered.Version)}
+		Promoted: t.Promoted, PromotionReason: t.PromotionReason, Artifact: fmt.Sprintf("%s@v%d", t.Registered.Name, t.Registered.Version),
+		Evaluation: t.Registered.Evaluation}
 	m.Detail = t.PromotionReason // the registry's words: "v2 promoted to production: logloss …"
 	return m
 }

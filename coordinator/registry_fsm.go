@@ -3,9 +3,7 @@ package coordinator
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -27,9 +25,6 @@ const (
 	aliasCandidate       = jobspec.AliasCandidate
 	maxModelEvents       = 64
 	maxProductionHistory = 64
-	// marginSlack absorbs float rounding in "beats by at least margin":
-	// 0.3105 - 0.3095 is 0.000999… in float64.
-	marginSlack = 1e-12
 )
 
 // registerVersion adds a version to its model (created on first use): it
@@ -66,7 +61,13 @@ func (a *applier) registerVersion(v *pb.ModelVersion, p *pb.PromotionPolicy) (re
 	if promoted {
 		setProduction(m, reg.Version)
 	}
+	if reg.Evaluation != nil {
+		reg.Evaluation.Promoted = promoted
+	}
 	a.modelEvent(m, reason)
+	if decay := checkDecay(m, reg, p); decay != "" {
+		a.modelEvent(m, decay)
+	}
 	a.insert(tableModels, m)
 	return proto.Clone(reg).(*pb.ModelVersion), promoted, reason
 }
@@ -77,93 +78,6 @@ func nextVersion(m *pb.RegisteredModel) int32 {
 		n = max(n, v.Version)
 	}
 	return n + 1
-}
-
-// decide applies a promotion policy to a challenger already in m.
-func decide(m *pb.RegisteredModel, ch *pb.ModelVersion, p *pb.PromotionPolicy) (bool, string) {
-	name := fmt.Sprintf("v%d", ch.Version)
-	if p.GetManual() {
-		return false, fmt.Sprintf("%s stays candidate: the promotion policy is manual (nightshift models promote %s %d)", name, m.Name, ch.Version)
-	}
-	champ := findVersion(m, productionOf(m))
-	if champ == nil {
-		return true, fmt.Sprintf("%s promoted to production: %s had no production version", name, m.Name)
-	}
-	metric := p.GetMetric()
-	if metric == "" {
-		metric = defaultMetric(ch)
-	}
-	higher, known := higherIsBetter(metric)
-	if !known {
-		return false, fmt.Sprintf("%s stays candidate: unknown promotion metric %q (want logloss, auc, accuracy or rmse)", name, metric)
-	}
-	cv, cok := finiteMetric(ch, metric)
-	pv, pok := finiteMetric(champ, metric)
-	switch {
-	case !cok && !pok:
-		return false, fmt.Sprintf("%s stays candidate: neither %s nor production v%d has a holdout %s", name, name, champ.Version, metric)
-	case !cok:
-		return false, fmt.Sprintf("%s stays candidate: %s has no holdout %s to compare with v%d's %s", name, name, metric, champ.Version, formatMetric(pv))
-	case !pok:
-		return false, fmt.Sprintf("%s stays candidate: production v%d has no holdout %s to compare with (%s has %s)", name, champ.Version, metric, name, formatMetric(cv))
-	}
-	gain := pv - cv
-	if higher {
-		gain = cv - pv
-	}
-	margin := p.GetMargin()
-	if !(margin > 0) || math.IsInf(margin, 0) {
-		margin = 0 // negative, NaN or infinite margins are refused at submit; be total here
-	}
-	cs, ps := metricPair(cv, pv)
-	if gain > 0 && gain >= margin-marginSlack {
-		return true, fmt.Sprintf("%s promoted to production: %s %s beats v%d's %s by %s (margin %g)",
-			name, metric, cs, champ.Version, ps, strconv.FormatFloat(gain, 'g', 4, 64), margin)
-	}
-	return false, fmt.Sprintf("%s stays candidate: %s %s does not beat v%d's %s by margin %g", name, metric, cs, champ.Version, ps, margin)
-}
-
-// defaultMetric is the metric compared when the policy names none:
-// logloss for a classifier (it reports one), rmse otherwise.
-func defaultMetric(v *pb.ModelVersion) string {
-	if _, ok := v.Metrics["logloss"]; ok {
-		return "logloss"
-	}
-	return "rmse"
-}
-
-// higherIsBetter says which way a metric improves, and whether it is known.
-func higherIsBetter(metric string) (higher, known bool) {
-	switch metric {
-	case "logloss", "rmse":
-		return false, true
-	case "auc", "accuracy":
-		return true, true
-	}
-	return false, false
-}
-
-// finiteMetric returns a version's metric; NaN and ±Inf count as missing.
-func finiteMetric(v *pb.ModelVersion, metric string) (float64, bool) {
-	x, ok := v.Metrics[metric]
-	if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0, false
-	}
-	return x, true
-}
-
-func formatMetric(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
-
-// metricPair formats two metric values with 4 decimals, or as many more
-// (up to 10) as it takes to tell them apart.
-func metricPair(a, b float64) (string, string) {
-	for prec := 4; prec <= 10; prec++ {
-		x, y := strconv.FormatFloat(a, 'f', prec, 64), strconv.FormatFloat(b, 'f', prec, 64)
-		if x != y {
-			return x, y
-		}
-	}
-	return formatMetric(a), formatMetric(b)
 }
 
 // decisionOf finds the sentence that decided on a version (for a retried
@@ -317,4 +231,13 @@ func resolveModelRef(v *View, ref string) (uri string, ver *pb.ModelVersion, isR
 		return "", nil, true, fmt.Errorf("%w: model %s has no version %d", errNotFound, name, n)
 	}
 	return found.Uri, found, true, nil
+}
+
+// productionVersion is a model's production version, nil when it has none.
+func productionVersion(v *View, name string) *pb.ModelVersion {
+	m := v.Model(name)
+	if m == nil {
+		return nil
+	}
+	return findVersion(m, productionOf(m))
 }

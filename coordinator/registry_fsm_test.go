@@ -2,6 +2,8 @@ package coordinator
 
 import (
 	"errors"
+	"fmt"
+	"google.golang.org/protobuf/proto"
 	"math"
 	"slices"
 	"strings"
@@ -16,6 +18,22 @@ func (h *fsmHarness) registerModel(v *pb.ModelVersion, p *pb.PromotionPolicy) (*
 	h.t.Helper()
 	h.index++
 	return registerAt(h.store, h.index, h.now, v, p)
+}
+
+// registerCompared registers v with a policy of margin 0 and the
+// evaluation a job would have reported had it compared v with production
+// on the same rows: v's metrics against production's own.
+func (h *fsmHarness) registerCompared(v *pb.ModelVersion) (*pb.ModelVersion, bool, string) {
+	h.t.Helper()
+	h.index++
+	return registerComparedAt(h.store, h.index, h.now, v)
+}
+
+func registerComparedAt(s *Store, index uint64, now int64, v *pb.ModelVersion) (*pb.ModelVersion, bool, string) {
+	if champ := productionVersion(s.Snapshot(), v.Name); champ != nil {
+		v.Evaluation = &pb.Evaluation{Metric: "logloss", Rows: 100, ChampionVersion: champ.Version, Challenger: v.Metrics, Champion: champ.Metrics}
+	}
+	return registerAt(s, index, now, v, &pb.PromotionPolicy{Margin: proto.Float64(0)})
 }
 
 func registerAt(s *Store, index uint64, now int64, v *pb.ModelVersion, p *pb.PromotionPolicy) (*pb.ModelVersion, bool, string) {
@@ -38,79 +56,115 @@ func setAlias(name, alias string, version int32, rollback bool) *pb.Command {
 
 func TestRegistryPromotionPolicy(t *testing.T) {
 	type m = map[string]float64
+	margin := proto.Float64
+	// same is the evaluation of a job that compared the challenger with
+	// production v1 on the same 1000 rows.
+	same := func(metric string, chall, champ m) *pb.Evaluation {
+		return &pb.Evaluation{Metric: metric, Rows: 1000, ChampionVersion: 1, Challenger: chall, Champion: champ}
+	}
+	withCI := func(ev *pb.Evaluation, lo, hi float64) *pb.Evaluation {
+		ev.GainLow, ev.GainHigh, ev.Confidence, ev.Bootstrap = lo, hi, 0.95, 1000
+		return ev
+	}
+	withSlices := func(ev *pb.Evaluation, sl ...*pb.SliceMetrics) *pb.Evaluation {
+		ev.Slices = sl
+		return ev
+	}
 	for _, tc := range []struct {
-		name       string
-		champion   m // nil: no earlier version
-		challenger m
-		policy     *pb.PromotionPolicy
-		promoted   bool
-		reason     string
+		name     string
+		champion bool // an earlier version is production
+		eval     *pb.Evaluation
+		policy   *pb.PromotionPolicy
+		promoted bool
+		reason   string
 	}{
-		{name: "first version is promoted", challenger: m{"logloss": 0.31},
+		{name: "first version is promoted", policy: &pb.PromotionPolicy{Margin: margin(0.001)},
 			promoted: true, reason: "v1 promoted to production: churn had no production version"},
-		{name: "first version without a policy or metrics is promoted", challenger: nil, policy: nil,
+		{name: "first version without a policy is promoted", policy: nil,
 			promoted: true, reason: "v1 promoted to production: churn had no production version"},
-		{name: "better by the margin", champion: m{"logloss": 0.3105}, challenger: m{"logloss": 0.3012},
-			policy: &pb.PromotionPolicy{Margin: 0.001}, promoted: true,
-			reason: "v2 promoted to production: logloss 0.3012 beats v1's 0.3105 by 0.0093 (margin 0.001)"},
-		{name: "better by exactly the margin", champion: m{"logloss": 0.3105}, challenger: m{"logloss": 0.3095},
-			policy: &pb.PromotionPolicy{Metric: "logloss", Margin: 0.001}, promoted: true,
-			reason: "v2 promoted to production: logloss 0.3095 beats v1's 0.3105 by 0.001 (margin 0.001)"},
-		{name: "better by less than the margin", champion: m{"logloss": 0.3105}, challenger: m{"logloss": 0.3100},
-			policy: &pb.PromotionPolicy{Margin: 0.001},
-			reason: "v2 stays candidate: logloss 0.3100 does not beat v1's 0.3105 by margin 0.001"},
-		{name: "worse", champion: m{"logloss": 0.3105}, challenger: m{"logloss": 0.3110},
-			policy: &pb.PromotionPolicy{Margin: 0.001},
-			reason: "v2 stays candidate: logloss 0.3110 does not beat v1's 0.3105 by margin 0.001"},
-		{name: "equal does not beat with margin 0", champion: m{"logloss": 0.3105}, challenger: m{"logloss": 0.3105},
-			reason: "v2 stays candidate: logloss 0.3105 does not beat v1's 0.3105 by margin 0"},
-		{name: "close values get more decimals", champion: m{"logloss": 0.310501}, challenger: m{"logloss": 0.310500},
-			promoted: true, reason: "v2 promoted to production: logloss 0.310500 beats v1's 0.310501 by 1e-06 (margin 0)"},
-		{name: "manual never promotes, not even the first", challenger: m{"logloss": 0.2},
+		{name: "no policy keeps later versions candidates", champion: true, eval: same("logloss", m{"logloss": 0.2}, m{"logloss": 0.3}),
+			reason: "v2 stays candidate: the job has no promotion policy (set promotion.margin to promote automatically, or nightshift models promote churn 2)"},
+		{name: "better by the margin", champion: true, eval: same("logloss", m{"logloss": 0.3012}, m{"logloss": 0.3105}),
+			policy: &pb.PromotionPolicy{Margin: margin(0.001)}, promoted: true,
+			reason: "v2 promoted to production: logloss 0.3012 beats v1's 0.3105 on the same 1000 rows by 0.0093 (margin 0.001)"},
+		{name: "better by exactly the margin", champion: true, eval: same("logloss", m{"logloss": 0.3095}, m{"logloss": 0.3105}),
+			policy: &pb.PromotionPolicy{Metric: "logloss", Margin: margin(0.001)}, promoted: true,
+			reason: "v2 promoted to production: logloss 0.3095 beats v1's 0.3105 on the same 1000 rows by 0.001 (margin 0.001)"},
+		{name: "better by less than the margin", champion: true, eval: same("logloss", m{"logloss": 0.3100}, m{"logloss": 0.3105}),
+			policy: &pb.PromotionPolicy{Margin: margin(0.001)},
+			reason: "v2 stays candidate: logloss 0.3100 does not beat v1's 0.3105 on the same 1000 rows by margin 0.001"},
+		{name: "equal does not beat with margin 0", champion: true, eval: same("logloss", m{"logloss": 0.3105}, m{"logloss": 0.3105}),
+			policy: &pb.PromotionPolicy{Margin: margin(0)},
+			reason: "v2 stays candidate: logloss 0.3105 does not beat v1's 0.3105 on the same 1000 rows by margin 0"},
+		{name: "close values get more decimals", champion: true, eval: same("logloss", m{"logloss": 0.310500}, m{"logloss": 0.310501}),
+			policy: &pb.PromotionPolicy{Margin: margin(0)}, promoted: true,
+			reason: "v2 promoted to production: logloss 0.310500 beats v1's 0.310501 on the same 1000 rows by 1e-06 (margin 0)"},
+		{name: "manual never promotes, not even the first",
 			policy: &pb.PromotionPolicy{Manual: true},
 			reason: "v1 stays candidate: the promotion policy is manual (nightshift models promote churn 1)"},
-		{name: "manual never promotes a better one", champion: m{"logloss": 0.5}, challenger: m{"logloss": 0.2},
+		{name: "manual never promotes a better one", champion: true, eval: same("logloss", m{"logloss": 0.2}, m{"logloss": 0.5}),
 			policy: &pb.PromotionPolicy{Manual: true},
 			reason: "v2 stays candidate: the promotion policy is manual (nightshift models promote churn 2)"},
-		{name: "challenger lacks the metric", champion: m{"logloss": 0.3105}, challenger: m{"auc": 0.9},
-			policy: &pb.PromotionPolicy{Metric: "logloss"},
-			reason: "v2 stays candidate: v2 has no holdout logloss to compare with v1's 0.3105"},
-		{name: "champion lacks the metric", champion: m{"rmse": 1.5}, challenger: m{"logloss": 0.3},
-			reason: "v2 stays candidate: production v1 has no holdout logloss to compare with (v2 has 0.3000)"},
-		{name: "NaN counts as missing", champion: m{"logloss": 0.3}, challenger: m{"logloss": math.NaN()},
-			reason: "v2 stays candidate: v2 has no holdout logloss to compare with v1's 0.3000"},
-		{name: "neither has the metric", champion: m{"auc": 0.8}, challenger: m{"auc": 0.9},
-			policy: &pb.PromotionPolicy{Metric: "accuracy"},
-			reason: "v2 stays candidate: neither v2 nor production v1 has a holdout accuracy"},
-		{name: "auc: higher is better", champion: m{"logloss": 0.4, "auc": 0.85}, challenger: m{"logloss": 0.5, "auc": 0.86},
-			policy: &pb.PromotionPolicy{Metric: "auc", Margin: 0.005}, promoted: true,
-			reason: "v2 promoted to production: auc 0.8600 beats v1's 0.8500 by 0.01 (margin 0.005)"},
-		{name: "auc: lower loses", champion: m{"auc": 0.85}, challenger: m{"auc": 0.84},
-			policy: &pb.PromotionPolicy{Metric: "auc"},
-			reason: "v2 stays candidate: auc 0.8400 does not beat v1's 0.8500 by margin 0"},
-		{name: "accuracy: higher is better", champion: m{"accuracy": 0.91}, challenger: m{"accuracy": 0.93},
-			policy: &pb.PromotionPolicy{Metric: "accuracy", Margin: 0.01}, promoted: true,
-			reason: "v2 promoted to production: accuracy 0.9300 beats v1's 0.9100 by 0.02 (margin 0.01)"},
-		{name: "regression defaults to rmse, lower is better", champion: m{"rmse": 12.5}, challenger: m{"rmse": 11.25},
-			promoted: true, reason: "v2 promoted to production: rmse 11.2500 beats v1's 12.5000 by 1.25 (margin 0)"},
-		{name: "unknown metric never promotes", champion: m{"f1": 0.5}, challenger: m{"f1": 0.9},
-			policy: &pb.PromotionPolicy{Metric: "f1"},
-			reason: `v2 stays candidate: unknown promotion metric "f1" (want logloss, auc, accuracy or rmse)`},
+		{name: "no same-data evaluation", champion: true, policy: &pb.PromotionPolicy{Margin: margin(0)},
+			reason: "v2 stays candidate: no comparison with production v1 on the same rows (it became production while the job ran, or the job has no holdout)"},
+		{name: "production moved while the job ran", champion: true,
+			eval:   &pb.Evaluation{Metric: "logloss", Rows: 10, ChampionVersion: 7, Challenger: m{"logloss": 0.1}, Champion: m{"logloss": 0.5}},
+			policy: &pb.PromotionPolicy{Margin: margin(0)},
+			reason: "v2 stays candidate: the job compared it with v7, but production moved to v1 while it ran (nightshift models promote churn 2 after checking)"},
+		{name: "production cannot score the new rows", champion: true,
+			eval:   &pb.Evaluation{Metric: "logloss", Rows: 10, ChampionVersion: 1, Challenger: m{"logloss": 0.1}, ChampionError: `column "age" is missing`},
+			policy: &pb.PromotionPolicy{Margin: margin(0)},
+			reason: `v2 stays candidate: production v1 could not be evaluated on these rows: column "age" is missing`},
+		{name: "NaN counts as missing", champion: true, eval: same("logloss", m{"logloss": math.NaN()}, m{"logloss": 0.3}),
+			policy: &pb.PromotionPolicy{Margin: margin(0)},
+			reason: "v2 stays candidate: the evaluation on 1000 rows has no logloss for v2 and v1 to compare"},
+		{name: "auc: higher is better", champion: true, eval: same("auc", m{"logloss": 0.5, "auc": 0.86}, m{"logloss": 0.4, "auc": 0.85}),
+			policy: &pb.PromotionPolicy{Metric: "auc", Margin: margin(0.005)}, promoted: true,
+			reason: "v2 promoted to production: auc 0.8600 beats v1's 0.8500 on the same 1000 rows by 0.01 (margin 0.005)"},
+		{name: "auc: lower loses", champion: true, eval: same("auc", m{"auc": 0.84}, m{"auc": 0.85}),
+			policy: &pb.PromotionPolicy{Metric: "auc", Margin: margin(0)},
+			reason: "v2 stays candidate: auc 0.8400 does not beat v1's 0.8500 on the same 1000 rows by margin 0"},
+		{name: "rmse: lower is better", champion: true, eval: same("rmse", m{"rmse": 11.25}, m{"rmse": 12.5}),
+			policy: &pb.PromotionPolicy{Margin: margin(0)}, promoted: true,
+			reason: "v2 promoted to production: rmse 11.2500 beats v1's 12.5000 on the same 1000 rows by 1.25 (margin 0)"},
+		{name: "unknown metric never promotes", champion: true, eval: same("f1", m{"f1": 0.9}, m{"f1": 0.5}),
+			policy: &pb.PromotionPolicy{Margin: margin(0)},
+			reason: `v2 stays candidate: unknown promotion metric "f1" (want logloss, auc, accuracy, rmse)`},
+		{name: "confident gain promotes", champion: true, eval: withCI(same("logloss", m{"logloss": 0.30}, m{"logloss": 0.32}), 0.012, 0.028),
+			policy: &pb.PromotionPolicy{Margin: margin(0.01), Confidence: 0.95, Bootstrap: 1000}, promoted: true,
+			reason: "v2 promoted to production: logloss 0.3000 beats v1's 0.3200 on the same 1000 rows by 0.02 (margin 0.01, 95% interval [0.012, 0.028])"},
+		{name: "a gain not beyond the margin with confidence", champion: true, eval: withCI(same("logloss", m{"logloss": 0.30}, m{"logloss": 0.32}), 0.004, 0.036),
+			policy: &pb.PromotionPolicy{Margin: margin(0.01), Confidence: 0.95, Bootstrap: 1000},
+			reason: "v2 stays candidate: logloss 0.3000 beats v1's 0.3200 on the same 1000 rows by 0.02, but not with 95% confidence: the interval [0.004, 0.036] reaches below margin 0.01"},
+		{name: "a slice that gets worse", champion: true,
+			eval: withSlices(same("logloss", m{"logloss": 0.30}, m{"logloss": 0.32}),
+				&pb.SliceMetrics{Column: "region", Value: "north", Rows: 400, Challenger: m{"logloss": 0.36}, Champion: m{"logloss": 0.30}},
+				&pb.SliceMetrics{Column: "region", Value: "south", Rows: 20, Challenger: m{"logloss": 0.9}, Champion: m{"logloss": 0.3}},
+				&pb.SliceMetrics{Column: "region", Value: "west", Rows: 580, Challenger: m{"logloss": 0.26}, Champion: m{"logloss": 0.33}}),
+			policy: &pb.PromotionPolicy{Margin: margin(0), SliceGate: &pb.SliceGate{MinRows: 100, MaxRegression: 0.02}},
+			reason: "v2 stays candidate: logloss 0.3000 beats v1's 0.3200 on the same 1000 rows overall, but slice region=north (400 rows) gets worse: logloss 0.3600 against 0.3000, by 0.06 > max_regression 0.02"},
+		{name: "small slices are not gated", champion: true,
+			eval: withSlices(same("logloss", m{"logloss": 0.30}, m{"logloss": 0.32}),
+				&pb.SliceMetrics{Column: "region", Value: "south", Rows: 20, Challenger: m{"logloss": 0.9}, Champion: m{"logloss": 0.3}}),
+			policy: &pb.PromotionPolicy{Margin: margin(0), SliceGate: &pb.SliceGate{MinRows: 100, MaxRegression: 0.02}}, promoted: true,
+			reason: "v2 promoted to production: logloss 0.3000 beats v1's 0.3200 on the same 1000 rows by 0.02 (margin 0)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			if tc.champion != nil {
-				if _, ok, why := h.registerModel(modelVersion("churn", "j-champ", tc.champion), nil); !ok {
+			if tc.champion {
+				if _, ok, why := h.registerModel(modelVersion("churn", "j-champ", nil), nil); !ok {
 					t.Fatalf("champion not promoted: %s", why)
 				}
 			}
 			h.now += 1000
-			reg, promoted, reason := h.registerModel(modelVersion("churn", "j-chall", tc.challenger), tc.policy)
+			ch := modelVersion("churn", "j-chall", nil)
+			ch.Evaluation = tc.eval
+			reg, promoted, reason := h.registerModel(ch, tc.policy)
 			if promoted != tc.promoted || reason != tc.reason {
 				t.Fatalf("got promoted=%v %q\nwant promoted=%v %q", promoted, reason, tc.promoted, tc.reason)
 			}
 			want := int32(1)
-			if tc.champion != nil {
+			if tc.champion {
 				want = 2
 			}
 			if reg.Version != want || reg.CreateUnixMs != h.now || reg.Name != "churn" || reg.JobId != "j-chall" {
@@ -126,10 +180,10 @@ func TestRegistryPromotionPolicy(t *testing.T) {
 				t.Fatalf("promoted but production is v%d", prod)
 			case !promoted && prod == want:
 				t.Fatal("not promoted but production points at the challenger")
-			case !promoted && tc.champion == nil && hasProd:
+			case !promoted && !tc.champion && hasProd:
 				t.Fatalf("production set to v%d though nothing was promoted", prod)
 			}
-			if wantHist := promoted && tc.champion != nil; wantHist != slices.Equal(m.ProductionHistory, []int32{1}) {
+			if wantHist := promoted && tc.champion; wantHist != slices.Equal(m.ProductionHistory, []int32{1}) {
 				t.Fatalf("production history %v", m.ProductionHistory)
 			}
 			if last := m.Events[len(m.Events)-1]; last.Message != reason || last.UnixMs != h.now {
@@ -141,10 +195,10 @@ func TestRegistryPromotionPolicy(t *testing.T) {
 
 func TestRegistryIdempotentByJobID(t *testing.T) {
 	h := newHarness(t)
-	h.registerModel(modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}), nil)
-	first, promoted, reason := h.registerModel(modelVersion("churn", "j2", map[string]float64{"logloss": 0.30}), nil)
+	h.registerCompared(modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}))
+	first, promoted, reason := h.registerCompared(modelVersion("churn", "j2", map[string]float64{"logloss": 0.30}))
 	h.now += 5000
-	again, promotedAgain, reasonAgain := h.registerModel(modelVersion("churn", "j2", map[string]float64{"logloss": 0.10}), nil)
+	again, promotedAgain, reasonAgain := h.registerCompared(modelVersion("churn", "j2", map[string]float64{"logloss": 0.10}))
 	if again.Version != 2 || again.CreateUnixMs != first.CreateUnixMs || again.Metrics["logloss"] != 0.30 ||
 		promotedAgain != promoted || !promoted || reasonAgain != reason {
 		t.Fatalf("retried registration: %v %v %q, first %v %v %q", again, promotedAgain, reasonAgain, first, promoted, reason)
@@ -154,7 +208,7 @@ func TestRegistryIdempotentByJobID(t *testing.T) {
 		t.Fatalf("a retried registration changed the model: %v", m)
 	}
 	// After a later version took production the retry reports it is not production any more.
-	h.registerModel(modelVersion("churn", "j3", map[string]float64{"logloss": 0.20}), nil)
+	h.registerCompared(modelVersion("churn", "j3", map[string]float64{"logloss": 0.20}))
 	if _, p, _ := h.registerModel(modelVersion("churn", "j2", nil), nil); p {
 		t.Fatal("v2 reported production after v3 replaced it")
 	}
@@ -176,9 +230,9 @@ func TestRegistryIdempotentByJobID(t *testing.T) {
 
 func TestRegistryPromoteAndRollback(t *testing.T) {
 	h := newHarness(t)
-	h.registerModel(modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}), nil) // v1 production
-	h.registerModel(modelVersion("churn", "j2", map[string]float64{"logloss": 0.30}), nil) // v2 production
-	h.registerModel(modelVersion("churn", "j3", map[string]float64{"logloss": 0.35}), nil) // v3 candidate
+	h.registerCompared(modelVersion("churn", "j1", map[string]float64{"logloss": 0.31})) // v1 production
+	h.registerCompared(modelVersion("churn", "j2", map[string]float64{"logloss": 0.30})) // v2 production
+	h.registerCompared(modelVersion("churn", "j3", map[string]float64{"logloss": 0.35})) // v3 candidate
 	state := func() (int32, int32, []int32) {
 		m := h.store.Snapshot().Model("churn")
 		return m.Aliases[aliasProduction], m.Aliases[aliasCandidate], m.ProductionHistory
@@ -277,8 +331,8 @@ func TestRegistryRequestIDReplaysModel(t *testing.T) {
 
 func TestRegistryResolveModelRef(t *testing.T) {
 	h := newHarness(t)
-	h.registerModel(modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}), nil)
-	h.registerModel(modelVersion("churn", "j2", map[string]float64{"logloss": 0.35}), nil) // candidate
+	h.registerCompared(modelVersion("churn", "j1", map[string]float64{"logloss": 0.31}))
+	h.registerCompared(modelVersion("churn", "j2", map[string]float64{"logloss": 0.35})) // candidate
 	h.registerModel(modelVersion("draft", "j3", nil), &pb.PromotionPolicy{Manual: true})
 	v := h.store.Snapshot()
 	for _, tc := range []struct {
@@ -326,7 +380,7 @@ func TestRegistryCapsEventsAndHistory(t *testing.T) {
 	for i := range maxModelEvents + 10 {
 		h.now++
 		// Every version is better than the last: each one is promoted.
-		h.registerModel(modelVersion("churn", "", map[string]float64{"logloss": 1 - float64(i)/1000}), nil)
+		h.registerCompared(modelVersion("churn", "", map[string]float64{"logloss": 1 - float64(i)/1000}))
 	}
 	m := h.store.Snapshot().Model("churn")
 	if len(m.Events) != maxModelEvents || len(m.ProductionHistory) != maxProductionHistory || len(m.Versions) != maxModelEvents+10 {
@@ -338,5 +392,37 @@ func TestRegistryCapsEventsAndHistory(t *testing.T) {
 	h.registerModel(modelVersion("a-first", "", nil), nil)
 	if names := h.store.Snapshot().Models(); len(names) != 2 || names[0].Name != "a-first" || names[1].Name != "churn" {
 		t.Fatalf("Models() not by name: %v", names)
+	}
+}
+
+// TestRegistryDecayGate: production's metric on each night's rows is
+// kept with the evaluations; when it falls below its trailing median by
+// more than max_drop the model gets a decay event even though no
+// challenger wins.
+func TestRegistryDecayGate(t *testing.T) {
+	h := newHarness(t)
+	h.registerModel(modelVersion("churn", "j0", nil), nil) // v1 production
+	policy := &pb.PromotionPolicy{Margin: proto.Float64(0.01), Decay: &pb.DecayGate{Window: 3, MaxDrop: 0.05}}
+	night := func(job string, prod float64) (*pb.ModelVersion, string) {
+		h.now += 1000
+		v := modelVersion("churn", job, nil)
+		v.Evaluation = &pb.Evaluation{Metric: "logloss", Rows: 100, ChampionVersion: 1,
+			Challenger: map[string]float64{"logloss": prod + 0.001}, Champion: map[string]float64{"logloss": prod}}
+		reg, promoted, _ := h.registerModel(v, policy)
+		if promoted {
+			t.Fatalf("%s promoted", job)
+		}
+		m := h.store.Snapshot().Model("churn")
+		return findVersion(m, reg.Version), m.Events[len(m.Events)-1].Message
+	}
+	for i, x := range []float64{0.50, 0.30, 0.31, 0.30} { // the first falls out of the window of 3
+		if v, last := night(fmt.Sprint("j", i+1), x); v.Evaluation.Decayed || strings.Contains(last, "decaying") {
+			t.Fatalf("night %d decayed: %s", i, last)
+		}
+	}
+	v, last := night("j9", 0.36)
+	want := "production v1 is decaying: its logloss on the rows of v6's job is 0.3600, worse than its trailing median 0.3000 (of 3 evaluations) by 0.06 > max_drop 0.05"
+	if !v.Evaluation.Decayed || v.Evaluation.DecayMedian != 0.30 || last != want {
+		t.Fatalf("decayed=%v median=%v\n got %q\nwant %q", v.Evaluation.Decayed, v.Evaluation.DecayMedian, last, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -140,7 +142,7 @@ func (a *applier) trainFinished(j *pb.Job, res *pb.TrainResult) {
 	}
 	ver, promoted, reason := a.registerVersion(&pb.ModelVersion{
 		Name: sp.ModelName, Uri: res.ArtifactUri, JobId: j.Id, Metrics: res.Metrics,
-		DatasetFingerprint: res.DatasetFingerprint, Family: res.Family,
+		DatasetFingerprint: res.DatasetFingerprint, Family: res.Family, Evaluation: stampEvaluation(res.Evaluation, a.now),
 	}, sp.Promotion)
 	ts.Registered, ts.Promoted, ts.PromotionReason = ver, promoted, reason
 	j.ResultUri = res.ArtifactUri
@@ -159,4 +161,15 @@ func holdsMember(tasks []*pb.Task, workerID string) bool {
 		}
 	}
 	return false
+}
+
+// stampEvaluation dates a reported evaluation with the command's time (a
+// copy: the report stays as it came).
+func stampEvaluation(ev *pb.Evaluation, now int64) *pb.Evaluation {
+	if ev == nil {
+		return nil
+	}
+	ev = proto.Clone(ev).(*pb.Evaluation)
+	ev.UnixMs = now
+	return ev
 }

@@ -219,11 +219,23 @@ func (m *member) finish(ctx context.Context) (*nightshiftv1.TaskResult, error) {
 		"optimizer": m.sp.GetOptimizer().GetName(), "lr": m.sp.GetOptimizer().GetLr(), "l2": m.sp.GetModel().GetL2(),
 		"epochs": m.sp.Epochs, "batch_per_member": m.sp.BatchPerMember, "steps": st.Step,
 	}
+	// The comparison with production scores the holdout before anything
+	// is written: a bad slice column fails the job without an artifact.
+	ev, err := m.evaluate(ctx, mdl)
+	if err != nil {
+		return nil, err
+	}
 	uri := strings.TrimSuffix(m.at.as.GetOutputDir(), "/") + "/model"
-	// The training data's profile goes in first: model.json, written
-	// last, names it, so an artifact that exists has its profile.
+	// The training data's profile and the evaluation go in first:
+	// model.json, written last, names the profile, so an artifact that
+	// exists has both.
 	if err := m.saveProfile(ctx, uri); err != nil {
 		return nil, fmt.Errorf("writing the training data's profile: %w", err)
+	}
+	if ev != nil {
+		if err := m.saveEvaluation(ctx, uri, ev); err != nil {
+			return nil, fmt.Errorf("writing the evaluation: %w", err)
+		}
 	}
 	mdl.Spec.Lineage.Profile = profile.FileName
 	if err := mdl.Save(ctx, m.a.cfg.Storage, uri); err != nil {
@@ -233,6 +245,6 @@ func (m *member) finish(ctx context.Context) (*nightshiftv1.TaskResult, error) {
 	m.log.Info("training finished; artifact written", "uri", uri, "steps", st.Step, "metrics", mdl.Spec.Metrics)
 	return &nightshiftv1.TaskResult{Rows: st.Samples, Train: &nightshiftv1.TrainResult{
 		ArtifactUri: uri, Metrics: mdl.Spec.Metrics, Steps: st.Step,
-		DatasetFingerprint: m.tr.Data().Fingerprint, Family: mdl.Spec.Family,
+		DatasetFingerprint: m.tr.Data().Fingerprint, Family: mdl.Spec.Family, Evaluation: ev,
 	}}, nil
 }

@@ -346,12 +346,14 @@ pipeline:
     holdout: %g
     checkpoint: {every_steps: %d}
     promotion: {metric: %s, margin: %g}
+    evaluation: {slices: [%s]}
   score:                 # model: %s@production after the promote step; input: the night's dataset
     output: %s
     passthrough: [id, %s]
 `, tr.GetModel().GetFamily(), tr.GetModel().GetL2(), tr.GetOptimizer().GetName(), tr.GetOptimizer().GetLr(), epochs,
 		tr.GetBatchPerMember(), tr.GetMinMembers(), tr.GetMaxMembers(), tr.GetSeed(), tr.GetHoldout(), tr.GetCheckpointEverySteps(),
-		tr.GetPromotion().GetMetric(), tr.GetPromotion().GetMargin(), tr.GetModelName(), yamlQuote(d.base+"/scored/nightly/"+day), tr.GetLabel())
+		tr.GetPromotion().GetMetric(), tr.GetPromotion().GetMargin(), strings.Join(tr.GetEvaluation().GetSlices(), ", "),
+		tr.GetModelName(), yamlQuote(d.base+"/scored/nightly/"+day), tr.GetLabel())
 	return b.String()
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	nsv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/shard/sample"
 	"github.com/nightshift-ml/nightshift/storage"
@@ -21,7 +23,9 @@ func demoTrainSpec(spec sample.Spec, dataset, output string, members int32) *nsv
 		Optimizer: &nsv1.OptimizerConfig{Name: "adam", Lr: 0.05},
 		Epochs:    3, BatchPerMember: 1024, MinMembers: members, MaxMembers: members, Seed: 7, Holdout: 0.2,
 		CheckpointEverySteps: 100,
-		Promotion:            &nsv1.PromotionPolicy{Metric: "logloss", Margin: 0.001},
+		Promotion:            &nsv1.PromotionPolicy{Metric: "auc", Margin: proto.Float64(0.001)},
+		// Each version is compared with production per region and plan too.
+		Evaluation: &nsv1.EvaluationSpec{Slices: []string{"region", "plan"}},
 	}
 	for _, c := range sample.NewTruth(spec).Features {
 		sp.Features = append(sp.Features, &nsv1.FeatureSpec{Column: c, Kind: "numeric"})

@@ -252,5 +252,11 @@ func writeJob(w io.Writer, j *nsv1.Job) error {
 	if err := writeKV(w, jobDetail(j)); err != nil {
 		return err
 	}
-	return writeEpochs(w, j.GetTrain())
+	if err := writeEpochs(w, j.GetTrain()); err != nil {
+		return err
+	}
+	if reg := j.GetTrain().GetRegistered(); reg.GetEvaluation() != nil {
+		return writeEvaluation(w, fmt.Sprintf("v%d", reg.GetVersion()), reg.GetEvaluation())
+	}
+	return nil
 }

@@ -26,10 +26,13 @@ func newModelsCmd() *cobra.Command {
 Every finished train job registers its artifact as the next version of its
 model_name (v1, v2, ...) and points the candidate alias at it. The job's
 promotion policy then decides whether it also becomes production: the first
-version always does; a later one only when it beats the production version
-on the holdout metric (logloss for classifiers, rmse for regression, or the
-policy's metric; lower is better for logloss and rmse, higher for auc and
-accuracy) by at least the policy's margin; never with manual: true.
+version always does; a later one only when, scored with the production
+version on the same holdout rows of the new data, it beats production on the
+policy's metric (logloss for classifiers, rmse for regression by default;
+lower is better for logloss and rmse, higher for auc and accuracy) by at
+least the policy's margin, with confidence when the policy asks for an
+interval, and no gated slice gets worse; never with manual: true, nor
+without a policy. history prints each evaluation over time.
 
 promote makes any version production by hand; rollback restores the
 production version before the current one. Both are recorded in the
@@ -41,10 +44,11 @@ mapping with the .proto field names.`,
 		Example: `  nightshift models list
   nightshift models get churn
   nightshift models promote churn 3 --reason "validated offline"
-  nightshift models rollback churn --reason "v3 drifts on new data"`,
+  nightshift models rollback churn --reason "v3 drifts on new data"
+  nightshift models history churn --metric auc --slice region=north`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newModelsListCmd(), newModelsGetCmd(), newModelsPromoteCmd(), newModelsRollbackCmd())
+	cmd.AddCommand(newModelsListCmd(), newModelsGetCmd(), newModelsHistoryCmd(), newModelsPromoteCmd(), newModelsRollbackCmd())
 	return cmd
 }
 
@@ -95,8 +99,9 @@ func newModelsGetCmd() *cobra.Command {
 		Short: "Show a model's versions, aliases and latest events",
 		Long: fmt.Sprintf(`get prints a registered model: its production and candidate versions, the
 production versions rollback would restore, a table of its versions (aliases,
-holdout metrics, the train job that made it, age, artifact URI) and its
-latest %d events (registrations with the promotion decision and its reason,
+holdout metrics, the train job that made it, age, artifact URI), the newest
+evaluation (the challenger against production on the same holdout rows,
+with slices) and its latest %d events (registrations with the promotion decision and its reason,
 promotions, rollbacks). -o json prints GetModelResponse: {"model": {...}}
 with every event kept (the newest 64).`, modelEventsShown),
 		Example: `  nightshift models get churn
@@ -278,6 +283,15 @@ func writeModel(w io.Writer, m *nsv1.RegisteredModel) error {
 	}
 	if err := writeTable(w, []string{"VERSION", "ALIASES", "METRICS", "JOB", "CREATED", "URI"}, rows); err != nil {
 		return err
+	}
+	// The newest same-data comparison (models history has them all).
+	for _, v := range slices.Backward(m.GetVersions()) {
+		if v.GetEvaluation() != nil {
+			if err := writeEvaluation(w, fmt.Sprintf("v%d", v.GetVersion()), v.GetEvaluation()); err != nil {
+				return err
+			}
+			break
+		}
 	}
 	ev := m.GetEvents()
 	if len(ev) == 0 {

@@ -442,7 +442,25 @@ func writeRun(w io.Writer, r *nsv1.PipelineRun) error {
 	for _, st := range r.GetSteps() {
 		rows = append(rows, stepRow(st, loc))
 	}
-	return writeTable(w, []string{"STEP", "STATE", "JOB", "TRIES", "STARTED", "DURATION", "ARTIFACT", "DETAIL/ERROR"}, rows)
+	if err := writeTable(w, []string{"STEP", "STATE", "JOB", "TRIES", "STARTED", "DURATION", "ARTIFACT", "DETAIL/ERROR"}, rows); err != nil {
+		return err
+	}
+	// The data gates' report and the same-data comparison, where the
+	// steps made them.
+	for _, st := range r.GetSteps() {
+		if rep := st.GetValidation(); rep != nil {
+			fmt.Fprintln(w, "\nVALIDATION")
+			if err := writeReport(w, rep); err != nil {
+				return err
+			}
+		}
+		if ev := st.GetEvaluation(); ev != nil {
+			if err := writeEvaluation(w, fmt.Sprintf("v%d", r.GetModelVersion()), ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // runDetail is the key/value view of one run; fields the run has not

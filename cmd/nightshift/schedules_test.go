@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"google.golang.org/protobuf/proto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,7 +335,7 @@ func testSchedule() *nsv1.Schedule {
 				Ingest:   &nsv1.ShardSpec{Sources: []string{"s3://raw/events/{{ .Slot.Format \"2006-01-02\" }}/"}, Output: "s3://lake/ds/{{ .Run }}"},
 				Validate: &nsv1.ValidateSpec{MinRows: 1000, RequiredColumns: []string{"id", "age"}},
 				Train: &nsv1.TrainSpec{ModelName: "churn", Model: &nsv1.ModelConfig{Family: "logistic"}, Output: "s3://lake/models",
-					Promotion: &nsv1.PromotionPolicy{Metric: "logloss", Margin: 0.001}},
+					Promotion: &nsv1.PromotionPolicy{Metric: "logloss", Margin: proto.Float64(0.001)}},
 				Score: &nsv1.ScoreSpec{Output: "s3://lake/scores/{{ .Slot.Format \"2006-01-02\" }}"},
 			},
 		},

@@ -57,7 +57,7 @@ func TestTrainFileDecodes(t *testing.T) {
 			DecayRate: 0.5, MaxIterations: 100, Tolerance: 1e-6},
 		Epochs: 3, BatchPerMember: 1024, MinMembers: 2, MaxMembers: 3, Seed: 42, Holdout: 0.25,
 		CheckpointEverySteps: 100, CheckpointEveryS: 60,
-		Promotion: &nsv1.PromotionPolicy{Metric: "logloss", Margin: 0.001, Manual: true},
+		Promotion: &nsv1.PromotionPolicy{Metric: "logloss", Margin: proto.Float64(0.001), Manual: true},
 		ModelName: "churn", Output: "s3://bucket/models", MaxRestarts: 5, AuditSamples: true,
 	}}}
 	if !proto.Equal(want, job.spec) {
@@ -74,7 +74,7 @@ func TestTrainFileDefaults(t *testing.T) {
 		Dataset: "file:///d", Label: "y", Model: &nsv1.ModelConfig{Family: "linear"},
 		Optimizer: &nsv1.OptimizerConfig{Name: "adam", Lr: 0.01, Schedule: "constant"},
 		Epochs:    1, BatchPerMember: 1024, MinMembers: 1, MaxMembers: 1, Seed: 1, Holdout: 0.2,
-		Promotion: &nsv1.PromotionPolicy{}, ModelName: "m", Output: "file:///o", MaxRestarts: 3,
+		ModelName: "m", Output: "file:///o", MaxRestarts: 3,
 	}}}
 	if !proto.Equal(want, job.spec) {
 		t.Fatalf("defaults:\n got %s\nwant %s", prototext.Format(job.spec), prototext.Format(want))

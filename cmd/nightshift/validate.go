@@ -184,7 +184,7 @@ func writeReport(w io.Writer, rep *nsv1.ValidationReport) error {
 		fmt.Fprintln(w, "\nCONTRACT")
 		rows := make([][]string, len(rep.GetViolations()))
 		for i, v := range rep.GetViolations() {
-			rows[i] = []string{severity(v.GetSeverity()), orDash(v.GetColumn()), v.GetRule(), v.GetObserved(), v.GetAllowed()}
+			rows[i] = []string{severity(v.GetSeverity()), dash(v.GetColumn()), v.GetRule(), v.GetObserved(), v.GetAllowed()}
 		}
 		if err := writeTable(w, []string{"SEVERITY", "COLUMN", "RULE", "OBSERVED", "ALLOWED"}, rows); err != nil {
 			return err
@@ -203,10 +203,3 @@ func writeReport(w io.Writer, rep *nsv1.ValidationReport) error {
 }
 
 func severity(s nsv1.Severity) string { return strings.ToUpper(stateName(s, "SEVERITY_")) }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

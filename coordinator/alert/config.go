@@ -10,7 +10,7 @@ import (
 
 // Events lists the alert events a webhook can subscribe to; pb.Alert.Event
 // holds one of them.
-var Events = []string{"run_failed", "slot_skipped", "slot_missed", "schedule_paused", "not_promoted"}
+var Events = []string{"run_failed", "slot_skipped", "slot_missed", "schedule_paused", "not_promoted", "model_decayed"}
 
 // Formats of a webhook body.
 const (

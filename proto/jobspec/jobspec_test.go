@@ -26,7 +26,7 @@ func TestTrainDefaultsAndCanonicalForm(t *testing.T) {
 			{Column: "region", Kind: "categorical", Missing: "impute", Buckets: DefaultBuckets}},
 		Model:     &pb.ModelConfig{Family: "logistic"},
 		Optimizer: &pb.OptimizerConfig{Name: "adam", Lr: DefaultLR, Schedule: "constant"},
-		Promotion: &pb.PromotionPolicy{}, Epochs: 1, BatchPerMember: DefaultBatchPerMember, MinMembers: 1, MaxMembers: 1,
+		Epochs:    1, BatchPerMember: DefaultBatchPerMember, MinMembers: 1, MaxMembers: 1,
 		MaxRestarts: DefaultMaxRestarts}
 	if !proto.Equal(sp, want) {
 		t.Fatalf("normalised spec\n got %v\nwant %v", sp, want)
@@ -67,8 +67,23 @@ func TestTrainErrorsNameEveryField(t *testing.T) {
 		{"members cap", func(s *pb.TrainSpec) { s.MinMembers, s.MaxMembers = 2, MaxMembers+1 }, []string{"members.max"}},
 		{"members order", func(s *pb.TrainSpec) { s.MinMembers, s.MaxMembers = 3, 2 }, []string{"members.max"}},
 		{"holdout", func(s *pb.TrainSpec) { s.Holdout = 1 }, []string{"holdout"}},
-		{"promotion", func(s *pb.TrainSpec) { s.Promotion = &pb.PromotionPolicy{Metric: "f1", Margin: -1} },
+		{"promotion", func(s *pb.TrainSpec) {
+			s.Holdout, s.Promotion = 0.2, &pb.PromotionPolicy{Metric: "f1", Margin: proto.Float64(-1)}
+		},
 			[]string{"promotion.metric", "promotion.margin"}},
+		{"promotion without a threshold", func(s *pb.TrainSpec) { s.Promotion = &pb.PromotionPolicy{Metric: "auc"} },
+			[]string{"promotion.margin"}},
+		{"promotion gates", func(s *pb.TrainSpec) {
+			s.Holdout, s.Promotion = 0.2, &pb.PromotionPolicy{Margin: proto.Float64(0), Confidence: 1, Bootstrap: 5,
+				SliceGate: &pb.SliceGate{MinRows: 0, MaxRegression: -1}, Decay: &pb.DecayGate{Window: 2}}
+		}, []string{"promotion.confidence", "promotion.bootstrap", "promotion.slice_gate", "promotion.slice_gate.min_rows",
+			"promotion.slice_gate.max_regression", "promotion.decay.window", "promotion.decay.max_drop"}},
+		{"automatic promotion without holdout", func(s *pb.TrainSpec) {
+			s.Holdout, s.Promotion = 0, &pb.PromotionPolicy{Margin: proto.Float64(0.01)}
+		}, []string{"promotion"}},
+		{"evaluation slices", func(s *pb.TrainSpec) {
+			s.Evaluation = &pb.EvaluationSpec{Slices: []string{"", s.Label, "a", "a", "b", "c", "d", "e", "f", "g"}, Buckets: 1}
+		}, []string{"evaluation.slices", "evaluation.slices[0]", "evaluation.slices[1]", "evaluation.slices[3]", "evaluation.buckets"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := validTrain()

@@ -45,7 +45,7 @@ pipeline:
     features: [{column: age, kind: numeric}]
     model: {family: logistic}
     epochs: 2
-    promotion: {metric: logloss}
+    promotion: {metric: logloss, margin: 0.001}
   score: {output: 'file:///scored/{{ .Run }}', passthrough: [id], format: arrow}
 `
 

@@ -89,14 +89,7 @@ func train(c checker, sp *pb.TrainSpec) {
 	if sp.CheckpointEveryS < 0 {
 		c.bad("checkpoint.every_seconds", "must be ≥ 0 (0: not by time)")
 	}
-	if p := sp.Promotion; p != nil {
-		if p.Metric != "" && !oneOf(p.Metric, Metrics...) {
-			c.bad("promotion.metric", "%q: want %s (or leave it out: the coordinator picks by model)", p.Metric, orList(Metrics))
-		}
-		if !finiteNonNegative(p.Margin) {
-			c.bad("promotion.margin", "must be ≥ 0")
-		}
-	}
+	checkPromotion(c, sp)
 	if sp.MaxRestarts < 0 {
 		c.bad("max_restarts", "must be ≥ 0 (0: %d)", DefaultMaxRestarts)
 	}
@@ -122,6 +115,11 @@ func canonicalTrain(sp *pb.TrainSpec) {
 	if p := sp.Promotion; p != nil {
 		p.Metric = word(p.Metric)
 	}
+	if e := sp.Evaluation; e != nil {
+		for i, col := range e.Slices {
+			e.Slices[i] = strings.TrimSpace(col)
+		}
+	}
 }
 
 // defaultTrain fills the fields left at zero whose zero is not meaningful.
@@ -132,9 +130,7 @@ func defaultTrain(sp *pb.TrainSpec) {
 	if sp.Optimizer == nil {
 		sp.Optimizer = &pb.OptimizerConfig{}
 	}
-	if sp.Promotion == nil {
-		sp.Promotion = &pb.PromotionPolicy{}
-	}
+	defaultPromotion(sp) // a missing policy stays nil: versions after the first stay candidates
 	o := sp.Optimizer
 	if o.Name == "" {
 		o.Name = DefaultOptimizer
@@ -294,6 +290,11 @@ func TrainColumns(sp *pb.TrainSpec, columns []string) error {
 	for i, f := range sp.Features {
 		if !has[f.Column] {
 			c.bad(index("features", i)+".column", "%q is not a column of %s", f.Column, sp.Dataset)
+		}
+	}
+	for i, col := range sp.GetEvaluation().GetSlices() {
+		if !has[col] {
+			c.bad(index("evaluation.slices", i), "%q is not a column of %s", col, sp.Dataset)
 		}
 	}
 	return c.errs.err()

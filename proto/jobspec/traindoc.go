@@ -30,6 +30,7 @@ type TrainDoc struct {
 	Holdout        *float64          `yaml:"holdout"`
 	Checkpoint     *TrainDocCkpt     `yaml:"checkpoint"`
 	Promotion      *TrainDocPromote  `yaml:"promotion"`
+	Evaluation     *TrainDocEval     `yaml:"evaluation"`
 	MaxRestarts    int32             `yaml:"max_restarts"`
 	AuditSamples   bool              `yaml:"audit_samples"`
 	MaxAttempts    int32             `yaml:"max_attempts"`
@@ -79,9 +80,25 @@ type TrainDocCkpt struct {
 
 // TrainDocPromote is TrainDoc.Promotion.
 type TrainDocPromote struct {
-	Metric string  `yaml:"metric"`
-	Margin float64 `yaml:"margin"`
-	Manual bool    `yaml:"manual"`
+	Metric     string   `yaml:"metric"`
+	Margin     *float64 `yaml:"margin"`
+	Manual     bool     `yaml:"manual"`
+	Confidence float64  `yaml:"confidence"`
+	Bootstrap  int32    `yaml:"bootstrap"`
+	SliceGate  *struct {
+		MinRows       int64   `yaml:"min_rows"`
+		MaxRegression float64 `yaml:"max_regression"`
+	} `yaml:"slice_gate"`
+	Decay *struct {
+		Window  int32   `yaml:"window"`
+		MaxDrop float64 `yaml:"max_drop"`
+	} `yaml:"decay"`
+}
+
+// TrainDocEval is TrainDoc.Evaluation.
+type TrainDocEval struct {
+	Slices  []string `yaml:"slices"`
+	Buckets int32    `yaml:"buckets"`
 }
 
 // JobSpec turns the document into a normalised, validated JobSpec. The
@@ -139,7 +156,16 @@ func (d *TrainDoc) jobSpec(c checker) *pb.JobSpec {
 		ts.CheckpointEverySteps, ts.CheckpointEveryS = ck.EverySteps, ck.EverySeconds
 	}
 	if p := d.Promotion; p != nil {
-		ts.Promotion = &pb.PromotionPolicy{Metric: p.Metric, Margin: p.Margin, Manual: p.Manual}
+		ts.Promotion = &pb.PromotionPolicy{Metric: p.Metric, Margin: p.Margin, Manual: p.Manual, Confidence: p.Confidence, Bootstrap: p.Bootstrap}
+		if g := p.SliceGate; g != nil {
+			ts.Promotion.SliceGate = &pb.SliceGate{MinRows: g.MinRows, MaxRegression: g.MaxRegression}
+		}
+		if d := p.Decay; d != nil {
+			ts.Promotion.Decay = &pb.DecayGate{Window: d.Window, MaxDrop: d.MaxDrop}
+		}
+	}
+	if e := d.Evaluation; e != nil {
+		ts.Evaluation = &pb.EvaluationSpec{Slices: e.Slices, Buckets: e.Buckets}
 	}
 	return &pb.JobSpec{Name: strings.TrimSpace(d.Name), Pool: d.Pool, MaxAttempts: d.MaxAttempts, Kind: &pb.JobSpec_Train{Train: ts}}
 }

@@ -724,7 +724,10 @@ type StepRun struct {
 	// Free text: validate's findings, promote's decision.
 	Detail string `protobuf:"bytes,12,opt,name=detail,proto3" json:"detail,omitempty"`
 	// The validate step's contract and drift report.
-	Validation    *ValidationReport `protobuf:"bytes,13,opt,name=validation,proto3" json:"validation,omitempty"`
+	Validation *ValidationReport `protobuf:"bytes,13,opt,name=validation,proto3" json:"validation,omitempty"`
+	// The promote step's same-data comparison (challenger against
+	// production on the train job's holdout rows, slices included).
+	Evaluation    *Evaluation `protobuf:"bytes,14,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -846,6 +849,13 @@ func (x *StepRun) GetDetail() string {
 func (x *StepRun) GetValidation() *ValidationReport {
 	if x != nil {
 		return x.Validation
+	}
+	return nil
+}
+
+func (x *StepRun) GetEvaluation() *Evaluation {
+	if x != nil {
+		return x.Evaluation
 	}
 	return nil
 }
@@ -1083,7 +1093,7 @@ type Alert struct {
 	// Deduplication key: RUN_ID/EVENT or SCHEDULE/EVENT@UNIX_MS.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// "run_failed", "slot_skipped", "slot_missed", "schedule_paused",
-	// "not_promoted".
+	// "not_promoted", "model_decayed" (coordinator/alert.Events).
 	Event           string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
 	Schedule        string `protobuf:"bytes,3,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	RunId           string `protobuf:"bytes,4,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -1623,7 +1633,10 @@ type RunStep struct {
 	PromotionReason    string `protobuf:"bytes,18,opt,name=promotion_reason,json=promotionReason,proto3" json:"promotion_reason,omitempty"`
 	OutputUri          string `protobuf:"bytes,19,opt,name=output_uri,json=outputUri,proto3" json:"output_uri,omitempty"`
 	// The validate step's report (kept on the step, passed or failed).
-	Validation    *ValidationReport `protobuf:"bytes,20,opt,name=validation,proto3" json:"validation,omitempty"`
+	Validation *ValidationReport `protobuf:"bytes,20,opt,name=validation,proto3" json:"validation,omitempty"`
+	// The promote step's evaluation (StepRun.evaluation); a decayed one
+	// raises the model_decayed alert.
+	Evaluation    *Evaluation `protobuf:"bytes,21,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1794,6 +1807,13 @@ func (x *RunStep) GetOutputUri() string {
 func (x *RunStep) GetValidation() *ValidationReport {
 	if x != nil {
 		return x.Validation
+	}
+	return nil
+}
+
+func (x *RunStep) GetEvaluation() *Evaluation {
+	if x != nil {
+		return x.Evaluation
 	}
 	return nil
 }
@@ -3486,7 +3506,7 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x06events\x18\b \x03(\v2\x17.nightshift.v1.JobEventR\x06events\x12\x18\n" +
 	"\aversion\x18\t \x01(\x04R\aversion\x12!\n" +
 	"\fcreate_index\x18\n" +
-	" \x01(\x04R\vcreateIndex\"\xb4\x03\n" +
+	" \x01(\x04R\vcreateIndex\"\xef\x03\n" +
 	"\aStepRun\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x18.nightshift.v1.StepStateR\x05state\x12\x15\n" +
@@ -3504,7 +3524,10 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x06detail\x18\f \x01(\tR\x06detail\x12?\n" +
 	"\n" +
 	"validation\x18\r \x01(\v2\x1f.nightshift.v1.ValidationReportR\n" +
-	"validation\"\xe8\x05\n" +
+	"validation\x129\n" +
+	"\n" +
+	"evaluation\x18\x0e \x01(\v2\x19.nightshift.v1.EvaluationR\n" +
+	"evaluation\"\xe8\x05\n" +
 	"\vPipelineRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bschedule\x18\x02 \x01(\tR\bschedule\x12 \n" +
@@ -3576,7 +3599,7 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"\x05owner\x18\x05 \x01(\tR\x05owner\x127\n" +
 	"\bpipeline\x18\x06 \x01(\v2\x1b.nightshift.v1.PipelineSpecR\bpipeline\x12\x15\n" +
 	"\x06run_id\x18\a \x01(\tR\x05runId\x12\x1b\n" +
-	"\ttime_zone\x18\b \x01(\tR\btimeZone\"\xaf\x05\n" +
+	"\ttime_zone\x18\b \x01(\tR\btimeZone\"\xea\x05\n" +
 	"\aRunStep\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\tR\x04step\x12,\n" +
@@ -3604,7 +3627,10 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"output_uri\x18\x13 \x01(\tR\toutputUri\x12?\n" +
 	"\n" +
 	"validation\x18\x14 \x01(\v2\x1f.nightshift.v1.ValidationReportR\n" +
-	"validation\"\"\n" +
+	"validation\x129\n" +
+	"\n" +
+	"evaluation\x18\x15 \x01(\v2\x19.nightshift.v1.EvaluationR\n" +
+	"evaluation\"\"\n" +
 	"\tResumeRun\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\":\n" +
 	"\tCancelRun\x12\x15\n" +
@@ -3820,6 +3846,7 @@ var file_nightshift_v1_schedule_proto_goTypes = []any{
 	(*DriftPolicy)(nil),            // 50: nightshift.v1.DriftPolicy
 	(*JobEvent)(nil),               // 51: nightshift.v1.JobEvent
 	(*ValidationReport)(nil),       // 52: nightshift.v1.ValidationReport
+	(*Evaluation)(nil),             // 53: nightshift.v1.Evaluation
 }
 var file_nightshift_v1_schedule_proto_depIdxs = []int32{
 	3,  // 0: nightshift.v1.ScheduleSpec.policy:type_name -> nightshift.v1.SchedulePolicy
@@ -3834,59 +3861,61 @@ var file_nightshift_v1_schedule_proto_depIdxs = []int32{
 	51, // 9: nightshift.v1.Schedule.events:type_name -> nightshift.v1.JobEvent
 	1,  // 10: nightshift.v1.StepRun.state:type_name -> nightshift.v1.StepState
 	52, // 11: nightshift.v1.StepRun.validation:type_name -> nightshift.v1.ValidationReport
-	0,  // 12: nightshift.v1.PipelineRun.state:type_name -> nightshift.v1.RunState
-	4,  // 13: nightshift.v1.PipelineRun.pipeline:type_name -> nightshift.v1.PipelineSpec
-	7,  // 14: nightshift.v1.PipelineRun.steps:type_name -> nightshift.v1.StepRun
-	2,  // 15: nightshift.v1.PutSchedule.spec:type_name -> nightshift.v1.ScheduleSpec
-	4,  // 16: nightshift.v1.StartRuns.pipeline:type_name -> nightshift.v1.PipelineSpec
-	1,  // 17: nightshift.v1.RunStep.from:type_name -> nightshift.v1.StepState
-	1,  // 18: nightshift.v1.RunStep.to:type_name -> nightshift.v1.StepState
-	52, // 19: nightshift.v1.RunStep.validation:type_name -> nightshift.v1.ValidationReport
-	2,  // 20: nightshift.v1.PutScheduleRequest.spec:type_name -> nightshift.v1.ScheduleSpec
-	6,  // 21: nightshift.v1.PutScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
-	6,  // 22: nightshift.v1.GetScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
-	6,  // 23: nightshift.v1.ListSchedulesResponse.schedules:type_name -> nightshift.v1.Schedule
-	6,  // 24: nightshift.v1.PauseScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
-	8,  // 25: nightshift.v1.RunScheduleResponse.run:type_name -> nightshift.v1.PipelineRun
-	33, // 26: nightshift.v1.BackfillResponse.slots:type_name -> nightshift.v1.BackfillSlot
-	0,  // 27: nightshift.v1.ListRunsRequest.states:type_name -> nightshift.v1.RunState
-	8,  // 28: nightshift.v1.ListRunsResponse.runs:type_name -> nightshift.v1.PipelineRun
-	8,  // 29: nightshift.v1.GetRunResponse.run:type_name -> nightshift.v1.PipelineRun
-	8,  // 30: nightshift.v1.ResumeRunResponse.run:type_name -> nightshift.v1.PipelineRun
-	8,  // 31: nightshift.v1.CancelRunResponse.run:type_name -> nightshift.v1.PipelineRun
-	4,  // 32: nightshift.v1.StartPipelineRequest.pipeline:type_name -> nightshift.v1.PipelineSpec
-	8,  // 33: nightshift.v1.StartPipelineResponse.run:type_name -> nightshift.v1.PipelineRun
-	19, // 34: nightshift.v1.ScheduleService.PutSchedule:input_type -> nightshift.v1.PutScheduleRequest
-	21, // 35: nightshift.v1.ScheduleService.GetSchedule:input_type -> nightshift.v1.GetScheduleRequest
-	23, // 36: nightshift.v1.ScheduleService.ListSchedules:input_type -> nightshift.v1.ListSchedulesRequest
-	25, // 37: nightshift.v1.ScheduleService.DeleteSchedule:input_type -> nightshift.v1.DeleteScheduleRequest
-	27, // 38: nightshift.v1.ScheduleService.PauseSchedule:input_type -> nightshift.v1.PauseScheduleRequest
-	29, // 39: nightshift.v1.ScheduleService.RunSchedule:input_type -> nightshift.v1.RunScheduleRequest
-	31, // 40: nightshift.v1.ScheduleService.Backfill:input_type -> nightshift.v1.BackfillRequest
-	34, // 41: nightshift.v1.ScheduleService.NextSlots:input_type -> nightshift.v1.NextSlotsRequest
-	36, // 42: nightshift.v1.ScheduleService.ListRuns:input_type -> nightshift.v1.ListRunsRequest
-	38, // 43: nightshift.v1.ScheduleService.GetRun:input_type -> nightshift.v1.GetRunRequest
-	40, // 44: nightshift.v1.ScheduleService.ResumeRun:input_type -> nightshift.v1.ResumeRunRequest
-	42, // 45: nightshift.v1.ScheduleService.CancelRun:input_type -> nightshift.v1.CancelRunRequest
-	44, // 46: nightshift.v1.ScheduleService.StartPipeline:input_type -> nightshift.v1.StartPipelineRequest
-	20, // 47: nightshift.v1.ScheduleService.PutSchedule:output_type -> nightshift.v1.PutScheduleResponse
-	22, // 48: nightshift.v1.ScheduleService.GetSchedule:output_type -> nightshift.v1.GetScheduleResponse
-	24, // 49: nightshift.v1.ScheduleService.ListSchedules:output_type -> nightshift.v1.ListSchedulesResponse
-	26, // 50: nightshift.v1.ScheduleService.DeleteSchedule:output_type -> nightshift.v1.DeleteScheduleResponse
-	28, // 51: nightshift.v1.ScheduleService.PauseSchedule:output_type -> nightshift.v1.PauseScheduleResponse
-	30, // 52: nightshift.v1.ScheduleService.RunSchedule:output_type -> nightshift.v1.RunScheduleResponse
-	32, // 53: nightshift.v1.ScheduleService.Backfill:output_type -> nightshift.v1.BackfillResponse
-	35, // 54: nightshift.v1.ScheduleService.NextSlots:output_type -> nightshift.v1.NextSlotsResponse
-	37, // 55: nightshift.v1.ScheduleService.ListRuns:output_type -> nightshift.v1.ListRunsResponse
-	39, // 56: nightshift.v1.ScheduleService.GetRun:output_type -> nightshift.v1.GetRunResponse
-	41, // 57: nightshift.v1.ScheduleService.ResumeRun:output_type -> nightshift.v1.ResumeRunResponse
-	43, // 58: nightshift.v1.ScheduleService.CancelRun:output_type -> nightshift.v1.CancelRunResponse
-	45, // 59: nightshift.v1.ScheduleService.StartPipeline:output_type -> nightshift.v1.StartPipelineResponse
-	47, // [47:60] is the sub-list for method output_type
-	34, // [34:47] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	53, // 12: nightshift.v1.StepRun.evaluation:type_name -> nightshift.v1.Evaluation
+	0,  // 13: nightshift.v1.PipelineRun.state:type_name -> nightshift.v1.RunState
+	4,  // 14: nightshift.v1.PipelineRun.pipeline:type_name -> nightshift.v1.PipelineSpec
+	7,  // 15: nightshift.v1.PipelineRun.steps:type_name -> nightshift.v1.StepRun
+	2,  // 16: nightshift.v1.PutSchedule.spec:type_name -> nightshift.v1.ScheduleSpec
+	4,  // 17: nightshift.v1.StartRuns.pipeline:type_name -> nightshift.v1.PipelineSpec
+	1,  // 18: nightshift.v1.RunStep.from:type_name -> nightshift.v1.StepState
+	1,  // 19: nightshift.v1.RunStep.to:type_name -> nightshift.v1.StepState
+	52, // 20: nightshift.v1.RunStep.validation:type_name -> nightshift.v1.ValidationReport
+	53, // 21: nightshift.v1.RunStep.evaluation:type_name -> nightshift.v1.Evaluation
+	2,  // 22: nightshift.v1.PutScheduleRequest.spec:type_name -> nightshift.v1.ScheduleSpec
+	6,  // 23: nightshift.v1.PutScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
+	6,  // 24: nightshift.v1.GetScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
+	6,  // 25: nightshift.v1.ListSchedulesResponse.schedules:type_name -> nightshift.v1.Schedule
+	6,  // 26: nightshift.v1.PauseScheduleResponse.schedule:type_name -> nightshift.v1.Schedule
+	8,  // 27: nightshift.v1.RunScheduleResponse.run:type_name -> nightshift.v1.PipelineRun
+	33, // 28: nightshift.v1.BackfillResponse.slots:type_name -> nightshift.v1.BackfillSlot
+	0,  // 29: nightshift.v1.ListRunsRequest.states:type_name -> nightshift.v1.RunState
+	8,  // 30: nightshift.v1.ListRunsResponse.runs:type_name -> nightshift.v1.PipelineRun
+	8,  // 31: nightshift.v1.GetRunResponse.run:type_name -> nightshift.v1.PipelineRun
+	8,  // 32: nightshift.v1.ResumeRunResponse.run:type_name -> nightshift.v1.PipelineRun
+	8,  // 33: nightshift.v1.CancelRunResponse.run:type_name -> nightshift.v1.PipelineRun
+	4,  // 34: nightshift.v1.StartPipelineRequest.pipeline:type_name -> nightshift.v1.PipelineSpec
+	8,  // 35: nightshift.v1.StartPipelineResponse.run:type_name -> nightshift.v1.PipelineRun
+	19, // 36: nightshift.v1.ScheduleService.PutSchedule:input_type -> nightshift.v1.PutScheduleRequest
+	21, // 37: nightshift.v1.ScheduleService.GetSchedule:input_type -> nightshift.v1.GetScheduleRequest
+	23, // 38: nightshift.v1.ScheduleService.ListSchedules:input_type -> nightshift.v1.ListSchedulesRequest
+	25, // 39: nightshift.v1.ScheduleService.DeleteSchedule:input_type -> nightshift.v1.DeleteScheduleRequest
+	27, // 40: nightshift.v1.ScheduleService.PauseSchedule:input_type -> nightshift.v1.PauseScheduleRequest
+	29, // 41: nightshift.v1.ScheduleService.RunSchedule:input_type -> nightshift.v1.RunScheduleRequest
+	31, // 42: nightshift.v1.ScheduleService.Backfill:input_type -> nightshift.v1.BackfillRequest
+	34, // 43: nightshift.v1.ScheduleService.NextSlots:input_type -> nightshift.v1.NextSlotsRequest
+	36, // 44: nightshift.v1.ScheduleService.ListRuns:input_type -> nightshift.v1.ListRunsRequest
+	38, // 45: nightshift.v1.ScheduleService.GetRun:input_type -> nightshift.v1.GetRunRequest
+	40, // 46: nightshift.v1.ScheduleService.ResumeRun:input_type -> nightshift.v1.ResumeRunRequest
+	42, // 47: nightshift.v1.ScheduleService.CancelRun:input_type -> nightshift.v1.CancelRunRequest
+	44, // 48: nightshift.v1.ScheduleService.StartPipeline:input_type -> nightshift.v1.StartPipelineRequest
+	20, // 49: nightshift.v1.ScheduleService.PutSchedule:output_type -> nightshift.v1.PutScheduleResponse
+	22, // 50: nightshift.v1.ScheduleService.GetSchedule:output_type -> nightshift.v1.GetScheduleResponse
+	24, // 51: nightshift.v1.ScheduleService.ListSchedules:output_type -> nightshift.v1.ListSchedulesResponse
+	26, // 52: nightshift.v1.ScheduleService.DeleteSchedule:output_type -> nightshift.v1.DeleteScheduleResponse
+	28, // 53: nightshift.v1.ScheduleService.PauseSchedule:output_type -> nightshift.v1.PauseScheduleResponse
+	30, // 54: nightshift.v1.ScheduleService.RunSchedule:output_type -> nightshift.v1.RunScheduleResponse
+	32, // 55: nightshift.v1.ScheduleService.Backfill:output_type -> nightshift.v1.BackfillResponse
+	35, // 56: nightshift.v1.ScheduleService.NextSlots:output_type -> nightshift.v1.NextSlotsResponse
+	37, // 57: nightshift.v1.ScheduleService.ListRuns:output_type -> nightshift.v1.ListRunsResponse
+	39, // 58: nightshift.v1.ScheduleService.GetRun:output_type -> nightshift.v1.GetRunResponse
+	41, // 59: nightshift.v1.ScheduleService.ResumeRun:output_type -> nightshift.v1.ResumeRunResponse
+	43, // 60: nightshift.v1.ScheduleService.CancelRun:output_type -> nightshift.v1.CancelRunResponse
+	45, // 61: nightshift.v1.ScheduleService.StartPipeline:output_type -> nightshift.v1.StartPipelineResponse
+	49, // [49:62] is the sub-list for method output_type
+	36, // [36:49] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_schedule_proto_init() }

@@ -61,7 +61,15 @@ type TrainSpec struct {
 	// Count how often each training row feeds an applied step and fail the
 	// job unless every row of every epoch counts exactly once (costs one
 	// float per training row in every step's all-reduce; for tests and audits).
-	AuditSamples  bool `protobuf:"varint,18,opt,name=audit_samples,json=auditSamples,proto3" json:"audit_samples,omitempty"`
+	AuditSamples bool `protobuf:"varint,18,opt,name=audit_samples,json=auditSamples,proto3" json:"audit_samples,omitempty"`
+	// What the end-of-training evaluation computes beyond the holdout
+	// metrics: slices (docs/architecture.md §12).
+	Evaluation *EvaluationSpec `protobuf:"bytes,19,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
+	// The production version the challenger is compared with on this job's
+	// holdout rows. Set by the coordinator when it plans the job (it
+	// replaces a submitted value); empty when the model has no production
+	// version then.
+	Champion      *ChampionRef `protobuf:"bytes,20,opt,name=champion,proto3" json:"champion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -222,6 +230,139 @@ func (x *TrainSpec) GetAuditSamples() bool {
 	return false
 }
 
+func (x *TrainSpec) GetEvaluation() *EvaluationSpec {
+	if x != nil {
+		return x.Evaluation
+	}
+	return nil
+}
+
+func (x *TrainSpec) GetChampion() *ChampionRef {
+	if x != nil {
+		return x.Champion
+	}
+	return nil
+}
+
+// EvaluationSpec configures the end-of-training evaluation.
+type EvaluationSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Columns to slice the holdout by: string and boolean columns by value
+	// (at most jobspec.MaxSliceValues values), numeric ones into `buckets`
+	// quantile buckets of the holdout.
+	Slices []string `protobuf:"bytes,1,rep,name=slices,proto3" json:"slices,omitempty"`
+	// Buckets of a numeric slice column; 0 = jobspec.DefaultSliceBuckets.
+	Buckets       int32 `protobuf:"varint,2,opt,name=buckets,proto3" json:"buckets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluationSpec) Reset() {
+	*x = EvaluationSpec{}
+	mi := &file_nightshift_v1_train_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluationSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluationSpec) ProtoMessage() {}
+
+func (x *EvaluationSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_train_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluationSpec.ProtoReflect.Descriptor instead.
+func (*EvaluationSpec) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EvaluationSpec) GetSlices() []string {
+	if x != nil {
+		return x.Slices
+	}
+	return nil
+}
+
+func (x *EvaluationSpec) GetBuckets() int32 {
+	if x != nil {
+		return x.Buckets
+	}
+	return 0
+}
+
+// ChampionRef pins a registered version.
+type ChampionRef struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Artifact folder URI (holding model.json).
+	Uri           string `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChampionRef) Reset() {
+	*x = ChampionRef{}
+	mi := &file_nightshift_v1_train_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChampionRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChampionRef) ProtoMessage() {}
+
+func (x *ChampionRef) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_train_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChampionRef.ProtoReflect.Descriptor instead.
+func (*ChampionRef) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ChampionRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ChampionRef) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ChampionRef) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
 // FeatureSpec is one column of the feature pipeline (model.Feature).
 type FeatureSpec struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -238,7 +379,7 @@ type FeatureSpec struct {
 
 func (x *FeatureSpec) Reset() {
 	*x = FeatureSpec{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[1]
+	mi := &file_nightshift_v1_train_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +391,7 @@ func (x *FeatureSpec) String() string {
 func (*FeatureSpec) ProtoMessage() {}
 
 func (x *FeatureSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[1]
+	mi := &file_nightshift_v1_train_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +404,7 @@ func (x *FeatureSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureSpec.ProtoReflect.Descriptor instead.
 func (*FeatureSpec) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{1}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FeatureSpec) GetColumn() string {
@@ -314,7 +455,7 @@ type ModelConfig struct {
 
 func (x *ModelConfig) Reset() {
 	*x = ModelConfig{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[2]
+	mi := &file_nightshift_v1_train_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +467,7 @@ func (x *ModelConfig) String() string {
 func (*ModelConfig) ProtoMessage() {}
 
 func (x *ModelConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[2]
+	mi := &file_nightshift_v1_train_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +480,7 @@ func (x *ModelConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelConfig.ProtoReflect.Descriptor instead.
 func (*ModelConfig) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{2}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ModelConfig) GetFamily() string {
@@ -399,7 +540,7 @@ type OptimizerConfig struct {
 
 func (x *OptimizerConfig) Reset() {
 	*x = OptimizerConfig{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[3]
+	mi := &file_nightshift_v1_train_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +552,7 @@ func (x *OptimizerConfig) String() string {
 func (*OptimizerConfig) ProtoMessage() {}
 
 func (x *OptimizerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[3]
+	mi := &file_nightshift_v1_train_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +565,7 @@ func (x *OptimizerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OptimizerConfig.ProtoReflect.Descriptor instead.
 func (*OptimizerConfig) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{3}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OptimizerConfig) GetName() string {
@@ -498,17 +639,31 @@ type PromotionPolicy struct {
 	// "accuracy" or "rmse" (default for regression). Lower is better for
 	// logloss and rmse, higher for auc and accuracy.
 	Metric string `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
-	// The challenger must beat the champion by at least this much.
-	Margin float64 `protobuf:"fixed64,2,opt,name=margin,proto3" json:"margin,omitempty"`
+	// The challenger must beat the champion, on the same holdout rows, by
+	// at least this much. A policy that may promote must set it (0 allows
+	// any gain): an automatic policy without a threshold is refused.
+	Margin *float64 `protobuf:"fixed64,2,opt,name=margin,proto3,oneof" json:"margin,omitempty"`
 	// Register the version as candidate only; never promote automatically.
-	Manual        bool `protobuf:"varint,3,opt,name=manual,proto3" json:"manual,omitempty"`
+	Manual bool `protobuf:"varint,3,opt,name=manual,proto3" json:"manual,omitempty"`
+	// In (0, 1): the gain's paired bootstrap interval at this level must
+	// lie above the margin (its lower bound ≥ margin); 0 = no interval.
+	Confidence float64 `protobuf:"fixed64,4,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	// Bootstrap resamples; 0 = jobspec.DefaultBootstrap.
+	Bootstrap int32 `protobuf:"varint,5,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	// No slice of at least min_rows holdout rows may be worse than the
+	// champion's by more than max_regression (requires evaluation.slices).
+	SliceGate *SliceGate `protobuf:"bytes,6,opt,name=slice_gate,json=sliceGate,proto3" json:"slice_gate,omitempty"`
+	// Alert when production's metric on the new data falls below its
+	// trailing median by more than max_drop (a decaying model alerts even
+	// when no challenger wins).
+	Decay         *DecayGate `protobuf:"bytes,7,opt,name=decay,proto3" json:"decay,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PromotionPolicy) Reset() {
 	*x = PromotionPolicy{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[4]
+	mi := &file_nightshift_v1_train_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +675,7 @@ func (x *PromotionPolicy) String() string {
 func (*PromotionPolicy) ProtoMessage() {}
 
 func (x *PromotionPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[4]
+	mi := &file_nightshift_v1_train_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +688,7 @@ func (x *PromotionPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromotionPolicy.ProtoReflect.Descriptor instead.
 func (*PromotionPolicy) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{4}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PromotionPolicy) GetMetric() string {
@@ -544,8 +699,8 @@ func (x *PromotionPolicy) GetMetric() string {
 }
 
 func (x *PromotionPolicy) GetMargin() float64 {
-	if x != nil {
-		return x.Margin
+	if x != nil && x.Margin != nil {
+		return *x.Margin
 	}
 	return 0
 }
@@ -555,6 +710,406 @@ func (x *PromotionPolicy) GetManual() bool {
 		return x.Manual
 	}
 	return false
+}
+
+func (x *PromotionPolicy) GetConfidence() float64 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
+func (x *PromotionPolicy) GetBootstrap() int32 {
+	if x != nil {
+		return x.Bootstrap
+	}
+	return 0
+}
+
+func (x *PromotionPolicy) GetSliceGate() *SliceGate {
+	if x != nil {
+		return x.SliceGate
+	}
+	return nil
+}
+
+func (x *PromotionPolicy) GetDecay() *DecayGate {
+	if x != nil {
+		return x.Decay
+	}
+	return nil
+}
+
+// SliceGate bounds how much worse a challenger may be on any slice.
+type SliceGate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MinRows       int64                  `protobuf:"varint,1,opt,name=min_rows,json=minRows,proto3" json:"min_rows,omitempty"`
+	MaxRegression float64                `protobuf:"fixed64,2,opt,name=max_regression,json=maxRegression,proto3" json:"max_regression,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SliceGate) Reset() {
+	*x = SliceGate{}
+	mi := &file_nightshift_v1_train_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SliceGate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SliceGate) ProtoMessage() {}
+
+func (x *SliceGate) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_train_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SliceGate.ProtoReflect.Descriptor instead.
+func (*SliceGate) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SliceGate) GetMinRows() int64 {
+	if x != nil {
+		return x.MinRows
+	}
+	return 0
+}
+
+func (x *SliceGate) GetMaxRegression() float64 {
+	if x != nil {
+		return x.MaxRegression
+	}
+	return 0
+}
+
+// DecayGate compares production's metric on each new dataset with the
+// median of its previous `window` evaluations.
+type DecayGate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Evaluations in the trailing median; 0 = jobspec.DefaultDecayWindow.
+	Window        int32   `protobuf:"varint,1,opt,name=window,proto3" json:"window,omitempty"`
+	MaxDrop       float64 `protobuf:"fixed64,2,opt,name=max_drop,json=maxDrop,proto3" json:"max_drop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecayGate) Reset() {
+	*x = DecayGate{}
+	mi := &file_nightshift_v1_train_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecayGate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecayGate) ProtoMessage() {}
+
+func (x *DecayGate) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_train_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecayGate.ProtoReflect.Descriptor instead.
+func (*DecayGate) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DecayGate) GetWindow() int32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+func (x *DecayGate) GetMaxDrop() float64 {
+	if x != nil {
+		return x.MaxDrop
+	}
+	return 0
+}
+
+// Evaluation is the end-of-training comparison of the challenger with the
+// champion on the same holdout rows, through the same scoring code
+// (worker/model), and what it decided. Kept with the version it
+// registered: the registry's metric history.
+type Evaluation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The compared metric and the holdout rows both models scored.
+	Metric             string `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
+	Rows               int64  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	DatasetFingerprint string `protobuf:"bytes,3,opt,name=dataset_fingerprint,json=datasetFingerprint,proto3" json:"dataset_fingerprint,omitempty"`
+	// The challenger's metrics on the holdout.
+	Challenger map[string]float64 `protobuf:"bytes,4,rep,name=challenger,proto3" json:"challenger,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// The champion (0: none) and its metrics on the same rows; the error
+	// when it could not score them (a column it needs is gone).
+	ChampionVersion int32              `protobuf:"varint,5,opt,name=champion_version,json=championVersion,proto3" json:"champion_version,omitempty"`
+	Champion        map[string]float64 `protobuf:"bytes,6,rep,name=champion,proto3" json:"champion,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	ChampionError   string             `protobuf:"bytes,7,opt,name=champion_error,json=championError,proto3" json:"champion_error,omitempty"`
+	// Gain = how much better the challenger is on `metric` (positive is
+	// better, whichever direction the metric runs); with a bootstrap, its
+	// interval at `confidence` over `bootstrap` paired resamples.
+	Gain       float64         `protobuf:"fixed64,8,opt,name=gain,proto3" json:"gain,omitempty"`
+	GainLow    float64         `protobuf:"fixed64,9,opt,name=gain_low,json=gainLow,proto3" json:"gain_low,omitempty"`
+	GainHigh   float64         `protobuf:"fixed64,10,opt,name=gain_high,json=gainHigh,proto3" json:"gain_high,omitempty"`
+	Confidence float64         `protobuf:"fixed64,11,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	Bootstrap  int32           `protobuf:"varint,12,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	Slices     []*SliceMetrics `protobuf:"bytes,13,rep,name=slices,proto3" json:"slices,omitempty"`
+	UnixMs     int64           `protobuf:"varint,14,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
+	// Set by the registry when it decided: the champion's metric on this
+	// data against the trailing median of its earlier evaluations.
+	DecayMedian float64 `protobuf:"fixed64,15,opt,name=decay_median,json=decayMedian,proto3" json:"decay_median,omitempty"`
+	Decayed     bool    `protobuf:"varint,16,opt,name=decayed,proto3" json:"decayed,omitempty"`
+	// Set by the registry: the challenger became production.
+	Promoted      bool `protobuf:"varint,17,opt,name=promoted,proto3" json:"promoted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Evaluation) Reset() {
+	*x = Evaluation{}
+	mi := &file_nightshift_v1_train_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Evaluation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Evaluation) ProtoMessage() {}
+
+func (x *Evaluation) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_train_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
+func (*Evaluation) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Evaluation) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *Evaluation) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *Evaluation) GetDatasetFingerprint() string {
+	if x != nil {
+		return x.DatasetFingerprint
+	}
+	return ""
+}
+
+func (x *Evaluation) GetChallenger() map[string]float64 {
+	if x != nil {
+		return x.Challenger
+	}
+	return nil
+}
+
+func (x *Evaluation) GetChampionVersion() int32 {
+	if x != nil {
+		return x.ChampionVersion
+	}
+	return 0
+}
+
+func (x *Evaluation) GetChampion() map[string]float64 {
+	if x != nil {
+		return x.Champion
+	}
+	return nil
+}
+
+func (x *Evaluation) GetChampionError() string {
+	if x != nil {
+		return x.ChampionError
+	}
+	return ""
+}
+
+func (x *Evaluation) GetGain() float64 {
+	if x != nil {
+		return x.Gain
+	}
+	return 0
+}
+
+func (x *Evaluation) GetGainLow() float64 {
+	if x != nil {
+		return x.GainLow
+	}
+	return 0
+}
+
+func (x *Evaluation) GetGainHigh() float64 {
+	if x != nil {
+		return x.GainHigh
+	}
+	return 0
+}
+
+func (x *Evaluation) GetConfidence() float64 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
+func (x *Evaluation) GetBootstrap() int32 {
+	if x != nil {
+		return x.Bootstrap
+	}
+	return 0
+}
+
+func (x *Evaluation) GetSlices() []*SliceMetrics {
+	if x != nil {
+		return x.Slices
+	}
+	return nil
+}
+
+func (x *Evaluation) GetUnixMs() int64 {
+	if x != nil {
+		return x.UnixMs
+	}
+	return 0
+}
+
+func (x *Evaluation) GetDecayMedian() float64 {
+	if x != nil {
+		return x.DecayMedian
+	}
+	return 0
+}
+
+func (x *Evaluation) GetDecayed() bool {
+	if x != nil {
+		return x.Decayed
+	}
+	return false
+}
+
+func (x *Evaluation) GetPromoted() bool {
+	if x != nil {
+		return x.Promoted
+	}
+	return false
+}
+
+// SliceMetrics is one slice of the holdout: column=value (a numeric
+// column's bucket reads "[lo, hi)").
+type SliceMetrics struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Column        string                 `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Rows          int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	Challenger    map[string]float64     `protobuf:"bytes,4,rep,name=challenger,proto3" json:"challenger,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Champion      map[string]float64     `protobuf:"bytes,5,rep,name=champion,proto3" json:"champion,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SliceMetrics) Reset() {
+	*x = SliceMetrics{}
+	mi := &file_nightshift_v1_train_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SliceMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SliceMetrics) ProtoMessage() {}
+
+func (x *SliceMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_nightshift_v1_train_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SliceMetrics.ProtoReflect.Descriptor instead.
+func (*SliceMetrics) Descriptor() ([]byte, []int) {
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SliceMetrics) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *SliceMetrics) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *SliceMetrics) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *SliceMetrics) GetChallenger() map[string]float64 {
+	if x != nil {
+		return x.Challenger
+	}
+	return nil
+}
+
+func (x *SliceMetrics) GetChampion() map[string]float64 {
+	if x != nil {
+		return x.Champion
+	}
+	return nil
 }
 
 // GroupMember is one member of a training group generation; its rank is
@@ -572,7 +1127,7 @@ type GroupMember struct {
 
 func (x *GroupMember) Reset() {
 	*x = GroupMember{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[5]
+	mi := &file_nightshift_v1_train_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +1139,7 @@ func (x *GroupMember) String() string {
 func (*GroupMember) ProtoMessage() {}
 
 func (x *GroupMember) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[5]
+	mi := &file_nightshift_v1_train_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +1152,7 @@ func (x *GroupMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMember.ProtoReflect.Descriptor instead.
 func (*GroupMember) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{5}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GroupMember) GetWorkerId() string {
@@ -643,7 +1198,7 @@ type GenerationRecord struct {
 
 func (x *GenerationRecord) Reset() {
 	*x = GenerationRecord{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[6]
+	mi := &file_nightshift_v1_train_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +1210,7 @@ func (x *GenerationRecord) String() string {
 func (*GenerationRecord) ProtoMessage() {}
 
 func (x *GenerationRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[6]
+	mi := &file_nightshift_v1_train_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +1223,7 @@ func (x *GenerationRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationRecord.ProtoReflect.Descriptor instead.
 func (*GenerationRecord) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{6}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GenerationRecord) GetGeneration() uint64 {
@@ -718,7 +1273,7 @@ type EpochMetrics struct {
 
 func (x *EpochMetrics) Reset() {
 	*x = EpochMetrics{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[7]
+	mi := &file_nightshift_v1_train_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +1285,7 @@ func (x *EpochMetrics) String() string {
 func (*EpochMetrics) ProtoMessage() {}
 
 func (x *EpochMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[7]
+	mi := &file_nightshift_v1_train_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +1298,7 @@ func (x *EpochMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochMetrics.ProtoReflect.Descriptor instead.
 func (*EpochMetrics) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{7}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EpochMetrics) GetEpoch() int32 {
@@ -825,7 +1380,7 @@ type TrainStatus struct {
 
 func (x *TrainStatus) Reset() {
 	*x = TrainStatus{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[8]
+	mi := &file_nightshift_v1_train_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1392,7 @@ func (x *TrainStatus) String() string {
 func (*TrainStatus) ProtoMessage() {}
 
 func (x *TrainStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[8]
+	mi := &file_nightshift_v1_train_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1405,7 @@ func (x *TrainStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainStatus.ProtoReflect.Descriptor instead.
 func (*TrainStatus) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{8}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TrainStatus) GetGeneration() uint64 {
@@ -1006,13 +1561,16 @@ type ModelVersion struct {
 	CreateUnixMs       int64              `protobuf:"varint,6,opt,name=create_unix_ms,json=createUnixMs,proto3" json:"create_unix_ms,omitempty"`
 	DatasetFingerprint string             `protobuf:"bytes,7,opt,name=dataset_fingerprint,json=datasetFingerprint,proto3" json:"dataset_fingerprint,omitempty"`
 	Family             string             `protobuf:"bytes,8,opt,name=family,proto3" json:"family,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The same-data comparison the registry decided on (nil for versions
+	// registered by hand or before evaluations).
+	Evaluation    *Evaluation `protobuf:"bytes,9,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModelVersion) Reset() {
 	*x = ModelVersion{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[9]
+	mi := &file_nightshift_v1_train_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1582,7 @@ func (x *ModelVersion) String() string {
 func (*ModelVersion) ProtoMessage() {}
 
 func (x *ModelVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[9]
+	mi := &file_nightshift_v1_train_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1595,7 @@ func (x *ModelVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersion.ProtoReflect.Descriptor instead.
 func (*ModelVersion) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{9}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ModelVersion) GetName() string {
@@ -1096,6 +1654,13 @@ func (x *ModelVersion) GetFamily() string {
 	return ""
 }
 
+func (x *ModelVersion) GetEvaluation() *Evaluation {
+	if x != nil {
+		return x.Evaluation
+	}
+	return nil
+}
+
 // RegisteredModel is a name in the registry: its versions and aliases.
 type RegisteredModel struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1114,7 +1679,7 @@ type RegisteredModel struct {
 
 func (x *RegisteredModel) Reset() {
 	*x = RegisteredModel{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[10]
+	mi := &file_nightshift_v1_train_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1691,7 @@ func (x *RegisteredModel) String() string {
 func (*RegisteredModel) ProtoMessage() {}
 
 func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[10]
+	mi := &file_nightshift_v1_train_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1704,7 @@ func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisteredModel.ProtoReflect.Descriptor instead.
 func (*RegisteredModel) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{10}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisteredModel) GetName() string {
@@ -1188,7 +1753,7 @@ type ModelEvent struct {
 
 func (x *ModelEvent) Reset() {
 	*x = ModelEvent{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[11]
+	mi := &file_nightshift_v1_train_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1765,7 @@ func (x *ModelEvent) String() string {
 func (*ModelEvent) ProtoMessage() {}
 
 func (x *ModelEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[11]
+	mi := &file_nightshift_v1_train_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1778,7 @@ func (x *ModelEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelEvent.ProtoReflect.Descriptor instead.
 func (*ModelEvent) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{11}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ModelEvent) GetUnixMs() int64 {
@@ -1239,13 +1804,15 @@ type TrainResult struct {
 	Steps              int64                  `protobuf:"varint,3,opt,name=steps,proto3" json:"steps,omitempty"`
 	DatasetFingerprint string                 `protobuf:"bytes,4,opt,name=dataset_fingerprint,json=datasetFingerprint,proto3" json:"dataset_fingerprint,omitempty"`
 	Family             string                 `protobuf:"bytes,5,opt,name=family,proto3" json:"family,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The challenger compared with spec.champion on the holdout rows.
+	Evaluation    *Evaluation `protobuf:"bytes,6,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainResult) Reset() {
 	*x = TrainResult{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[12]
+	mi := &file_nightshift_v1_train_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1824,7 @@ func (x *TrainResult) String() string {
 func (*TrainResult) ProtoMessage() {}
 
 func (x *TrainResult) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[12]
+	mi := &file_nightshift_v1_train_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1837,7 @@ func (x *TrainResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResult.ProtoReflect.Descriptor instead.
 func (*TrainResult) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{12}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TrainResult) GetArtifactUri() string {
@@ -1308,6 +1875,13 @@ func (x *TrainResult) GetFamily() string {
 	return ""
 }
 
+func (x *TrainResult) GetEvaluation() *Evaluation {
+	if x != nil {
+		return x.Evaluation
+	}
+	return nil
+}
+
 // TrainProgress is what a group's rank 0 reports while it trains: progress,
 // an epoch's metrics, a checkpoint written.
 type TrainProgress struct {
@@ -1335,7 +1909,7 @@ type TrainProgress struct {
 
 func (x *TrainProgress) Reset() {
 	*x = TrainProgress{}
-	mi := &file_nightshift_v1_train_proto_msgTypes[13]
+	mi := &file_nightshift_v1_train_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1921,7 @@ func (x *TrainProgress) String() string {
 func (*TrainProgress) ProtoMessage() {}
 
 func (x *TrainProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_nightshift_v1_train_proto_msgTypes[13]
+	mi := &file_nightshift_v1_train_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1934,7 @@ func (x *TrainProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainProgress.ProtoReflect.Descriptor instead.
 func (*TrainProgress) Descriptor() ([]byte, []int) {
-	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{13}
+	return file_nightshift_v1_train_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TrainProgress) GetJobId() string {
@@ -1458,7 +2032,7 @@ var File_nightshift_v1_train_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
-	"\x19nightshift/v1/train.proto\x12\rnightshift.v1\"\xb6\x05\n" +
+	"\x19nightshift/v1/train.proto\x12\rnightshift.v1\"\xad\x06\n" +
 	"\tTrainSpec\x12\x18\n" +
 	"\adataset\x18\x01 \x01(\tR\adataset\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x126\n" +
@@ -1481,7 +2055,18 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"model_name\x18\x0f \x01(\tR\tmodelName\x12\x16\n" +
 	"\x06output\x18\x10 \x01(\tR\x06output\x12!\n" +
 	"\fmax_restarts\x18\x11 \x01(\x05R\vmaxRestarts\x12#\n" +
-	"\raudit_samples\x18\x12 \x01(\bR\fauditSamples\"m\n" +
+	"\raudit_samples\x18\x12 \x01(\bR\fauditSamples\x12=\n" +
+	"\n" +
+	"evaluation\x18\x13 \x01(\v2\x1d.nightshift.v1.EvaluationSpecR\n" +
+	"evaluation\x126\n" +
+	"\bchampion\x18\x14 \x01(\v2\x1a.nightshift.v1.ChampionRefR\bchampion\"B\n" +
+	"\x0eEvaluationSpec\x12\x16\n" +
+	"\x06slices\x18\x01 \x03(\tR\x06slices\x12\x18\n" +
+	"\abuckets\x18\x02 \x01(\x05R\abuckets\"M\n" +
+	"\vChampionRef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x10\n" +
+	"\x03uri\x18\x03 \x01(\tR\x03uri\"m\n" +
 	"\vFeatureSpec\x12\x16\n" +
 	"\x06column\x18\x01 \x01(\tR\x06column\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -1504,11 +2089,69 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
 	"decay_rate\x18\a \x01(\x01R\tdecayRate\x12%\n" +
 	"\x0emax_iterations\x18\b \x01(\x05R\rmaxIterations\x12\x1c\n" +
-	"\ttolerance\x18\t \x01(\x01R\ttolerance\"Y\n" +
+	"\ttolerance\x18\t \x01(\x01R\ttolerance\"\x90\x02\n" +
 	"\x0fPromotionPolicy\x12\x16\n" +
-	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x16\n" +
-	"\x06margin\x18\x02 \x01(\x01R\x06margin\x12\x16\n" +
-	"\x06manual\x18\x03 \x01(\bR\x06manual\"l\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x1b\n" +
+	"\x06margin\x18\x02 \x01(\x01H\x00R\x06margin\x88\x01\x01\x12\x16\n" +
+	"\x06manual\x18\x03 \x01(\bR\x06manual\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x04 \x01(\x01R\n" +
+	"confidence\x12\x1c\n" +
+	"\tbootstrap\x18\x05 \x01(\x05R\tbootstrap\x127\n" +
+	"\n" +
+	"slice_gate\x18\x06 \x01(\v2\x18.nightshift.v1.SliceGateR\tsliceGate\x12.\n" +
+	"\x05decay\x18\a \x01(\v2\x18.nightshift.v1.DecayGateR\x05decayB\t\n" +
+	"\a_margin\"M\n" +
+	"\tSliceGate\x12\x19\n" +
+	"\bmin_rows\x18\x01 \x01(\x03R\aminRows\x12%\n" +
+	"\x0emax_regression\x18\x02 \x01(\x01R\rmaxRegression\">\n" +
+	"\tDecayGate\x12\x16\n" +
+	"\x06window\x18\x01 \x01(\x05R\x06window\x12\x19\n" +
+	"\bmax_drop\x18\x02 \x01(\x01R\amaxDrop\"\xf8\x05\n" +
+	"\n" +
+	"Evaluation\x12\x16\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12/\n" +
+	"\x13dataset_fingerprint\x18\x03 \x01(\tR\x12datasetFingerprint\x12I\n" +
+	"\n" +
+	"challenger\x18\x04 \x03(\v2).nightshift.v1.Evaluation.ChallengerEntryR\n" +
+	"challenger\x12)\n" +
+	"\x10champion_version\x18\x05 \x01(\x05R\x0fchampionVersion\x12C\n" +
+	"\bchampion\x18\x06 \x03(\v2'.nightshift.v1.Evaluation.ChampionEntryR\bchampion\x12%\n" +
+	"\x0echampion_error\x18\a \x01(\tR\rchampionError\x12\x12\n" +
+	"\x04gain\x18\b \x01(\x01R\x04gain\x12\x19\n" +
+	"\bgain_low\x18\t \x01(\x01R\againLow\x12\x1b\n" +
+	"\tgain_high\x18\n" +
+	" \x01(\x01R\bgainHigh\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\v \x01(\x01R\n" +
+	"confidence\x12\x1c\n" +
+	"\tbootstrap\x18\f \x01(\x05R\tbootstrap\x123\n" +
+	"\x06slices\x18\r \x03(\v2\x1b.nightshift.v1.SliceMetricsR\x06slices\x12\x17\n" +
+	"\aunix_ms\x18\x0e \x01(\x03R\x06unixMs\x12!\n" +
+	"\fdecay_median\x18\x0f \x01(\x01R\vdecayMedian\x12\x18\n" +
+	"\adecayed\x18\x10 \x01(\bR\adecayed\x12\x1a\n" +
+	"\bpromoted\x18\x11 \x01(\bR\bpromoted\x1a=\n" +
+	"\x0fChallengerEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a;\n" +
+	"\rChampionEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe0\x02\n" +
+	"\fSliceMetrics\x12\x16\n" +
+	"\x06column\x18\x01 \x01(\tR\x06column\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12K\n" +
+	"\n" +
+	"challenger\x18\x04 \x03(\v2+.nightshift.v1.SliceMetrics.ChallengerEntryR\n" +
+	"challenger\x12E\n" +
+	"\bchampion\x18\x05 \x03(\v2).nightshift.v1.SliceMetrics.ChampionEntryR\bchampion\x1a=\n" +
+	"\x0fChallengerEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a;\n" +
+	"\rChampionEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"l\n" +
 	"\vGroupMember\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x12\n" +
@@ -1563,7 +2206,7 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\x17last_restart_generation\x18\x14 \x01(\x04R\x15lastRestartGeneration\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd4\x02\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x8f\x03\n" +
 	"\fModelVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x10\n" +
@@ -1572,7 +2215,10 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\ametrics\x18\x05 \x03(\v2(.nightshift.v1.ModelVersion.MetricsEntryR\ametrics\x12$\n" +
 	"\x0ecreate_unix_ms\x18\x06 \x01(\x03R\fcreateUnixMs\x12/\n" +
 	"\x13dataset_fingerprint\x18\a \x01(\tR\x12datasetFingerprint\x12\x16\n" +
-	"\x06family\x18\b \x01(\tR\x06family\x1a:\n" +
+	"\x06family\x18\b \x01(\tR\x06family\x129\n" +
+	"\n" +
+	"evaluation\x18\t \x01(\v2\x19.nightshift.v1.EvaluationR\n" +
+	"evaluation\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xc3\x02\n" +
@@ -1588,13 +2234,16 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
 	"ModelEvent\x12\x17\n" +
 	"\aunix_ms\x18\x01 \x01(\x03R\x06unixMs\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x8e\x02\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xc9\x02\n" +
 	"\vTrainResult\x12!\n" +
 	"\fartifact_uri\x18\x01 \x01(\tR\vartifactUri\x12A\n" +
 	"\ametrics\x18\x02 \x03(\v2'.nightshift.v1.TrainResult.MetricsEntryR\ametrics\x12\x14\n" +
 	"\x05steps\x18\x03 \x01(\x03R\x05steps\x12/\n" +
 	"\x13dataset_fingerprint\x18\x04 \x01(\tR\x12datasetFingerprint\x12\x16\n" +
-	"\x06family\x18\x05 \x01(\tR\x06family\x1a:\n" +
+	"\x06family\x18\x05 \x01(\tR\x06family\x129\n" +
+	"\n" +
+	"evaluation\x18\x06 \x01(\v2\x19.nightshift.v1.EvaluationR\n" +
+	"evaluation\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xbf\x03\n" +
@@ -1630,50 +2279,71 @@ func file_nightshift_v1_train_proto_rawDescGZIP() []byte {
 	return file_nightshift_v1_train_proto_rawDescData
 }
 
-var file_nightshift_v1_train_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_nightshift_v1_train_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_nightshift_v1_train_proto_goTypes = []any{
 	(*TrainSpec)(nil),        // 0: nightshift.v1.TrainSpec
-	(*FeatureSpec)(nil),      // 1: nightshift.v1.FeatureSpec
-	(*ModelConfig)(nil),      // 2: nightshift.v1.ModelConfig
-	(*OptimizerConfig)(nil),  // 3: nightshift.v1.OptimizerConfig
-	(*PromotionPolicy)(nil),  // 4: nightshift.v1.PromotionPolicy
-	(*GroupMember)(nil),      // 5: nightshift.v1.GroupMember
-	(*GenerationRecord)(nil), // 6: nightshift.v1.GenerationRecord
-	(*EpochMetrics)(nil),     // 7: nightshift.v1.EpochMetrics
-	(*TrainStatus)(nil),      // 8: nightshift.v1.TrainStatus
-	(*ModelVersion)(nil),     // 9: nightshift.v1.ModelVersion
-	(*RegisteredModel)(nil),  // 10: nightshift.v1.RegisteredModel
-	(*ModelEvent)(nil),       // 11: nightshift.v1.ModelEvent
-	(*TrainResult)(nil),      // 12: nightshift.v1.TrainResult
-	(*TrainProgress)(nil),    // 13: nightshift.v1.TrainProgress
-	nil,                      // 14: nightshift.v1.EpochMetrics.HoldoutEntry
-	nil,                      // 15: nightshift.v1.TrainStatus.MetricsEntry
-	nil,                      // 16: nightshift.v1.ModelVersion.MetricsEntry
-	nil,                      // 17: nightshift.v1.RegisteredModel.AliasesEntry
-	nil,                      // 18: nightshift.v1.TrainResult.MetricsEntry
+	(*EvaluationSpec)(nil),   // 1: nightshift.v1.EvaluationSpec
+	(*ChampionRef)(nil),      // 2: nightshift.v1.ChampionRef
+	(*FeatureSpec)(nil),      // 3: nightshift.v1.FeatureSpec
+	(*ModelConfig)(nil),      // 4: nightshift.v1.ModelConfig
+	(*OptimizerConfig)(nil),  // 5: nightshift.v1.OptimizerConfig
+	(*PromotionPolicy)(nil),  // 6: nightshift.v1.PromotionPolicy
+	(*SliceGate)(nil),        // 7: nightshift.v1.SliceGate
+	(*DecayGate)(nil),        // 8: nightshift.v1.DecayGate
+	(*Evaluation)(nil),       // 9: nightshift.v1.Evaluation
+	(*SliceMetrics)(nil),     // 10: nightshift.v1.SliceMetrics
+	(*GroupMember)(nil),      // 11: nightshift.v1.GroupMember
+	(*GenerationRecord)(nil), // 12: nightshift.v1.GenerationRecord
+	(*EpochMetrics)(nil),     // 13: nightshift.v1.EpochMetrics
+	(*TrainStatus)(nil),      // 14: nightshift.v1.TrainStatus
+	(*ModelVersion)(nil),     // 15: nightshift.v1.ModelVersion
+	(*RegisteredModel)(nil),  // 16: nightshift.v1.RegisteredModel
+	(*ModelEvent)(nil),       // 17: nightshift.v1.ModelEvent
+	(*TrainResult)(nil),      // 18: nightshift.v1.TrainResult
+	(*TrainProgress)(nil),    // 19: nightshift.v1.TrainProgress
+	nil,                      // 20: nightshift.v1.Evaluation.ChallengerEntry
+	nil,                      // 21: nightshift.v1.Evaluation.ChampionEntry
+	nil,                      // 22: nightshift.v1.SliceMetrics.ChallengerEntry
+	nil,                      // 23: nightshift.v1.SliceMetrics.ChampionEntry
+	nil,                      // 24: nightshift.v1.EpochMetrics.HoldoutEntry
+	nil,                      // 25: nightshift.v1.TrainStatus.MetricsEntry
+	nil,                      // 26: nightshift.v1.ModelVersion.MetricsEntry
+	nil,                      // 27: nightshift.v1.RegisteredModel.AliasesEntry
+	nil,                      // 28: nightshift.v1.TrainResult.MetricsEntry
 }
 var file_nightshift_v1_train_proto_depIdxs = []int32{
-	1,  // 0: nightshift.v1.TrainSpec.features:type_name -> nightshift.v1.FeatureSpec
-	2,  // 1: nightshift.v1.TrainSpec.model:type_name -> nightshift.v1.ModelConfig
-	3,  // 2: nightshift.v1.TrainSpec.optimizer:type_name -> nightshift.v1.OptimizerConfig
-	4,  // 3: nightshift.v1.TrainSpec.promotion:type_name -> nightshift.v1.PromotionPolicy
-	14, // 4: nightshift.v1.EpochMetrics.holdout:type_name -> nightshift.v1.EpochMetrics.HoldoutEntry
-	5,  // 5: nightshift.v1.TrainStatus.members:type_name -> nightshift.v1.GroupMember
-	7,  // 6: nightshift.v1.TrainStatus.epochs:type_name -> nightshift.v1.EpochMetrics
-	6,  // 7: nightshift.v1.TrainStatus.history:type_name -> nightshift.v1.GenerationRecord
-	15, // 8: nightshift.v1.TrainStatus.metrics:type_name -> nightshift.v1.TrainStatus.MetricsEntry
-	9,  // 9: nightshift.v1.TrainStatus.registered:type_name -> nightshift.v1.ModelVersion
-	16, // 10: nightshift.v1.ModelVersion.metrics:type_name -> nightshift.v1.ModelVersion.MetricsEntry
-	9,  // 11: nightshift.v1.RegisteredModel.versions:type_name -> nightshift.v1.ModelVersion
-	17, // 12: nightshift.v1.RegisteredModel.aliases:type_name -> nightshift.v1.RegisteredModel.AliasesEntry
-	11, // 13: nightshift.v1.RegisteredModel.events:type_name -> nightshift.v1.ModelEvent
-	18, // 14: nightshift.v1.TrainResult.metrics:type_name -> nightshift.v1.TrainResult.MetricsEntry
-	7,  // 15: nightshift.v1.TrainProgress.epoch_metrics:type_name -> nightshift.v1.EpochMetrics
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 0: nightshift.v1.TrainSpec.features:type_name -> nightshift.v1.FeatureSpec
+	4,  // 1: nightshift.v1.TrainSpec.model:type_name -> nightshift.v1.ModelConfig
+	5,  // 2: nightshift.v1.TrainSpec.optimizer:type_name -> nightshift.v1.OptimizerConfig
+	6,  // 3: nightshift.v1.TrainSpec.promotion:type_name -> nightshift.v1.PromotionPolicy
+	1,  // 4: nightshift.v1.TrainSpec.evaluation:type_name -> nightshift.v1.EvaluationSpec
+	2,  // 5: nightshift.v1.TrainSpec.champion:type_name -> nightshift.v1.ChampionRef
+	7,  // 6: nightshift.v1.PromotionPolicy.slice_gate:type_name -> nightshift.v1.SliceGate
+	8,  // 7: nightshift.v1.PromotionPolicy.decay:type_name -> nightshift.v1.DecayGate
+	20, // 8: nightshift.v1.Evaluation.challenger:type_name -> nightshift.v1.Evaluation.ChallengerEntry
+	21, // 9: nightshift.v1.Evaluation.champion:type_name -> nightshift.v1.Evaluation.ChampionEntry
+	10, // 10: nightshift.v1.Evaluation.slices:type_name -> nightshift.v1.SliceMetrics
+	22, // 11: nightshift.v1.SliceMetrics.challenger:type_name -> nightshift.v1.SliceMetrics.ChallengerEntry
+	23, // 12: nightshift.v1.SliceMetrics.champion:type_name -> nightshift.v1.SliceMetrics.ChampionEntry
+	24, // 13: nightshift.v1.EpochMetrics.holdout:type_name -> nightshift.v1.EpochMetrics.HoldoutEntry
+	11, // 14: nightshift.v1.TrainStatus.members:type_name -> nightshift.v1.GroupMember
+	13, // 15: nightshift.v1.TrainStatus.epochs:type_name -> nightshift.v1.EpochMetrics
+	12, // 16: nightshift.v1.TrainStatus.history:type_name -> nightshift.v1.GenerationRecord
+	25, // 17: nightshift.v1.TrainStatus.metrics:type_name -> nightshift.v1.TrainStatus.MetricsEntry
+	15, // 18: nightshift.v1.TrainStatus.registered:type_name -> nightshift.v1.ModelVersion
+	26, // 19: nightshift.v1.ModelVersion.metrics:type_name -> nightshift.v1.ModelVersion.MetricsEntry
+	9,  // 20: nightshift.v1.ModelVersion.evaluation:type_name -> nightshift.v1.Evaluation
+	15, // 21: nightshift.v1.RegisteredModel.versions:type_name -> nightshift.v1.ModelVersion
+	27, // 22: nightshift.v1.RegisteredModel.aliases:type_name -> nightshift.v1.RegisteredModel.AliasesEntry
+	17, // 23: nightshift.v1.RegisteredModel.events:type_name -> nightshift.v1.ModelEvent
+	28, // 24: nightshift.v1.TrainResult.metrics:type_name -> nightshift.v1.TrainResult.MetricsEntry
+	9,  // 25: nightshift.v1.TrainResult.evaluation:type_name -> nightshift.v1.Evaluation
+	13, // 26: nightshift.v1.TrainProgress.epoch_metrics:type_name -> nightshift.v1.EpochMetrics
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_train_proto_init() }
@@ -1681,13 +2351,14 @@ func file_nightshift_v1_train_proto_init() {
 	if File_nightshift_v1_train_proto != nil {
 		return
 	}
+	file_nightshift_v1_train_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nightshift_v1_train_proto_rawDesc), len(file_nightshift_v1_train_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

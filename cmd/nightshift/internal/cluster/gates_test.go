@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
@@ -95,7 +97,9 @@ func TestPipelineValidateStopsShiftedNight(t *testing.T) {
 				Model:     &pb.ModelConfig{Family: "logistic", L2: 1e-4},
 				Optimizer: &pb.OptimizerConfig{Name: "adam", Lr: 0.05},
 				Epochs:    1, BatchPerMember: 64, MinMembers: 1, MaxMembers: 1, Seed: 9, Holdout: 0.2,
-				Promotion: &pb.PromotionPolicy{Metric: "logloss"},
+				Promotion: &pb.PromotionPolicy{Metric: "logloss", Margin: proto.Float64(0), Confidence: 0.9, Bootstrap: 200,
+					SliceGate: &pb.SliceGate{MinRows: 1, MaxRegression: 10}},
+				Evaluation: &pb.EvaluationSpec{Slices: []string{"plan", "age"}, Buckets: 3},
 				Features: []*pb.FeatureSpec{
 					{Column: "age", Kind: "numeric"}, {Column: "days_since_last", Kind: "numeric"},
 					{Column: "plan", Kind: "categorical", Buckets: 8},
@@ -181,6 +185,7 @@ func TestPipelineValidateStopsShiftedNight(t *testing.T) {
 	if v := stepOf(runs[2], "validate"); v.Validation.GetVerdict() != pb.Severity_SEVERITY_OK || v.Validation.GetReference() != "churn@v1" {
 		t.Fatalf("night 2 validate: verdict %s against %q: %s", v.Validation.GetVerdict(), v.Validation.GetReference(), v.Detail)
 	}
+	checkSameDataEvaluation(t, runs[2])
 
 	// The stored profile is the merge, in shard order, of every shard's
 	// statistics, whichever worker computed which: recompute it here.
@@ -263,4 +268,40 @@ func localProfile(t *testing.T, uri string) *pb.DatasetProfile {
 	merged.Dataset, merged.Fingerprint = ds.URI, ds.Manifest.Fingerprint
 	profile.Finish(merged)
 	return merged
+}
+
+// checkSameDataEvaluation: the promote step of a night that trained v2
+// carries the comparison its train job made: v2 and production v1 scored
+// on the same holdout rows, the bootstrap interval around the gain, the
+// slices partitioning those rows, and the decision the registry took on
+// exactly those numbers.
+func checkSameDataEvaluation(t *testing.T, r *pb.PipelineRun) {
+	t.Helper()
+	ev := stepOf(r, "promote").Evaluation
+	if ev == nil {
+		t.Fatalf("night 2: the promote step has no evaluation: %s", describeRun(r))
+	}
+	cv, cok := ev.Challenger["logloss"]
+	pv, pok := ev.Champion["logloss"]
+	if ev.ChampionVersion != 1 || ev.Metric != "logloss" || ev.Rows == 0 || !cok || !pok || ev.ChampionError != "" {
+		t.Fatalf("night 2 evaluation: %v", ev)
+	}
+	if gain := pv - cv; math.Abs(gain-ev.Gain) > 1e-12 || !(ev.GainLow <= ev.Gain && ev.Gain <= ev.GainHigh) || ev.Bootstrap == 0 || ev.Confidence != 0.9 {
+		t.Fatalf("night 2: gain %v in [%v, %v] over %d resamples; the metrics say %v", ev.Gain, ev.GainLow, ev.GainHigh, ev.Bootstrap, pv-cv)
+	}
+	rows := map[string]int64{}
+	for _, sl := range ev.Slices {
+		rows[sl.Column] += sl.Rows
+		if _, ok := sl.Champion["logloss"]; !ok {
+			t.Errorf("night 2: slice %s=%s has no production metric", sl.Column, sl.Value)
+		}
+	}
+	if rows["plan"] != ev.Rows || rows["age"] != ev.Rows {
+		t.Fatalf("night 2: the slices hold %v rows, the evaluation %d", rows, ev.Rows)
+	}
+	wantPromoted := ev.GainLow > 0
+	if r.Promoted != wantPromoted || ev.Promoted != r.Promoted || !strings.Contains(r.PromotionReason, fmt.Sprintf("on the same %d rows", ev.Rows)) {
+		t.Fatalf("night 2: promoted %v (evaluation says %v, interval low %v): %s", r.Promoted, ev.Promoted, ev.GainLow, r.PromotionReason)
+	}
+	t.Logf("night 2: %s", r.PromotionReason)
 }

@@ -124,7 +124,7 @@ func TestPipelineNightlyBackfill(t *testing.T) {
 				Model:     &pb.ModelConfig{Family: "logistic", L2: 1e-4},
 				Optimizer: &pb.OptimizerConfig{Name: "adam", Lr: 0.05},
 				Epochs:    2, BatchPerMember: 16, MinMembers: 1, MaxMembers: 1, Seed: 9, Holdout: 0.2,
-				Promotion: &pb.PromotionPolicy{Metric: "logloss"},
+				Promotion: &pb.PromotionPolicy{Metric: "logloss", Margin: proto.Float64(0)},
 				Features: []*pb.FeatureSpec{
 					{Column: "age", Kind: "numeric"}, {Column: "income", Kind: "numeric"}, {Column: "tenure_months", Kind: "numeric"},
 					{Column: "purchases", Kind: "numeric"}, {Column: "days_since_last", Kind: "numeric"},

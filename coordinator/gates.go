@@ -166,13 +166,5 @@ func (s *Server) checkSliceValues(ctx context.Context, sp *pb.TrainSpec, ds *sha
 	} else if err != nil {
 		return fmt.Errorf("reading its profile: %w", err)
 	}
-	for i, name := range slices {
-		for _, col := range p.GetColumns() {
-			if col.GetName() == name && col.GetKind() == pb.ColumnKind_COLUMN_KIND_CATEGORICAL && col.GetCategorical().GetDistinct() > jobspec.MaxSliceValues {
-				return fmt.Errorf("evaluation.slices[%d]: column %q has about %d distinct values; a slice column may have at most %d (slice a numeric column into buckets, or pick a coarser column)",
-					i, name, col.GetCategorical().GetDistinct(), jobspec.MaxSliceValues)
-			}
-		}
-	}
-	return nil
+	return jobspec.SliceValues(sp, p)
 }

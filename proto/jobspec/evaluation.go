@@ -51,9 +51,39 @@ func PromotionMetric(sp *pb.TrainSpec) string {
 	return "logloss"
 }
 
-func regression(m *pb.ModelConfig) bool {
-	return m.GetFamily() == "linear" || (m.GetFamily() == "mlp" && m.GetObjective() == "regression")
+// ReportedMetrics are the holdout metrics a model of this configuration
+// reports (worker/train.Evaluate): logloss, auc and accuracy for a binary
+// classifier, logloss and accuracy for a multiclass one, rmse for a
+// regression; none for an unknown family (its own check refuses it).
+func ReportedMetrics(m *pb.ModelConfig) []string {
+	switch modelKind(m) {
+	case "binary":
+		return []string{"logloss", "auc", "accuracy"}
+	case "multiclass":
+		return []string{"logloss", "accuracy"}
+	case "regression":
+		return []string{"rmse"}
+	}
+	return nil
 }
+
+// modelKind is the task of a model configuration: binary, multiclass or
+// regression ("" when the family or objective is not known).
+func modelKind(m *pb.ModelConfig) string {
+	switch f := m.GetFamily(); {
+	case f == "logistic":
+		return "binary"
+	case f == "softmax":
+		return "multiclass"
+	case f == "linear":
+		return "regression"
+	case f == "mlp" && oneOf(m.GetObjective(), Objectives...):
+		return m.GetObjective()
+	}
+	return ""
+}
+
+func regression(m *pb.ModelConfig) bool { return modelKind(m) == "regression" }
 
 // HigherIsBetter says which way a metric improves, and whether it is known.
 func HigherIsBetter(metric string) (higher, known bool) {
@@ -106,6 +136,8 @@ func checkPromotion(c checker, sp *pb.TrainSpec) {
 	}
 	if p.Metric != "" && !oneOf(p.Metric, Metrics...) {
 		c.bad("promotion.metric", "%q: want %s (or leave it out: logloss for classifiers, rmse for regressions)", p.Metric, orList(Metrics))
+	} else if have := ReportedMetrics(sp.Model); p.Metric != "" && len(have) > 0 && !oneOf(p.Metric, have...) {
+		c.bad("promotion.metric", "%q: a %s model reports %s", p.Metric, modelKind(sp.Model), orList(have))
 	}
 	switch {
 	case p.Margin != nil && !finiteNonNegative(*p.Margin):
@@ -161,4 +193,20 @@ func defaultPromotion(sp *pb.TrainSpec) {
 	if d := p.Decay; d != nil && d.Window == 0 {
 		d.Window = DefaultDecayWindow
 	}
+}
+
+// SliceValues checks the slice columns of a training spec against the
+// dataset's profile: a categorical column of more than MaxSliceValues
+// distinct values is refused (numeric columns are bucketed).
+func SliceValues(sp *pb.TrainSpec, p *pb.DatasetProfile) error {
+	c := newChecker()
+	for i, name := range sp.GetEvaluation().GetSlices() {
+		for _, col := range p.GetColumns() {
+			if n := col.GetCategorical().GetDistinct(); col.GetName() == name && col.GetKind() == pb.ColumnKind_COLUMN_KIND_CATEGORICAL && n > MaxSliceValues {
+				c.bad(index("evaluation.slices", i), "column %q has about %d distinct values; a slice column may have at most %d (slice a numeric column into buckets, or pick a coarser column)",
+					name, n, MaxSliceValues)
+			}
+		}
+	}
+	return c.errs.err()
 }

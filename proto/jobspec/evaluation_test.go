@@ -29,3 +29,23 @@ func TestGainIsPositiveWhenBetter(t *testing.T) {
 		}
 	}
 }
+
+// TestSliceValuesRefusesManyCategories: a categorical slice column of
+// more values than MaxSliceValues is refused by its profile; a numeric
+// one of any count is bucketed.
+func TestSliceValuesRefusesManyCategories(t *testing.T) {
+	cat := func(name string, distinct int64) *pb.ColumnProfile {
+		return &pb.ColumnProfile{Name: name, Kind: pb.ColumnKind_COLUMN_KIND_CATEGORICAL, Categorical: &pb.CategoricalStats{Distinct: distinct}}
+	}
+	p := &pb.DatasetProfile{Columns: []*pb.ColumnProfile{cat("region", 8), cat("customer", 90210),
+		{Name: "age", Kind: pb.ColumnKind_COLUMN_KIND_NUMERIC}}}
+	sp := &pb.TrainSpec{Evaluation: &pb.EvaluationSpec{Slices: []string{"region", "age", "customer"}}}
+	err := SliceValues(sp, p)
+	if err == nil || !strings.Contains(err.Error(), `evaluation.slices[2]: column "customer" has about 90210 distinct values; a slice column may have at most 50`) {
+		t.Fatalf("got %v", err)
+	}
+	sp.Evaluation.Slices = sp.Evaluation.Slices[:2]
+	if err := SliceValues(sp, p); err != nil {
+		t.Fatal(err)
+	}
+}

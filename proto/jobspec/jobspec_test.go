@@ -71,6 +71,9 @@ func TestTrainErrorsNameEveryField(t *testing.T) {
 			s.Holdout, s.Promotion = 0.2, &pb.PromotionPolicy{Metric: "f1", Margin: proto.Float64(-1)}
 		},
 			[]string{"promotion.metric", "promotion.margin"}},
+		{"promotion metric the model does not report", func(s *pb.TrainSpec) {
+			s.Holdout, s.Promotion = 0.2, &pb.PromotionPolicy{Metric: "rmse", Margin: proto.Float64(0)}
+		}, []string{"promotion.metric"}},
 		{"promotion without a threshold", func(s *pb.TrainSpec) { s.Promotion = &pb.PromotionPolicy{Metric: "auc"} },
 			[]string{"promotion.margin"}},
 		{"promotion gates", func(s *pb.TrainSpec) {

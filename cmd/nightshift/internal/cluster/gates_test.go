@@ -243,6 +243,23 @@ func TestPipelineValidateStopsShiftedNight(t *testing.T) {
 			t.Logf("%s: %s", tc.name, status.Convert(err).Message())
 		}
 	}
+
+	// A train job slicing by a column that is missing is refused at
+	// submit, naming the column (a categorical column of too many values
+	// too: jobspec.SliceValues' test).
+	jobs := pb.NewJobServiceClient(conn)
+	for _, tc := range []struct{ slice, want string }{
+		{"regoin", `evaluation.slices[0]: "regoin" is not a column`},
+	} {
+		tr := proto.Clone(spec.Pipeline.Train).(*pb.TrainSpec)
+		tr.Dataset, tr.Evaluation = ds0, &pb.EvaluationSpec{Slices: []string{tc.slice}}
+		_, err := jobs.SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: tr}}})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), tc.want) {
+			t.Errorf("slice %s: want InvalidArgument naming %q, got %v", tc.slice, tc.want, err)
+		} else {
+			t.Logf("slice %s: %s", tc.slice, status.Convert(err).Message())
+		}
+	}
 }
 
 // localProfile computes a dataset's profile in this process: every

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -483,4 +484,55 @@ func TestFSMRunsEndCleanly(t *testing.T) {
 			t.Fatalf("rerun after pruning %s", got)
 		}
 	})
+}
+
+// TestFSMPromoteStepRaisesDecayAlert: a promote step whose evaluation
+// says production decayed raises model_decayed (and not_promoted, as the
+// challenger stayed candidate), each once, with the run.
+func TestFSMPromoteStepRaisesDecayAlert(t *testing.T) {
+	h := newHarness(t)
+	h.now = t0
+	p := testPipeline()
+	p.Train = &pb.TrainSpec{ModelName: "churn", Output: "file:///m", Label: "label", Model: &pb.ModelConfig{Family: "logistic"}}
+	if res := h.apply(&pb.Command{Op: &pb.Command_PutSchedule{PutSchedule: &pb.PutSchedule{Spec: &pb.ScheduleSpec{
+		Name: "n", Cron: "* * * * *", Pipeline: p, Policy: &pb.SchedulePolicy{Catchup: "latest", Overlap: "skip", CatchupWindowS: 3600, PauseAfterFailures: 2},
+	}}}}); res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res := h.tick("n", t0+minute); res.err != nil {
+		t.Fatal(res.err)
+	}
+	id := h.run("n", t0+minute).Id
+	h.finishRun(id)
+	P, R, S := pb.StepState_STEP_STATE_PENDING, pb.StepState_STEP_STATE_RUNNING, pb.StepState_STEP_STATE_SUCCEEDED
+	ev := &pb.Evaluation{Metric: "logloss", Rows: 100, ChampionVersion: 1, Challenger: map[string]float64{"logloss": 0.5},
+		Champion: map[string]float64{"logloss": 0.48}, DecayMedian: 0.40, Decayed: true}
+	for _, res := range []*applyResult{
+		h.step(id, stepTrain, P, R, func(c *pb.RunStep) { c.JobId = "t-" + id }),
+		h.step(id, stepTrain, R, S, func(c *pb.RunStep) { c.ModelName, c.ModelVersion = "churn", 2 }),
+		h.step(id, stepPromote, P, S, func(c *pb.RunStep) {
+			c.ModelName, c.ModelVersion, c.PromotionReason, c.Evaluation = "churn", 2, "v2 stays candidate: …", ev
+		}),
+	} {
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	if res := h.step(id, stepPromote, P, S, func(c *pb.RunStep) { c.Evaluation = ev }); res.err == nil {
+		t.Fatal("a retried promote step was applied twice")
+	}
+	r := h.store.Snapshot().Run(id)
+	if st := stepOf(r, stepPromote); !proto.Equal(st.Evaluation, ev) {
+		t.Fatalf("the promote step keeps %v, want the evaluation", st.Evaluation)
+	}
+	got := alertEvents(h.store.Snapshot())
+	want := []string{"not_promoted " + id, "model_decayed " + id}
+	if !slices.Equal(got, want) {
+		t.Fatalf("alerts %v, want %v", got, want)
+	}
+	for _, a := range h.store.Snapshot().Alerts() {
+		if a.Event == "model_decayed" && !strings.Contains(a.Message, "production v1's logloss on this night's rows is 0.4800, worse than its trailing median 0.4000") {
+			t.Errorf("decay alert: %q", a.Message)
+		}
+	}
 }

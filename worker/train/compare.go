@@ -21,8 +21,8 @@ import (
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
 
-// The end-of-training comparison (docs/architecture.md §8, README
-// "Evaluation and promotion"). The challenger and the champion score the
+// The end-of-training comparison (docs/architecture.md §12, README
+// "Evaluation, artifact and promotion"). The challenger and the champion score the
 // same holdout rows through the same code as the epoch metrics
 // (holdoutPart: model.Predictor on the dataset's own record batches), so
 // their metrics differ only by the models. It runs in one process (a

@@ -109,11 +109,9 @@ with every event kept (the newest 64).`, modelEventsShown),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withClient(cmd, &cf, func(ctx context.Context, c *apiClient) error {
-				cctx, cancel := c.call(ctx)
-				defer cancel()
-				resp, err := nsv1.NewModelServiceClient(c.conn).GetModel(cctx, &nsv1.GetModelRequest{Name: args[0], Stale: stale})
+				resp, err := getModel(ctx, c, args[0], stale)
 				if err != nil {
-					return c.apiError(err, "model "+args[0])
+					return err
 				}
 				if out == outputJSON {
 					return writeProto(cmd.OutOrStdout(), resp)
@@ -323,4 +321,15 @@ func modelStateLine(m *nsv1.RegisteredModel) string {
 		return s + fmt.Sprintf("; rollback restores v%d", h[len(h)-1])
 	}
 	return s + "; no earlier production version"
+}
+
+// getModel reads a registered model (from any coordinator with stale).
+func getModel(ctx context.Context, c *apiClient, name string, stale bool) (*nsv1.GetModelResponse, error) {
+	cctx, cancel := c.call(ctx)
+	defer cancel()
+	resp, err := nsv1.NewModelServiceClient(c.conn).GetModel(cctx, &nsv1.GetModelRequest{Name: name, Stale: stale})
+	if err != nil {
+		return nil, c.apiError(err, "model "+name)
+	}
+	return resp, nil
 }

@@ -70,11 +70,9 @@ production_version, rows, challenger, production, promoted, decayed}]}.`,
 				return fmt.Errorf("--slice %q: want COLUMN=VALUE, such as region=north", slice)
 			}
 			return withClient(cmd, &cf, func(ctx context.Context, c *apiClient) error {
-				cctx, cancel := c.call(ctx)
-				defer cancel()
-				resp, err := nsv1.NewModelServiceClient(c.conn).GetModel(cctx, &nsv1.GetModelRequest{Name: args[0], Stale: stale})
+				resp, err := getModel(ctx, c, args[0], stale)
 				if err != nil {
-					return c.apiError(err, "model "+args[0])
+					return err
 				}
 				doc, err := modelHistory(resp.GetModel(), metric, slice)
 				if err != nil {

@@ -132,7 +132,7 @@ pipeline:
     sources: ['$S/lake/$day/']
     output: '$S/datasets/nightly-$day'
     options: {label: label, rows_per_shard: 1000}
-  validate: {min_rows: 1000, required_columns: [id]}
+  validate: {min_rows: 1000, required_columns: [id], ignore_columns: [id]}   # new ids every night
   train:                                # train.yaml's columns and model
     model_name: churn-nightly
     output: $S/models

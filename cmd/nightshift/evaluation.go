@@ -87,5 +87,5 @@ func metricCell(name string, m map[string]float64) string {
 	return "-"
 }
 
-// signed is a gain with its sign ("+0.0036", "-0.012").
-func signed(x float64) string { return fmt.Sprintf("%+.4g", x) }
+// signed is a gain with its sign, as metrics are printed ("+0.00360").
+func signed(x float64) string { return fmt.Sprintf("%+.5f", x) }

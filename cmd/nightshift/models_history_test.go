@@ -37,7 +37,7 @@ func TestModelHistory(t *testing.T) {
 	if err := writeHistory(&b, doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"v1          0.42000  v2          0.40000  +0.02  promoted", "v2          0.41000  v3          0.45000  -0.04  candidate"} {
+	for _, want := range []string{"v1          0.42000  v2          0.40000  +0.02000  promoted", "v2          0.41000  v3          0.45000  -0.04000  candidate"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
@@ -61,7 +61,7 @@ func TestWriteEvaluation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"EVALUATION (logloss on the same 1000 holdout rows)", "v2 (challenger)", "v1 (production)",
-		"+0.02 (95% interval [+0.005, +0.035], 1000 paired resamples)", "region=north", "+0.01"} {
+		"+0.02000 (95% interval [+0.00500, +0.03500], 1000 paired resamples)", "region=north", "+0.01000"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}

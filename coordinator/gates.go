@@ -25,7 +25,7 @@ var errNoProfile = profile.ErrNoProfile
 // datasetProfile returns the profile of the dataset folder at uri that
 // matches its current manifest, and the opened dataset.
 func (s *Server) datasetProfile(ctx context.Context, uri string) (*pb.DatasetProfile, *shard.Dataset, error) {
-	ds, err := openInputDataset(ctx, s, uri)
+	ds, err := openInputDataset(ctx, s, "dataset", uri)
 	if err != nil {
 		return nil, nil, err
 	}

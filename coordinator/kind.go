@@ -2,9 +2,12 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/shard"
+	"github.com/nightshift-ml/nightshift/storage"
 )
 
 // jobKind is everything the coordinator does differently for one job kind
@@ -106,3 +109,16 @@ func (unknownKind) publish(context.Context, *Server, *pb.Job, []*pb.Task) (strin
 }
 
 func (unknownKind) sweep(context.Context, *Server, *pb.Job) error { return nil }
+
+// openInputDataset opens the dataset a job reads, with the errors a user
+// can act on; field names it ("input", "train: dataset").
+func openInputDataset(ctx context.Context, s *Server, field, uri string) (*shard.Dataset, error) {
+	ds, err := shard.OpenDataset(ctx, s.cfg.Storage, uri)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s %s holds no dataset manifest (ingest it with `nightshift shard` first)", errInvalid, field, uri)
+		}
+		return nil, fmt.Errorf("%w: %s %s: %v", errInvalid, field, uri, err)
+	}
+	return ds, nil
+}

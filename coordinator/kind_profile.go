@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
-	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/profile"
 	"github.com/nightshift-ml/nightshift/storage"
 )
@@ -20,9 +19,6 @@ import (
 // ran which shards, and writes profile.json beside the manifest.
 type profileKind struct{ independentTasks }
 
-// maxPartBytes bounds one partial read back at publish.
-const maxPartBytes = 64 << 20
-
 func (profileKind) taskName(idx int32) string { return fmt.Sprintf("shard %d", idx) }
 
 func (profileKind) publishes() bool { return true }
@@ -30,7 +26,7 @@ func (profileKind) publishes() bool { return true }
 // plan pins the dataset's fingerprint and plans one task per shard.
 func (profileKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.SubmitJob) error {
 	sp := spec.GetProfile()
-	ds, err := openInputDataset(ctx, s, sp.Input)
+	ds, err := openInputDataset(ctx, s, "input", sp.Input)
 	if err != nil {
 		return err
 	}
@@ -41,19 +37,6 @@ func (profileKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *p
 	cmd.Job.OutputDir = ds.URI
 	planShardTasks(cmd, m, 2) // decoded columns and the accumulator's maps
 	return nil
-}
-
-// openInputDataset opens the dataset a job reads, with the errors a user
-// can act on.
-func openInputDataset(ctx context.Context, s *Server, uri string) (*shard.Dataset, error) {
-	ds, err := shard.OpenDataset(ctx, s.cfg.Storage, uri)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w: input %s holds no dataset manifest (ingest it with `nightshift shard` first)", errInvalid, uri)
-		}
-		return nil, fmt.Errorf("%w: input %s: %v", errInvalid, uri, err)
-	}
-	return ds, nil
 }
 
 // publish merges the accepted partials in shard order into profile.json.
@@ -68,7 +51,7 @@ func (profileKind) publish(ctx context.Context, s *Server, j *pb.Job, tasks []*p
 		if t.State != pb.TaskState_TASK_STATE_SUCCEEDED || r == nil || r.Object == "" {
 			return "", nil, fmt.Errorf("shard %d has no committed partial (task %s)", t.Index, t.State)
 		}
-		body, err := storage.ReadAll(ctx, b, storage.JoinKey(dir, r.Object), maxPartBytes)
+		body, err := storage.ReadAll(ctx, b, storage.JoinKey(dir, r.Object), profile.MaxEncodedBytes)
 		if err != nil {
 			return "", nil, fmt.Errorf("shard %d: %w", t.Index, err)
 		}

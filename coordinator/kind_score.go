@@ -65,12 +65,9 @@ func (scoreKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.
 	if err := s.checkModel(ctx, sp.Model); err != nil {
 		return err
 	}
-	ds, err := shard.OpenDataset(ctx, s.cfg.Storage, sp.Input)
+	ds, err := openInputDataset(ctx, s, "input", sp.Input)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: input %s holds no dataset manifest (ingest it with `nightshift shard` first)", errInvalid, sp.Input)
-		}
-		return fmt.Errorf("%w: input %s: %v", errInvalid, sp.Input, err)
+		return err
 	}
 	out, err := storage.ParseURI(sp.Output)
 	if err != nil {

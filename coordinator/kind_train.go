@@ -55,12 +55,9 @@ func (trainKind) plan(ctx context.Context, s *Server, spec *pb.JobSpec, cmd *pb.
 	if err != nil {
 		return fmt.Errorf("%w: train: output: %v", errInvalid, err)
 	}
-	ds, err := shard.OpenDataset(ctx, s.cfg.Storage, sp.Dataset)
+	ds, err := openInputDataset(ctx, s, "train: dataset", sp.Dataset)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: train: dataset %s holds no dataset manifest (ingest it with `nightshift shard` first)", errInvalid, sp.Dataset)
-		}
-		return fmt.Errorf("%w: train: dataset %s: %v", errInvalid, sp.Dataset, err)
+		return err
 	}
 	if err := checkColumns(sp, ds.Manifest); err != nil {
 		return fmt.Errorf("%w: train: dataset %s: %v", errInvalid, sp.Dataset, err)

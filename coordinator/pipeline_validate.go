@@ -100,6 +100,10 @@ func (s *Server) checkGates(ctx context.Context, view *View, r *pb.PipelineRun, 
 		var err error
 		ref, refName, err = s.referenceProfile(ctx, view, against)
 		switch {
+		case (errors.Is(err, errNotFound) || errors.Is(err, errNoProfile)) && v.GetAgainst() != "":
+			// A reference the pipeline names must exist: a typo must not
+			// turn the drift checks off night after night.
+			return s.failed(r, st, true, "validate: against %s: %v", against, err)
 		case errors.Is(err, errNotFound), errors.Is(err, errNoProfile):
 			ref, note = nil, "no reference yet: "+err.Error()
 		case errors.Is(err, errInvalid):

@@ -44,6 +44,9 @@ func (a *Agent) runTrain(at *attempt, sp *nightshiftv1.TrainSpec) (*nightshiftv1
 		return nil, classifyOpen(ctx, err)
 	}
 	defer data.Release()
+	if err := data.CheckSlices(sp); err != nil {
+		return nil, permanent(err)
+	}
 	m := &member{a: a, at: at, sp: sp, tr: train.NewTrainer(sp, data),
 		log: a.log.With("job", at.key.job, "task", at.key.task, "attempt", at.key.attempt)}
 	m.rep = newTrainReporter(a.client, a.cfg.ID, m.log)

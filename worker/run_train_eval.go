@@ -28,6 +28,9 @@ func (m *member) evaluate(ctx context.Context, challenger *model.Model) (*nights
 	if d.HoldRows == 0 {
 		return nil, nil
 	}
+	// The storage layer has retried transient errors already (a bounded
+	// backoff); what is left is recorded, and the registry does not
+	// promote on a comparison that did not happen.
 	champion, loadErr := m.loadChampion(ctx)
 	if loadErr != nil && ctx.Err() != nil {
 		return nil, ctx.Err() // cancelled, not a verdict on the production version

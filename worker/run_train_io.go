@@ -179,11 +179,16 @@ func (r *trainReporter) stop() {
 // reference the data gates compare later datasets with.
 func (m *member) saveProfile(ctx context.Context, artifact string) error {
 	d := m.tr.Data()
-	p, err := profile.FromRecords(d.Schema(), d.ShardRecords())
+	// The dataset's own profile is the same message when it has one for
+	// this manifest (a pipeline's validate step made it): copy it rather
+	// than compute it again while the group waits.
+	p, err := m.datasetProfile(ctx)
 	if err != nil {
-		return err
+		if p, err = profile.FromRecords(d.Schema(), d.ShardRecords()); err != nil {
+			return err
+		}
+		p.Dataset, p.Fingerprint = d.URI, d.Fingerprint
 	}
-	p.Dataset, p.Fingerprint = d.URI, d.Fingerprint
 	body, err := profile.MarshalJSON(p)
 	if err != nil {
 		return err
@@ -194,4 +199,15 @@ func (m *member) saveProfile(ctx context.Context, artifact string) error {
 	}
 	_, err = b.Put(ctx, storage.JoinKey(dir, profile.FileName), bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "application/json"})
 	return err
+}
+
+// datasetProfile reads the training dataset's profile.json when it
+// matches the manifest trained on (profile.ErrNoProfile otherwise).
+func (m *member) datasetProfile(ctx context.Context) (*nightshiftv1.DatasetProfile, error) {
+	d := m.tr.Data()
+	b, dir, err := storage.Open(ctx, d.URI, m.a.cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	return profile.ReadDataset(ctx, b, dir, d.Fingerprint)
 }

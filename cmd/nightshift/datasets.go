@@ -90,7 +90,9 @@ func ensureProfile(ctx context.Context, cmd *cobra.Command, c *apiClient, uri, p
 		if err == nil {
 			return p, nil
 		}
-		if status.Code(err) != codes.NotFound || strings.Contains(status.Convert(err).Message(), "manifest") {
+		// NotFound: no profile, or one of an older manifest (a
+		// re-ingested dataset); a missing dataset is InvalidArgument.
+		if status.Code(err) != codes.NotFound {
 			return nil, c.apiError(err, "")
 		}
 	}

@@ -34,14 +34,17 @@ func writeEvaluation(w io.Writer, challenger string, ev *nsv1.Evaluation) error 
 	if e := ev.GetChampionError(); e != "" {
 		kv = append(kv, [2]string{"production", e})
 	}
-	if ev.GetChampionVersion() > 0 && ev.GetChampionError() == "" {
+	_, chOK := ev.GetChallenger()[ev.GetMetric()]
+	_, prodOK := ev.GetChampion()[ev.GetMetric()]
+	if ev.GetChampionVersion() > 0 && ev.GetChampionError() == "" && chOK && prodOK {
 		gain := signed(ev.GetGain())
 		if ev.GetBootstrap() > 0 {
 			gain += fmt.Sprintf(" (%g%% interval [%s, %s], %d paired resamples)", 100*ev.GetConfidence(), signed(ev.GetGainLow()), signed(ev.GetGainHigh()), ev.GetBootstrap())
 		}
 		kv = append(kv, [2]string{"gain", gain + " (positive: the challenger is better)"})
 	}
-	if ev.GetDecayMedian() != 0 {
+	// The registry sets the median only when the decay gate compared.
+	if ev.GetDecayMedian() != 0 || ev.GetDecayed() {
 		state := "holds"
 		if ev.GetDecayed() {
 			state = "DECAYED"

@@ -463,6 +463,19 @@ type sliceGroup struct {
 	rows  []int
 }
 
+// CheckSlices slices the holdout rows by sp's slice columns for the errors
+// only: a training job calls it right after loading, so a slice column
+// that is missing, of a type that does not slice or of too many values
+// fails the job before any training is spent (Compare slices again at
+// the end; the cost is one read of those columns).
+func (d *Data) CheckSlices(sp *pb.TrainSpec) error {
+	if len(sp.GetEvaluation().GetSlices()) == 0 || d.HoldRows == 0 {
+		return nil
+	}
+	_, err := d.sliceColumns(sp)
+	return err
+}
+
 // sliceColumns partitions the holdout rows by each of sp's slice columns,
 // in the spec's order.
 func (d *Data) sliceColumns(sp *pb.TrainSpec) ([]slicing, error) {

@@ -45,6 +45,10 @@ type Config struct {
 	TLS rpc.TLSConfig
 	// LoopbackOnly refuses any non-loopback bind address (dev mode).
 	LoopbackOnly bool
+	// Insecure lets the API and Raft listen beyond loopback without TLS;
+	// without it such a coordinator refuses to start (rpc.CheckExposure),
+	// with it the coordinator says so at start and in /readyz.
+	Insecure bool
 
 	// Storage reaches the object store (finalizing outputs, ingest plans).
 	Storage storage.Config
@@ -190,6 +194,8 @@ func (c *Config) Validate() error {
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)
+	} else if err := rpc.CheckExposure(c.exposed(), c.TLS, c.Insecure); err != nil {
+		errs = append(errs, err)
 	}
 	if c.LeaseTTL <= 0 || c.HeartbeatInterval <= 0 || c.HeartbeatInterval*2 > c.LeaseTTL {
 		errs = append(errs, fmt.Errorf("lease_ttl (%s) must be at least twice heartbeat_interval (%s)", c.LeaseTTL, c.HeartbeatInterval))
@@ -222,3 +228,13 @@ func (c *Config) dialer() rpc.Dialer {
 	var d net.Dialer
 	return func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 }
+
+// exposed lists the listeners mutual TLS protects (the API and Raft), by
+// config field: beyond loopback they must verify their callers.
+func (c *Config) exposed() []rpc.Listener {
+	return []rpc.Listener{{Field: "grpc_addr", Addr: c.GRPCAddr}, {Field: "raft_addr", Addr: c.RaftAddr}}
+}
+
+// InsecureWarning is the coordinator's line about listening open beyond
+// loopback (insecure: true), "" when it does not.
+func (c *Config) InsecureWarning() string { return rpc.InsecureWarning(c.exposed(), c.TLS, c.Insecure) }

@@ -27,11 +27,15 @@ func (s *Server) startHTTP() error {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		id, err := s.ready()
+		notes := s.gossip.Degraded() // "" or a line
+		if w := s.cfg.InsecureWarning(); w != "" {
+			notes += w + "\n"
+		}
 		if err != nil {
-			http.Error(w, strings.TrimSpace(err.Error()+"\n"+s.gossip.Degraded()), http.StatusServiceUnavailable)
+			http.Error(w, strings.TrimSpace(err.Error()+"\n"+notes), http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "ready; leader %s\n%s", id, s.gossip.Degraded())
+		fmt.Fprintf(w, "ready; leader %s\n%s", id, notes)
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.httpLn = ln

@@ -49,3 +49,21 @@ func TestReadyzReportsGossipJoin(t *testing.T) {
 		return code == http.StatusOK && !strings.Contains(body, "degraded")
 	})
 }
+
+// TestReadyzSaysInsecure: a coordinator whose API listens beyond loopback
+// without TLS (insecure: true) says so in /readyz.
+func TestReadyzSaysInsecure(t *testing.T) {
+	cfg := TestConfig()
+	cfg.ID, cfg.DataDir, cfg.Bootstrap = "c1", t.TempDir(), true
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.LoopbackOnly, cfg.Insecure = "127.0.0.1:0", "0.0.0.0:0", false, true
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	testkit.Wait(t, 10*time.Second, "leadership", s.IsLeader)
+	code, body := testkit.Get(t, "http://"+s.HTTPAddr()+"/readyz")
+	if code != http.StatusOK || !strings.Contains(body, "INSECURE: grpc_addr 0.0.0.0:0 listens beyond loopback without mutual TLS") {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+}

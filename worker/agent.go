@@ -96,6 +96,9 @@ func New(cfg Config) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("worker", cfg.ID)
+	if w := cfg.InsecureWarning(); w != "" {
+		log.Warn(w)
+	}
 	a := &Agent{
 		cfg:       cfg,
 		base:      log,

@@ -42,6 +42,9 @@ type Config struct {
 	// TLS, when enabled, is used for every gRPC connection (mTLS).
 	TLS          rpc.TLSConfig
 	LoopbackOnly bool
+	// Insecure lets the collective listener (grpc_addr) listen beyond
+	// loopback without TLS; without it such a worker refuses to start.
+	Insecure bool
 	// Dialer, when set, opens the connections the worker dials (to the
 	// coordinators and to its ring neighbours) instead of a TCP dial.
 	// Tests inject network faults through it; nil in production.
@@ -131,6 +134,8 @@ func (c *Config) Validate() error {
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)
+	} else if err := rpc.CheckExposure(c.exposed(), c.TLS, c.Insecure); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -150,3 +155,13 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// exposed lists the listeners mutual TLS protects: the collective
+// endpoint other members dial.
+func (c *Config) exposed() []rpc.Listener {
+	return []rpc.Listener{{Field: "grpc_addr", Addr: c.GRPCAddr}}
+}
+
+// InsecureWarning is the worker's line about listening open beyond
+// loopback (insecure: true), "" when it does not.
+func (c *Config) InsecureWarning() string { return rpc.InsecureWarning(c.exposed(), c.TLS, c.Insecure) }

@@ -28,11 +28,15 @@ func (a *Agent) newHTTPServer() error {
 	})
 	// readyz: see ready.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		notes := a.gossip.Degraded() // "" or a line
+		if w := a.cfg.InsecureWarning(); w != "" {
+			notes += w + "\n"
+		}
 		if err := a.ready(); err != nil {
-			http.Error(w, strings.TrimSpace(err.Error()+"\n"+a.gossip.Degraded()), http.StatusServiceUnavailable)
+			http.Error(w, strings.TrimSpace(err.Error()+"\n"+notes), http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprint(w, "ready\n"+a.gossip.Degraded())
+		fmt.Fprint(w, "ready\n"+notes)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

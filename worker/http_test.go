@@ -99,3 +99,16 @@ func TestReadyzReportsGossipJoin(t *testing.T) {
 		return code == http.StatusOK && !strings.Contains(body, "degraded")
 	})
 }
+
+// TestReadyzSaysInsecure: a worker listening beyond loopback without TLS
+// (insecure: true) says so in /readyz, ready or not.
+func TestReadyzSaysInsecure(t *testing.T) {
+	f := newFake(t)
+	cfg := testConfig(t, "w1", f.addr)
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.LoopbackOnly, cfg.Insecure = "127.0.0.1:0", "0.0.0.0:0", false, true
+	a, _ := runAgent(t, cfg)
+	_, body := testkit.Get(t, "http://"+a.HTTPAddr()+"/readyz")
+	if !strings.Contains(body, "INSECURE: grpc_addr 0.0.0.0:0 listens beyond loopback without mutual TLS") {
+		t.Fatalf("/readyz: %q", body)
+	}
+}

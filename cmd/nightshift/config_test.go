@@ -192,3 +192,44 @@ func TestConfigEmptyFileKeepsDefaultsAndFlagsOverride(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// TestConfigRefusesAnOpenCoordinator: beyond loopback without tls the
+// coordinator and the worker refuse to start, naming the listener and the
+// two ways out; with insecure: true they start and have the warning they
+// log and show in /readyz. The compose files, open on 0.0.0.0 on purpose,
+// say insecure: true.
+func TestConfigRefusesAnOpenCoordinator(t *testing.T) {
+	open := writeConfig(t, "id: c1\ndata_dir: /tmp/x\ngrpc_addr: 0.0.0.0:7100\nraft_addr: 127.0.0.1:7101\n")
+	cfg, _, err := loadCoordinatorConfig(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "grpc_addr 0.0.0.0:7100 listens beyond loopback without mutual TLS") {
+		t.Fatalf("coordinator: %v", err)
+	}
+	if _, err := run(t, "coordinator", "--config", open, "--check"); err == nil || !strings.Contains(err.Error(), "insecure: true") {
+		t.Fatalf("coordinator --check: %v", err)
+	}
+	insecure := writeConfig(t, "id: c1\ndata_dir: /tmp/x\ngrpc_addr: 0.0.0.0:7100\ninsecure: true\n")
+	if cfg, _, err = loadCoordinatorConfig(insecure); err != nil || cfg.Validate() != nil || !strings.HasPrefix(cfg.InsecureWarning(), "INSECURE: grpc_addr 0.0.0.0:7100") {
+		t.Fatalf("insecure coordinator: %v %v %q", err, cfg.Validate(), cfg.InsecureWarning())
+	}
+	w := writeConfig(t, "id: w1\npool: default\ncoordinators: [c1:7100]\ngrpc_addr: 0.0.0.0:7200\n")
+	wcfg, _, err := loadWorkerConfig(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wcfg.Validate(); err == nil || !strings.Contains(err.Error(), "grpc_addr 0.0.0.0:7200 listens beyond loopback") {
+		t.Fatalf("worker: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "compose", "*-*.yaml"))
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(body), "insecure: true") {
+			t.Errorf("%s listens on 0.0.0.0 without tls and must say insecure: true (%v)", f, err)
+		}
+	}
+	if len(files) == 0 {
+		t.Error("no compose configs found")
+	}
+}

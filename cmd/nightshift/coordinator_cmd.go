@@ -27,6 +27,7 @@ type coordinatorFile struct {
 	GossipKey         yamlBase64      `yaml:"gossip_key"`
 	TLS               *rpc.TLSConfig  `yaml:"tls"`
 	LoopbackOnly      *bool           `yaml:"loopback_only"`
+	Insecure          *bool           `yaml:"insecure"`
 	Storage           storageFile     `yaml:"storage"`
 	LeaseTTL          yamlDuration    `yaml:"lease_ttl"`
 	JobGCAge          yamlDuration    `yaml:"job_gc_age"`
@@ -83,6 +84,7 @@ func coordinatorConfig(f *coordinatorFile) coordinator.Config {
 	}
 	setIf(&c.TLS, f.TLS)
 	setIf(&c.LoopbackOnly, f.LoopbackOnly)
+	setIf(&c.Insecure, f.Insecure)
 	c.Storage = f.Storage.config()
 	f.LeaseTTL.apply(&c.LeaseTTL)
 	f.JobGCAge.apply(&c.JobGCAge)

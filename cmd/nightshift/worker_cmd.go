@@ -28,6 +28,7 @@ type workerFile struct {
 	GossipKey       yamlBase64        `yaml:"gossip_key"`
 	TLS             *rpc.TLSConfig    `yaml:"tls"`
 	LoopbackOnly    *bool             `yaml:"loopback_only"`
+	Insecure        *bool             `yaml:"insecure"`
 	Storage         storageFile       `yaml:"storage"`
 	DrainGrace      yamlDuration      `yaml:"drain_grace"`
 	LeaseWait       yamlDuration      `yaml:"lease_wait"`
@@ -65,6 +66,7 @@ func workerConfig(f *workerFile) worker.Config {
 	}
 	setIf(&c.TLS, f.TLS)
 	setIf(&c.LoopbackOnly, f.LoopbackOnly)
+	setIf(&c.Insecure, f.Insecure)
 	c.Storage = f.Storage.config()
 	f.DrainGrace.apply(&c.DrainGrace)
 	f.LeaseWait.apply(&c.LeaseWait)

@@ -1,12 +1,14 @@
 package coordinator
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
+	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
@@ -65,5 +67,43 @@ func TestReadyzSaysInsecure(t *testing.T) {
 	code, body := testkit.Get(t, "http://"+s.HTTPAddr()+"/readyz")
 	if code != http.StatusOK || !strings.Contains(body, "INSECURE: grpc_addr 0.0.0.0:0 listens beyond loopback without mutual TLS") {
 		t.Fatalf("/readyz = %d %q", code, body)
+	}
+}
+
+// TestMetricsExportState: /metrics carries the replicated state (jobs by
+// state, the queue per pool, workers) and the node's Raft indexes.
+func TestMetricsExportState(t *testing.T) {
+	cfg := TestConfig()
+	cfg.ID, cfg.DataDir, cfg.Bootstrap, cfg.HTTPAddr = "c1", t.TempDir(), true, "127.0.0.1:0"
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	testkit.Wait(t, 10*time.Second, "leadership", s.IsLeader)
+	conn := dial(t, s.Addr())
+	callRetry(t, func(ctx context.Context) (*pb.RegisterResponse, error) {
+		return pb.NewWorkerServiceClient(conn).Register(ctx, &pb.RegisterRequest{Worker: &pb.Worker{Id: "w1", Slots: 2, Pool: "gpu"}})
+	})
+	callRetry(t, func(ctx context.Context) (*pb.SubmitJobResponse, error) {
+		return pb.NewJobServiceClient(conn).SubmitJob(ctx, &pb.SubmitJobRequest{Spec: &pb.JobSpec{Name: "n", Kind: &pb.JobSpec_Noop{Noop: &pb.NoopSpec{Tasks: 5}}}})
+	})
+	_, body := testkit.Get(t, "http://"+s.HTTPAddr()+"/metrics")
+	for _, want := range []string{
+		`nightshift_jobs{kind="noop",state="running"} 1`,
+		`nightshift_tasks_pending{pool="default"} 5`,
+		`nightshift_tasks_pending{pool="gpu"} 0`,
+		`nightshift_tasks_running{pool="default"} 0`,
+		`nightshift_workers{pool="gpu",state="active"} 1`,
+		`nightshift_raft_commit_index `,
+		`nightshift_raft_applied_index `,
+		`nightshift_raft_term 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
 	}
 }

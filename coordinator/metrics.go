@@ -63,3 +63,11 @@ func (m *metrics) observeApply(cmd *pb.Command) {
 	}
 	m.commands.WithLabelValues(name).Inc()
 }
+
+// MetricsDescriptions describes every series a coordinator exports
+// (Describe, without a server): dashboards are checked against it.
+func MetricsDescriptions() prometheus.Collector {
+	m := newMetrics()
+	m.reg.MustRegister(newStateCollector(nil))
+	return m.reg
+}

@@ -68,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: NewStore(), stop: make(chan struct{})}
 	s.metrics = newMetrics()
+	s.metrics.reg.MustRegister(newStateCollector(s))
 	s.fsm = &fsm{store: s.store, onApply: s.metrics.observeApply}
 	s.hb = newHeartbeats()
 	s.fwd = newForwarder(s)

@@ -126,7 +126,7 @@ func (a *Agent) finish(at *attempt, res *nightshiftv1.TaskResult, err error) {
 	}
 	// Counted before the report can leave, so the metrics never lag what
 	// the coordinator was told.
-	a.metrics.finished(at.kind, outcome, took, len(a.running))
+	a.metrics.finished(at.kind, outcome, took, len(a.running), res.GetRows())
 	if rep != nil {
 		a.enqueueLocked(&pendingReport{rep: rep, written: at.written})
 	}

@@ -15,6 +15,11 @@ type metrics struct {
 	rejected                                      prometheus.Counter
 	running                                       prometheus.Gauge
 	seconds                                       *prometheus.HistogramVec
+	// rows counts the rows of succeeded attempts (scored, ingested,
+	// profiled, trained on), by kind; trainSteps the training steps this
+	// worker's group members applied.
+	rows       *prometheus.CounterVec
+	trainSteps prometheus.Counter
 }
 
 func newMetrics(workerID string) *metrics {
@@ -44,19 +49,26 @@ func newMetrics(workerID string) *metrics {
 			Help: "Wall time of attempts, by job kind.", ConstLabels: labels,
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12), // 1 ms … ~70 min
 		}, []string{"kind"}),
+		rows: counter("rows_total", "Rows of the attempts that succeeded (scored, ingested, profiled; a training member's samples), by job kind."),
+		trainSteps: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "nightshift", Subsystem: "worker", Name: "train_steps_total",
+			Help: "Training steps applied by this worker's group members.", ConstLabels: labels,
+		}),
 	}
-	m.reg.MustRegister(m.started, m.succeeded, m.failed, m.aborted, m.released, m.rejected, m.running, m.seconds)
+	m.reg.MustRegister(m.started, m.succeeded, m.failed, m.aborted, m.released, m.rejected, m.running, m.seconds, m.rows, m.trainSteps)
 	return m
 }
 
 // finished records an attempt that ended with outcome ("succeeded",
-// "failed", "aborted", "released" or "killed"), leaving running attempts.
-func (m *metrics) finished(kind, outcome string, took time.Duration, running int) {
+// "failed", "aborted", "released" or "killed"), leaving running attempts;
+// rows are a success's rows.
+func (m *metrics) finished(kind, outcome string, took time.Duration, running int, rows int64) {
 	m.running.Set(float64(running))
 	m.seconds.WithLabelValues(kind).Observe(took.Seconds())
 	switch outcome {
 	case "succeeded":
 		m.succeeded.WithLabelValues(kind).Inc()
+		m.rows.WithLabelValues(kind).Add(float64(max(rows, 0)))
 	case "failed":
 		m.failed.WithLabelValues(kind).Inc()
 	case "aborted":
@@ -69,3 +81,7 @@ func (m *metrics) finished(kind, outcome string, took time.Duration, running int
 // Metrics returns the agent's Prometheus registry, for a process that
 // serves several agents' metrics on one endpoint.
 func (a *Agent) Metrics() *prometheus.Registry { return a.metrics.reg }
+
+// MetricsDescriptions describes every series a worker exports (Describe,
+// without an agent): dashboards are checked against it.
+func MetricsDescriptions() prometheus.Collector { return newMetrics("").reg }

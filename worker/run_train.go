@@ -183,6 +183,7 @@ func (m *member) hooks() train.Hooks {
 			}
 		},
 		Applied: func(int64, []int32) {
+			m.a.metrics.trainSteps.Inc()
 			if d := m.a.cfg.TrainStepDelay; d > 0 {
 				time.Sleep(d)
 			}

@@ -71,7 +71,7 @@ func (a *modelAPI) PromoteModel(ctx context.Context, req *pb.PromoteModelRequest
 	if req.Name == "" || req.Version <= 0 {
 		return nil, status.Error(codes.InvalidArgument, "promote: a model name and a version ≥ 1 are required")
 	}
-	m, err := a.setAlias(ctx, req.RequestId, &pb.SetModelAlias{Name: req.Name, Alias: aliasProduction, Version: req.Version, Reason: req.Reason})
+	m, err := a.setAlias(ctx, req.RequestId, &pb.SetModelAlias{Name: req.Name, Alias: aliasProduction, Version: req.Version, Reason: req.Reason, Actor: callerName(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (a *modelAPI) RollbackModel(ctx context.Context, req *pb.RollbackModelReque
 	if req.Name == "" {
 		return nil, status.Error(codes.InvalidArgument, "rollback: no model name")
 	}
-	m, err := a.setAlias(ctx, req.RequestId, &pb.SetModelAlias{Name: req.Name, Alias: aliasProduction, Rollback: true, Reason: req.Reason})
+	m, err := a.setAlias(ctx, req.RequestId, &pb.SetModelAlias{Name: req.Name, Alias: aliasProduction, Rollback: true, Reason: req.Reason, Actor: callerName(ctx)})
 	if err != nil {
 		return nil, err
 	}

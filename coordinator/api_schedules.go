@@ -409,7 +409,3 @@ func adhocRunID(requestID string) string {
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("adhoc-%016x", binary.BigEndian.Uint64(b[:]))
 }
-
-// callerName is who made a call, for the records. Calls carry no
-// per-person identity yet (tokens are issue 12's); "" reads "an operator".
-func callerName(context.Context) string { return "" }

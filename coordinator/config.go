@@ -49,6 +49,10 @@ type Config struct {
 	// without it such a coordinator refuses to start (rpc.CheckExposure),
 	// with it the coordinator says so at start and in /readyz.
 	Insecure bool
+	// Tokens requires bearer tokens on the client API: TokensAuto (the
+	// default, "" too) when grpc_addr listens beyond loopback,
+	// TokensRequired always, TokensOff never.
+	Tokens string
 
 	// Storage reaches the object store (finalizing outputs, ingest plans).
 	Storage storage.Config
@@ -196,6 +200,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	} else if err := rpc.CheckExposure(c.exposed(), c.TLS, c.Insecure); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Tokens {
+	case "", TokensAuto, TokensRequired, TokensOff:
+	default:
+		errs = append(errs, fmt.Errorf("tokens %q: want %s, %s or %s", c.Tokens, TokensAuto, TokensRequired, TokensOff))
 	}
 	if c.LeaseTTL <= 0 || c.HeartbeatInterval <= 0 || c.HeartbeatInterval*2 > c.LeaseTTL {
 		errs = append(errs, fmt.Errorf("lease_ttl (%s) must be at least twice heartbeat_interval (%s)", c.LeaseTTL, c.HeartbeatInterval))

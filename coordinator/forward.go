@@ -52,7 +52,15 @@ func (f *forwarder) leader(ctx context.Context) (*grpc.ClientConn, context.Conte
 	if err != nil {
 		return nil, ctx, err
 	}
-	return conn, metadata.AppendToOutgoingContext(ctx, forwardedKey, f.s.cfg.ID), nil
+	out := metadata.AppendToOutgoingContext(ctx, forwardedKey, f.s.cfg.ID)
+	// The leader checks the caller's token again (its state is as new as
+	// this node's or newer): pass it on.
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		for _, v := range md.Get(rpc.AuthorizationHeader) {
+			out = metadata.AppendToOutgoingContext(out, rpc.AuthorizationHeader, v)
+		}
+	}
+	return conn, out, nil
 }
 
 func (f *forwarder) conn(addr string) (*grpc.ClientConn, error) {

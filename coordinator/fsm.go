@@ -121,6 +121,9 @@ func writeSnapshot(w io.Writer, txn *memdb.Txn) error {
 		all(txn, tableAlerts, func(o any) error {
 			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Alert{Alert: o.(*pb.Alert)}})
 		}),
+		all(txn, tableTokens, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Token{Token: o.(*pb.Token)}})
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -166,6 +169,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = tableRuns, r.Run
 		case *pb.SnapshotRecord_Alert:
 			table, obj = tableAlerts, r.Alert
+		case *pb.SnapshotRecord_Token:
+			table, obj = tableTokens, r.Token
 		default:
 			return nil, fmt.Errorf("restore: record %d: unknown type %T", n, rec.Record)
 		}

@@ -36,6 +36,7 @@ type applyResult struct {
 	schedule *pb.Schedule
 	run      *pb.PipelineRun
 	backfill []*pb.BackfillSlot
+	token    *pb.Token
 	err      error
 	ended    []*pb.Job // jobs this command ended, for the leader's log (jobend.go)
 }
@@ -97,6 +98,10 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 		res = a.cancelRun(op.CancelRun)
 	case *pb.Command_AckAlerts:
 		res = a.ackAlerts(op.AckAlerts)
+	case *pb.Command_PutToken:
+		res = a.putToken(op.PutToken)
+	case *pb.Command_RevokeToken:
+		res = a.revokeToken(op.RevokeToken)
 	default:
 		return &applyResult{err: fmt.Errorf("%w %T at index %d", errUnknownOp, cmd.Op, index)}
 	}

@@ -55,15 +55,9 @@ func TestReadyzReportsGossipJoin(t *testing.T) {
 // TestReadyzSaysInsecure: a coordinator whose API listens beyond loopback
 // without TLS (insecure: true) says so in /readyz.
 func TestReadyzSaysInsecure(t *testing.T) {
-	cfg := TestConfig()
-	cfg.ID, cfg.DataDir, cfg.Bootstrap = "c1", t.TempDir(), true
-	cfg.HTTPAddr, cfg.GRPCAddr, cfg.LoopbackOnly, cfg.Insecure = "127.0.0.1:0", "0.0.0.0:0", false, true
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Kill)
-	testkit.Wait(t, 10*time.Second, "leadership", s.IsLeader)
+	s := startLeader(t, func(cfg *Config) {
+		cfg.HTTPAddr, cfg.GRPCAddr, cfg.LoopbackOnly, cfg.Insecure = "127.0.0.1:0", "0.0.0.0:0", false, true
+	})
 	code, body := testkit.Get(t, "http://"+s.HTTPAddr()+"/readyz")
 	if code != http.StatusOK || !strings.Contains(body, "INSECURE: grpc_addr 0.0.0.0:0 listens beyond loopback without mutual TLS") {
 		t.Fatalf("/readyz = %d %q", code, body)
@@ -73,14 +67,7 @@ func TestReadyzSaysInsecure(t *testing.T) {
 // TestMetricsExportState: /metrics carries the replicated state (jobs by
 // state, the queue per pool, workers) and the node's Raft indexes.
 func TestMetricsExportState(t *testing.T) {
-	cfg := TestConfig()
-	cfg.ID, cfg.DataDir, cfg.Bootstrap, cfg.HTTPAddr = "c1", t.TempDir(), true, "127.0.0.1:0"
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Kill)
-	testkit.Wait(t, 10*time.Second, "leadership", s.IsLeader)
+	s := startLeader(t, func(cfg *Config) { cfg.HTTPAddr = "127.0.0.1:0" })
 	conn := dial(t, s.Addr())
 	callRetry(t, func(ctx context.Context) (*pb.RegisterResponse, error) {
 		return pb.NewWorkerServiceClient(conn).Register(ctx, &pb.RegisterRequest{Worker: &pb.Worker{Id: "w1", Slots: 2, Pool: "gpu"}})
@@ -106,4 +93,20 @@ func TestMetricsExportState(t *testing.T) {
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
 	}
+}
+
+// startLeader starts a one-voter coordinator with tweak applied to its
+// test config and waits for it to lead.
+func startLeader(t *testing.T, tweak func(*Config)) *Server {
+	t.Helper()
+	cfg := TestConfig()
+	cfg.ID, cfg.DataDir, cfg.Bootstrap = "c1", t.TempDir(), true
+	tweak(&cfg)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	testkit.Wait(t, 10*time.Second, "leadership", s.IsLeader)
+	return s
 }

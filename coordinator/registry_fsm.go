@@ -142,8 +142,11 @@ func (a *applier) setModelAlias(c *pb.SetModelAlias) *applyResult {
 		m.Aliases = map[string]int32{}
 	}
 	why := ""
+	if c.Actor != "" {
+		why = " by " + c.Actor
+	}
 	if c.Reason != "" {
-		why = ": " + c.Reason
+		why += ": " + c.Reason
 	}
 	switch {
 	case c.Rollback:

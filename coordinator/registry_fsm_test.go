@@ -426,3 +426,19 @@ func TestRegistryDecayGate(t *testing.T) {
 		t.Fatalf("decayed=%v median=%v\n got %q\nwant %q", v.Evaluation.Decayed, v.Evaluation.DecayMedian, last, want)
 	}
 }
+
+// TestRegistryAliasRecordsActor: a promote or rollback made with a token
+// records the token's name in the model's event.
+func TestRegistryAliasRecordsActor(t *testing.T) {
+	h := newHarness(t)
+	h.registerModel(modelVersion("churn", "j1", nil), nil)
+	h.registerModel(modelVersion("churn", "j2", nil), &pb.PromotionPolicy{Manual: true})
+	if res := h.apply(&pb.Command{Op: &pb.Command_SetModelAlias{SetModelAlias: &pb.SetModelAlias{
+		Name: "churn", Alias: aliasProduction, Version: 2, Reason: "checked offline", Actor: "alice"}}}); res.err != nil {
+		t.Fatal(res.err)
+	}
+	m := h.store.Snapshot().Model("churn")
+	if last := m.Events[len(m.Events)-1].Message; !strings.Contains(last, " by alice: checked offline") {
+		t.Fatalf("event %q does not name alice", last)
+	}
+}

@@ -131,8 +131,10 @@ func (s *Server) startGRPC() error {
 		"nightshift.v1.ModelService":    {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.ScheduleService": {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.DataService":     {rpc.RoleClient, rpc.RoleCoordinator},
+		"nightshift.v1.TokenService":    {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.WorkerService":   {rpc.RoleWorker, rpc.RoleCoordinator},
 	}.Interceptors()...)
+	opts = append(opts, s.authInterceptors()...)
 	s.grpc = grpc.NewServer(opts...)
 	pb.RegisterJobServiceServer(s.grpc, &jobAPI{s: s})
 	pb.RegisterWorkerServiceServer(s.grpc, &workerAPI{s: s})
@@ -140,6 +142,7 @@ func (s *Server) startGRPC() error {
 	pb.RegisterModelServiceServer(s.grpc, &modelAPI{s: s})
 	pb.RegisterScheduleServiceServer(s.grpc, &scheduleAPI{s: s})
 	pb.RegisterDataServiceServer(s.grpc, &dataAPI{s: s})
+	pb.RegisterTokenServiceServer(s.grpc, &tokensAPI{s: s})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

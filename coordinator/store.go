@@ -21,6 +21,8 @@ const (
 	tableSchedules = "schedules"
 	tableRuns      = "runs"
 	tableAlerts    = "alerts"
+	// API tokens (docs/architecture.md §9).
+	tableTokens = "tokens"
 )
 
 // Store is the replicated state: jobs, tasks, workers, the model registry
@@ -140,6 +142,9 @@ func schema() *memdb.DBSchema {
 			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Schedule).GetSpec().GetName()) }),
 		}},
 		tableRuns: runsTable(),
+		tableTokens: {Name: tableTokens, Indexes: map[string]*memdb.IndexSchema{
+			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Token).Id) }),
+		}},
 		tableAlerts: {Name: tableAlerts, Indexes: map[string]*memdb.IndexSchema{
 			"id":  index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Alert).Id) }),
 			"seq": index("seq", true, false, func(o any) []byte { return alertKey(o.(*pb.Alert)) }),

@@ -173,3 +173,28 @@ func collect[T any](it memdb.ResultIterator, err error) []T {
 	}
 	return out
 }
+
+// Token returns an API token by ID, or nil.
+func (v *View) Token(id string) *pb.Token { return getToken(v.txn, id) }
+
+// Tokens returns every API token by ID, revoked ones included.
+func (v *View) Tokens() []*pb.Token {
+	return collect[*pb.Token](v.txn.Get(tableTokens, "id_prefix", []byte{}))
+}
+
+func getToken(txn *memdb.Txn, id string) *pb.Token {
+	obj, err := txn.First(tableTokens, "id", []byte(id))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.Token)
+}
+
+// firstToken returns any token, nil when the state holds none.
+func firstToken(txn *memdb.Txn) *pb.Token {
+	obj, err := txn.First(tableTokens, "id_prefix", []byte{})
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.Token)
+}

@@ -56,6 +56,9 @@ func (s *Server) Submit(ctx context.Context, requestID string, spec *pb.JobSpec)
 // the job's kind reads what it must from storage (the dataset manifest,
 // the model, the ingest plan) so the FSM never does I/O.
 func (s *Server) planJob(ctx context.Context, spec *pb.JobSpec) (*pb.SubmitJob, error) {
+	if who := callerName(ctx); who != "" {
+		spec.Owner = who // a token names the caller; a client's own claim does not count
+	}
 	if err := jobspec.Normalize(spec); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInvalid, err) // errors.As finds the jobspec.Errors
 	}

@@ -25,6 +25,7 @@ const defaultCoordinator = "127.0.0.1:7100"
 type clientFlags struct {
 	addr    string // one coordinator address or several, comma-separated
 	tls     rpc.TLSConfig
+	token   string
 	timeout time.Duration
 }
 
@@ -43,6 +44,7 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	fl.StringVar(&f.tls.CertFile, "tls-cert", os.Getenv("NIGHTSHIFT_TLS_CERT"), "client certificate (PEM) for mutual TLS (env NIGHTSHIFT_TLS_CERT)")
 	fl.StringVar(&f.tls.KeyFile, "tls-key", os.Getenv("NIGHTSHIFT_TLS_KEY"), "client private key (PEM) for mutual TLS (env NIGHTSHIFT_TLS_KEY)")
 	fl.StringVar(&f.tls.ServerName, "tls-server-name", os.Getenv("NIGHTSHIFT_TLS_SERVER_NAME"), "name to verify in the coordinator's certificate (default: the host of the --coordinator address dialled)")
+	fl.StringVar(&f.token, "token", os.Getenv("NIGHTSHIFT_TOKEN"), "bearer token (nst_…) sent with every call; a coordinator listening beyond loopback requires one (env NIGHTSHIFT_TOKEN; prefer the variable: a flag shows in ps)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "limit on each API call (not on --wait)")
 }
 
@@ -64,7 +66,7 @@ func (f *clientFlags) dial() (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := dialCoordinators(addrs, f.tls)
+	conn, err := dialCoordinators(addrs, f.tls, strings.TrimSpace(f.token))
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +120,10 @@ func (c *apiClient) apiError(err error, what string) error {
 		return fmt.Errorf("coordinator %s did not answer within %s (--timeout)", c.addr, c.timeout)
 	case codes.Canceled:
 		return errors.New("interrupted")
-	case codes.Unauthenticated, codes.PermissionDenied:
-		return fmt.Errorf("refused by coordinator %s: %s (check --tls-ca, --tls-cert, --tls-key)", c.addr, msg)
+	case codes.Unauthenticated:
+		return fmt.Errorf("refused by coordinator %s: %s", c.addr, msg)
+	case codes.PermissionDenied:
+		return fmt.Errorf("refused by coordinator %s: %s (check the token's role, or --tls-ca, --tls-cert, --tls-key)", c.addr, msg)
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists, codes.OutOfRange, codes.Aborted, codes.ResourceExhausted:
 		return errors.New(msg)
 	case codes.Unimplemented:

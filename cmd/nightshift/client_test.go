@@ -263,7 +263,7 @@ func TestAPIErrorsAreOneLine(t *testing.T) {
 		{status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp: connect: connection refused"`), "", "cannot reach coordinator 10.0.0.1:7100"},
 		{status.Error(codes.Unavailable, "not the leader and no leader known"), "", "coordinator 10.0.0.1:7100 is unavailable: not the leader"},
 		{status.Error(codes.DeadlineExceeded, "context deadline exceeded"), "", "did not answer within 5s"},
-		{status.Error(codes.PermissionDenied, "no"), "", "check --tls-ca"},
+		{status.Error(codes.PermissionDenied, "no"), "", "--tls-ca, --tls-cert"},
 		{status.Error(codes.Internal, "boom\nstack"), "", "internal: boom"},
 	} {
 		got := c.apiError(tc.err, tc.what).Error()

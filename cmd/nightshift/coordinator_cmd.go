@@ -28,6 +28,7 @@ type coordinatorFile struct {
 	TLS               *rpc.TLSConfig  `yaml:"tls"`
 	LoopbackOnly      *bool           `yaml:"loopback_only"`
 	Insecure          *bool           `yaml:"insecure"`
+	Tokens            *string         `yaml:"tokens"`
 	Storage           storageFile     `yaml:"storage"`
 	LeaseTTL          yamlDuration    `yaml:"lease_ttl"`
 	JobGCAge          yamlDuration    `yaml:"job_gc_age"`
@@ -85,6 +86,7 @@ func coordinatorConfig(f *coordinatorFile) coordinator.Config {
 	setIf(&c.TLS, f.TLS)
 	setIf(&c.LoopbackOnly, f.LoopbackOnly)
 	setIf(&c.Insecure, f.Insecure)
+	setIf(&c.Tokens, f.Tokens)
 	c.Storage = f.Storage.config()
 	f.LeaseTTL.apply(&c.LeaseTTL)
 	f.JobGCAge.apply(&c.JobGCAge)

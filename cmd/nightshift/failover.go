@@ -42,10 +42,13 @@ func splitAddrs(list string) ([]string, error) {
 //
 // Each address is dialled as given (host names resolve at connect time)
 // and is the name TLS verifies, unless --tls-server-name says otherwise.
-func dialCoordinators(addrs []string, tlsCfg rpc.TLSConfig) (*grpc.ClientConn, error) {
+func dialCoordinators(addrs []string, tlsCfg rpc.TLSConfig, token string) (*grpc.ClientConn, error) {
 	opts, err := rpc.DialOptions(tlsCfg)
 	if err != nil {
 		return nil, err
+	}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(rpc.BearerCredentials(token)))
 	}
 	r := manual.NewBuilderWithScheme("nightshift-coordinators")
 	eps := make([]resolver.Endpoint, len(addrs))

@@ -24,15 +24,18 @@ NIGHTSHIFT_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
 or file:///absolute/path.
 
 Client commands (score, train, jobs, models, datasets, validate, schedules,
-runs, workers, operator, shard --submit) reach a coordinator at --coordinator
-(env NIGHTSHIFT_ADDR, default 127.0.0.1:7100, where nightshift dev listens; a
-comma-separated list fails over to the next address when one cannot be
-reached), with mutual TLS from --tls-ca, --tls-cert and --tls-key (env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY).`,
+runs, workers, tokens, operator, shard --submit) reach a coordinator at
+--coordinator (env NIGHTSHIFT_ADDR, default 127.0.0.1:7100, where nightshift
+dev listens; a comma-separated list fails over to the next address when one
+cannot be reached), with mutual TLS from --tls-ca, --tls-cert and --tls-key
+(env NIGHTSHIFT_TLS_CA, NIGHTSHIFT_TLS_CERT, NIGHTSHIFT_TLS_KEY) and the bearer
+token of $NIGHTSHIFT_TOKEN (--token), which a coordinator listening beyond
+loopback requires (nightshift tokens).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
-	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newModelsCmd(), newDatasetsCmd(), newValidateCmd(), newSchedulesCmd(), newRunsCmd(), newJobsCmd(), newWorkersCmd(), newOperatorCmd(),
+	root.AddCommand(newShardCmd(), newScoreCmd(), newTrainCmd(), newModelsCmd(), newDatasetsCmd(), newValidateCmd(), newSchedulesCmd(), newRunsCmd(), newJobsCmd(), newWorkersCmd(), newTokensCmd(), newOperatorCmd(),
 		newCoordinatorCmd(), newWorkerCmd(), newDevCmd(), newTLSCmd(), newDemoCmd(), newVersionCmd())
 	return root
 }

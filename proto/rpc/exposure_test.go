@@ -42,3 +42,32 @@ func TestCheckExposure(t *testing.T) {
 		t.Fatalf("loopback: %v", err)
 	}
 }
+
+// TestTokenFormat: a new token parses back to its ID and secret hash;
+// malformed headers are one error; the role ladder holds.
+func TestTokenFormat(t *testing.T) {
+	id, hash, tok, err := NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotID, gotHash, err := ParseBearer(BearerHeader(tok))
+	if err != nil || gotID != id || !SameSecret(gotHash, hash) || len(id) != 16 {
+		t.Fatalf("round trip: %q %v %v (id %q)", gotID, SameSecret(gotHash, hash), err, id)
+	}
+	if _, other, _ := ParseBearer(BearerHeader(tok + "x")); SameSecret(other, hash) {
+		t.Error("a changed secret hashes the same")
+	}
+	for _, h := range []string{"", tok, "Basic " + tok, "Bearer", "Bearer nst_", "Bearer nst__s", "Bearer nst_id_", "Bearer abc_id_s", "Bearer nst_" + strings.Repeat("a", 65) + "_s"} {
+		if _, _, err := ParseBearer(h); err != ErrBadToken {
+			t.Errorf("ParseBearer(%q) = %v, want ErrBadToken", h, err)
+		}
+	}
+	for _, tc := range []struct {
+		have, need string
+		ok         bool
+	}{{"admin", "read", true}, {"operate", "submit", true}, {"submit", "submit", true}, {"read", "submit", false}, {"submit", "operate", false}, {"root", "read", false}, {"admin", "root", false}} {
+		if got := RoleAllows(tc.have, tc.need); got != tc.ok {
+			t.Errorf("RoleAllows(%s, %s) = %v", tc.have, tc.need, got)
+		}
+	}
+}

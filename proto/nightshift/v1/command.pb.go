@@ -55,6 +55,8 @@ type Command struct {
 	//	*Command_ResumeRun
 	//	*Command_CancelRun
 	//	*Command_AckAlerts
+	//	*Command_PutToken
+	//	*Command_RevokeToken
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -289,6 +291,24 @@ func (x *Command) GetAckAlerts() *AckAlerts {
 	return nil
 }
 
+func (x *Command) GetPutToken() *PutToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutToken); ok {
+			return x.PutToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeToken() *RevokeToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeToken); ok {
+			return x.RevokeToken
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -369,6 +389,14 @@ type Command_AckAlerts struct {
 	AckAlerts *AckAlerts `protobuf:"bytes,28,opt,name=ack_alerts,json=ackAlerts,proto3,oneof"`
 }
 
+type Command_PutToken struct {
+	PutToken *PutToken `protobuf:"bytes,29,opt,name=put_token,json=putToken,proto3,oneof"`
+}
+
+type Command_RevokeToken struct {
+	RevokeToken *RevokeToken `protobuf:"bytes,30,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -406,6 +434,10 @@ func (*Command_ResumeRun) isCommand_Op() {}
 func (*Command_CancelRun) isCommand_Op() {}
 
 func (*Command_AckAlerts) isCommand_Op() {}
+
+func (*Command_PutToken) isCommand_Op() {}
+
+func (*Command_RevokeToken) isCommand_Op() {}
 
 // TrainGeneration commits a training group's next membership generation
 // (docs/architecture.md §8). It applies only as the successor of the job's current
@@ -475,12 +507,14 @@ func (x *TrainGeneration) GetMembers() []*GroupMember {
 // operator's promote, or a rollback that restores the previous production
 // version.
 type SetModelAlias struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Alias         string                 `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
-	Version       int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	Rollback      bool                   `protobuf:"varint,4,opt,name=rollback,proto3" json:"rollback,omitempty"`
-	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Alias    string                 `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
+	Version  int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Rollback bool                   `protobuf:"varint,4,opt,name=rollback,proto3" json:"rollback,omitempty"`
+	Reason   string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who asked (the caller's token name; "" without tokens).
+	Actor         string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -546,6 +580,13 @@ func (x *SetModelAlias) GetRollback() bool {
 func (x *SetModelAlias) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetModelAlias) GetActor() string {
+	if x != nil {
+		return x.Actor
 	}
 	return ""
 }
@@ -1486,6 +1527,7 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Schedule
 	//	*SnapshotRecord_Run
 	//	*SnapshotRecord_Alert
+	//	*SnapshotRecord_Token
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1600,6 +1642,15 @@ func (x *SnapshotRecord) GetAlert() *Alert {
 	return nil
 }
 
+func (x *SnapshotRecord) GetToken() *Token {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_Token); ok {
+			return x.Token
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1636,6 +1687,10 @@ type SnapshotRecord_Alert struct {
 	Alert *Alert `protobuf:"bytes,8,opt,name=alert,proto3,oneof"`
 }
 
+type SnapshotRecord_Token struct {
+	Token *Token `protobuf:"bytes,9,opt,name=token,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Job) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Task) isSnapshotRecord_Record() {}
@@ -1651,6 +1706,8 @@ func (*SnapshotRecord_Schedule) isSnapshotRecord_Record() {}
 func (*SnapshotRecord_Run) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Alert) isSnapshotRecord_Record() {}
+
+func (*SnapshotRecord_Token) isSnapshotRecord_Record() {}
 
 // RequestRecord remembers an applied request ID (deduplication window).
 type RequestRecord struct {
@@ -1726,8 +1783,7 @@ var File_nightshift_v1_command_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x1cnightshift/v1/schedule.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xb3\n" +
-	"\n" +
+	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x18nightshift/v1/auth.proto\x1a\x1cnightshift/v1/schedule.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xac\v\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -1761,20 +1817,23 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
 	"cancel_run\x18\x1b \x01(\v2\x18.nightshift.v1.CancelRunH\x00R\tcancelRun\x129\n" +
 	"\n" +
-	"ack_alerts\x18\x1c \x01(\v2\x18.nightshift.v1.AckAlertsH\x00R\tackAlertsB\x04\n" +
+	"ack_alerts\x18\x1c \x01(\v2\x18.nightshift.v1.AckAlertsH\x00R\tackAlerts\x126\n" +
+	"\tput_token\x18\x1d \x01(\v2\x17.nightshift.v1.PutTokenH\x00R\bputToken\x12?\n" +
+	"\frevoke_token\x18\x1e \x01(\v2\x1a.nightshift.v1.RevokeTokenH\x00R\vrevokeTokenB\x04\n" +
 	"\x02op\"~\n" +
 	"\x0fTrainGeneration\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x02 \x01(\x04R\n" +
 	"generation\x124\n" +
-	"\amembers\x18\x03 \x03(\v2\x1a.nightshift.v1.GroupMemberR\amembers\"\x87\x01\n" +
+	"\amembers\x18\x03 \x03(\v2\x1a.nightshift.v1.GroupMemberR\amembers\"\x9d\x01\n" +
 	"\rSetModelAlias\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x05R\aversion\x12\x1a\n" +
 	"\brollback\x18\x04 \x01(\bR\brollback\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"%\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\"%\n" +
 	"\n" +
 	"ForgetJobs\x12\x17\n" +
 	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds\"\x93\x01\n" +
@@ -1833,7 +1892,7 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\x0eSetWorkerState\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.nightshift.v1.WorkerStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xa5\x03\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd3\x03\n" +
 	"\x0eSnapshotRecord\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobH\x00R\x03job\x12)\n" +
 	"\x04task\x18\x02 \x01(\v2\x13.nightshift.v1.TaskH\x00R\x04task\x12/\n" +
@@ -1842,7 +1901,8 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\x05model\x18\x05 \x01(\v2\x1e.nightshift.v1.RegisteredModelH\x00R\x05model\x125\n" +
 	"\bschedule\x18\x06 \x01(\v2\x17.nightshift.v1.ScheduleH\x00R\bschedule\x12.\n" +
 	"\x03run\x18\a \x01(\v2\x1a.nightshift.v1.PipelineRunH\x00R\x03run\x12,\n" +
-	"\x05alert\x18\b \x01(\v2\x14.nightshift.v1.AlertH\x00R\x05alertB\b\n" +
+	"\x05alert\x18\b \x01(\v2\x14.nightshift.v1.AlertH\x00R\x05alert\x12,\n" +
+	"\x05token\x18\t \x01(\v2\x14.nightshift.v1.TokenH\x00R\x05tokenB\b\n" +
 	"\x06record\"j\n" +
 	"\rRequestRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -1894,16 +1954,19 @@ var file_nightshift_v1_command_proto_goTypes = []any{
 	(*ResumeRun)(nil),       // 27: nightshift.v1.ResumeRun
 	(*CancelRun)(nil),       // 28: nightshift.v1.CancelRun
 	(*AckAlerts)(nil),       // 29: nightshift.v1.AckAlerts
-	(*GroupMember)(nil),     // 30: nightshift.v1.GroupMember
-	(*Job)(nil),             // 31: nightshift.v1.Job
-	(*TaskResult)(nil),      // 32: nightshift.v1.TaskResult
-	(*Worker)(nil),          // 33: nightshift.v1.Worker
-	(WorkerState)(0),        // 34: nightshift.v1.WorkerState
-	(*Task)(nil),            // 35: nightshift.v1.Task
-	(*RegisteredModel)(nil), // 36: nightshift.v1.RegisteredModel
-	(*Schedule)(nil),        // 37: nightshift.v1.Schedule
-	(*PipelineRun)(nil),     // 38: nightshift.v1.PipelineRun
-	(*Alert)(nil),           // 39: nightshift.v1.Alert
+	(*PutToken)(nil),        // 30: nightshift.v1.PutToken
+	(*RevokeToken)(nil),     // 31: nightshift.v1.RevokeToken
+	(*GroupMember)(nil),     // 32: nightshift.v1.GroupMember
+	(*Job)(nil),             // 33: nightshift.v1.Job
+	(*TaskResult)(nil),      // 34: nightshift.v1.TaskResult
+	(*Worker)(nil),          // 35: nightshift.v1.Worker
+	(WorkerState)(0),        // 36: nightshift.v1.WorkerState
+	(*Task)(nil),            // 37: nightshift.v1.Task
+	(*RegisteredModel)(nil), // 38: nightshift.v1.RegisteredModel
+	(*Schedule)(nil),        // 39: nightshift.v1.Schedule
+	(*PipelineRun)(nil),     // 40: nightshift.v1.PipelineRun
+	(*Alert)(nil),           // 41: nightshift.v1.Alert
+	(*Token)(nil),           // 42: nightshift.v1.Token
 }
 var file_nightshift_v1_command_proto_depIdxs = []int32{
 	4,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
@@ -1925,31 +1988,34 @@ var file_nightshift_v1_command_proto_depIdxs = []int32{
 	27, // 16: nightshift.v1.Command.resume_run:type_name -> nightshift.v1.ResumeRun
 	28, // 17: nightshift.v1.Command.cancel_run:type_name -> nightshift.v1.CancelRun
 	29, // 18: nightshift.v1.Command.ack_alerts:type_name -> nightshift.v1.AckAlerts
-	30, // 19: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
-	31, // 20: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
-	8,  // 21: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
-	9,  // 22: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
-	10, // 23: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
-	11, // 24: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
-	12, // 25: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
-	13, // 26: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
-	32, // 27: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
-	15, // 28: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
-	33, // 29: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
-	34, // 30: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
-	31, // 31: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
-	35, // 32: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
-	33, // 33: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
-	19, // 34: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
-	36, // 35: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
-	37, // 36: nightshift.v1.SnapshotRecord.schedule:type_name -> nightshift.v1.Schedule
-	38, // 37: nightshift.v1.SnapshotRecord.run:type_name -> nightshift.v1.PipelineRun
-	39, // 38: nightshift.v1.SnapshotRecord.alert:type_name -> nightshift.v1.Alert
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	30, // 19: nightshift.v1.Command.put_token:type_name -> nightshift.v1.PutToken
+	31, // 20: nightshift.v1.Command.revoke_token:type_name -> nightshift.v1.RevokeToken
+	32, // 21: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
+	33, // 22: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
+	8,  // 23: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
+	9,  // 24: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
+	10, // 25: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
+	11, // 26: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
+	12, // 27: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
+	13, // 28: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
+	34, // 29: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
+	15, // 30: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
+	35, // 31: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
+	36, // 32: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
+	33, // 33: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
+	37, // 34: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
+	35, // 35: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
+	19, // 36: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
+	38, // 37: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
+	39, // 38: nightshift.v1.SnapshotRecord.schedule:type_name -> nightshift.v1.Schedule
+	40, // 39: nightshift.v1.SnapshotRecord.run:type_name -> nightshift.v1.PipelineRun
+	41, // 40: nightshift.v1.SnapshotRecord.alert:type_name -> nightshift.v1.Alert
+	42, // 41: nightshift.v1.SnapshotRecord.token:type_name -> nightshift.v1.Token
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_command_proto_init() }
@@ -1957,6 +2023,7 @@ func file_nightshift_v1_command_proto_init() {
 	if File_nightshift_v1_command_proto != nil {
 		return
 	}
+	file_nightshift_v1_auth_proto_init()
 	file_nightshift_v1_schedule_proto_init()
 	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
@@ -1980,6 +2047,8 @@ func file_nightshift_v1_command_proto_init() {
 		(*Command_ResumeRun)(nil),
 		(*Command_CancelRun)(nil),
 		(*Command_AckAlerts)(nil),
+		(*Command_PutToken)(nil),
+		(*Command_RevokeToken)(nil),
 	}
 	file_nightshift_v1_command_proto_msgTypes[8].OneofWrappers = []any{
 		(*TaskOp_Lease)(nil),
@@ -1997,6 +2066,7 @@ func file_nightshift_v1_command_proto_init() {
 		(*SnapshotRecord_Schedule)(nil),
 		(*SnapshotRecord_Run)(nil),
 		(*SnapshotRecord_Alert)(nil),
+		(*SnapshotRecord_Token)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nightshift-ml/nightshift/cmd/nightshift/internal/cluster"
+	"github.com/nightshift-ml/nightshift/coordinator"
 )
 
 type devFlags struct {
@@ -19,6 +20,7 @@ type devFlags struct {
 	data     string
 	addr     string
 	logLevel string
+	tokens   string
 	st       storageFlags
 }
 
@@ -50,6 +52,7 @@ same --data keeps the jobs.`,
 	fl.StringVar(&f.data, "data", filepath.Join(os.TempDir(), "nightshift-dev"), "folder for Raft state and the local object store (DATA/store)")
 	fl.StringVar(&f.addr, "addr", defaultCoordinator, "coordinator API address (loopback only)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+	fl.StringVar(&f.tokens, "tokens", coordinator.TokensOff, "bearer tokens on the API: off (loopback stays open) or required (try them: nightshift tokens bootstrap)")
 	addStorageFlags(cmd, &f.st)
 	return cmd
 }
@@ -72,8 +75,11 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	ctx := cmd.Context()
+	if f.tokens != coordinator.TokensOff && f.tokens != coordinator.TokensRequired {
+		return fmt.Errorf("--tokens %q: want off or required", f.tokens)
+	}
 	dev, err := cluster.StartDev(ctx, cluster.DevOptions{Workers: f.workers, Slots: f.slots, DataDir: data,
-		GRPCAddr: f.addr, Storage: st, Logger: log})
+		GRPCAddr: f.addr, Storage: st, Tokens: f.tokens, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -91,7 +97,11 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 
 func printDevBanner(w io.Writer, addr string, f *devFlags, data, root string) {
 	store := "file://" + root
-	fmt.Fprintf(w, `nightshift dev cluster is up: 1 coordinator, %d worker(s) x %d slots (loopback only, no TLS)
+	open := "loopback only, no TLS, no tokens: open to anyone on this machine"
+	if f.tokens == coordinator.TokensRequired {
+		open = "loopback only, no TLS, bearer tokens required: nightshift tokens bootstrap"
+	}
+	fmt.Fprintf(w, `nightshift dev cluster is up: 1 coordinator, %d worker(s) x %d slots (`+open+`)
 
   coordinator  %s
   data         %s

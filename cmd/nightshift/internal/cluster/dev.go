@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/nightshift-ml/nightshift/coordinator"
 	"github.com/nightshift-ml/nightshift/storage"
 )
 
@@ -19,7 +20,10 @@ type DevOptions struct {
 	// Storage reaches the object store: file:// URIs on the local disk
 	// (the embedded default) or an S3 endpoint.
 	Storage storage.Config
-	Logger  *slog.Logger
+	// Tokens is the coordinator's token mode ("": auto, which is off on
+	// loopback; coordinator.TokensRequired to try tokens).
+	Tokens string
+	Logger *slog.Logger
 }
 
 // Dev is a running development cluster: one single-voter coordinator and
@@ -38,7 +42,8 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		opts.GRPCAddr = "127.0.0.1:7100"
 	}
 	c, err := Start(ctx, Options{Coordinators: 1, Workers: opts.Workers, Slots: opts.Slots, DataDir: opts.DataDir,
-		GRPCAddr: opts.GRPCAddr, Storage: opts.Storage, Logger: opts.Logger})
+		GRPCAddr: opts.GRPCAddr, Storage: opts.Storage, Logger: opts.Logger,
+		Coordinator: func(_ int, cfg *coordinator.Config) { cfg.Tokens = opts.Tokens }})
 	if err != nil {
 		return nil, err
 	}

@@ -124,19 +124,31 @@ func (s *Server) authorize(ctx context.Context, method string) (context.Context,
 	if len(vals) != 1 {
 		return ctx, errUnauthenticated
 	}
-	id, hash, err := rpc.ParseBearer(vals[0])
+	who, err := s.checkBearer(vals[0], need, method)
 	if err != nil {
-		return ctx, errUnauthenticated
+		return ctx, err
+	}
+	return context.WithValue(ctx, identityKey{}, who), nil
+}
+
+// checkBearer checks an Authorization value ("Bearer nst_…") against the
+// tokens of this node's state for an action (a method, a console page)
+// that needs role need: the caller's identity, errUnauthenticated, or
+// PermissionDenied naming the role needed.
+func (s *Server) checkBearer(header, need, action string) (identity, error) {
+	id, hash, err := rpc.ParseBearer(header)
+	if err != nil {
+		return identity{}, errUnauthenticated
 	}
 	t := s.store.Snapshot().Token(id)
 	now := time.Now().UnixMilli()
 	if t == nil || !rpc.SameSecret(t.SecretSha256, hash) || t.RevokeUnixMs != 0 || (t.ExpireUnixMs != 0 && now >= t.ExpireUnixMs) {
-		return ctx, errUnauthenticated
+		return identity{}, errUnauthenticated
 	}
 	if !rpc.RoleAllows(t.Role, need) {
-		return ctx, status.Errorf(codes.PermissionDenied, "%s needs a token of role %s or above; %s's role is %s", method, need, t.Name, t.Role)
+		return identity{}, status.Errorf(codes.PermissionDenied, "%s needs a token of role %s or above; %s's role is %s", action, need, t.Name, t.Role)
 	}
-	return context.WithValue(ctx, identityKey{}, identity{name: t.Name, role: t.Role}), nil
+	return identity{name: t.Name, role: t.Role}, nil
 }
 
 // tokensOn reports whether the client API requires bearer tokens.

@@ -217,19 +217,29 @@ func (s *Server) consoleJobDetail(id string, taskPage int, now time.Time) (conso
 		return consoleJobDetail{}, false
 	}
 	d := consoleJobDetail{Job: consoleJobOf(j, now), Counts: map[string]int{}}
-	tasks := view.Tasks(id)
-	for _, t := range tasks {
-		d.Counts[lower(t.State.String(), "TASK_STATE_")]++
-	}
-	d.TaskPages = max(1, (len(tasks)+consoleTasksPage-1)/consoleTasksPage)
+	// One walk: count the states (an array by enum value: no string work
+	// per task) and keep the requested page.
+	d.TaskPages = max(1, (int(j.TasksTotal)+consoleTasksPage-1)/consoleTasksPage)
 	d.TaskPage = min(max(taskPage, 1), d.TaskPages)
-	lo := (d.TaskPage - 1) * consoleTasksPage
-	for _, t := range tasks[lo:min(lo+consoleTasksPage, len(tasks))] {
-		ct := consoleTask{Index: t.Index, State: lower(t.State.String(), "TASK_STATE_"), Attempts: t.Attempts, Failures: t.Failures, Rows: t.Rows, Error: t.LastError}
-		if len(t.Active) > 0 {
-			ct.Worker = t.Active[0].WorkerId
+	lo, hi := (d.TaskPage-1)*consoleTasksPage, d.TaskPage*consoleTasksPage
+	var counts [16]int
+	i := 0
+	view.EachTask(id, func(t *pb.Task) bool {
+		counts[int(t.State)&15]++
+		if i >= lo && i < hi {
+			ct := consoleTask{Index: t.Index, State: lower(t.State.String(), "TASK_STATE_"), Attempts: t.Attempts, Failures: t.Failures, Rows: t.Rows, Error: t.LastError}
+			if len(t.Active) > 0 {
+				ct.Worker = t.Active[0].WorkerId
+			}
+			d.Tasks = append(d.Tasks, ct)
 		}
-		d.Tasks = append(d.Tasks, ct)
+		i++
+		return true
+	})
+	for st, n := range counts {
+		if n > 0 {
+			d.Counts[lower(pb.TaskState(st).String(), "TASK_STATE_")] = n
+		}
 	}
 	events := j.Events[max(0, len(j.Events)-20):]
 	for _, e := range events {

@@ -70,6 +70,20 @@ func getTask(txn *memdb.Txn, jobID string, idx int32) *pb.Task {
 // Tasks returns a job's tasks in index order.
 func (v *View) Tasks(jobID string) []*pb.Task { return tasksOf(v.txn, jobID) }
 
+// EachTask calls fn with a job's tasks in index order, without collecting
+// them, until fn returns false.
+func (v *View) EachTask(jobID string, fn func(*pb.Task) bool) {
+	it, err := v.txn.Get(tableTasks, "id_prefix", jobPrefix(jobID))
+	if err != nil {
+		return
+	}
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		if !fn(obj.(*pb.Task)) {
+			return
+		}
+	}
+}
+
 func tasksOf(txn *memdb.Txn, jobID string) []*pb.Task {
 	return collect[*pb.Task](txn.Get(tableTasks, "id_prefix", jobPrefix(jobID)))
 }

@@ -69,6 +69,7 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 		writeConsoleJSON(w, d)
 	}), true))
 	mux.Handle("GET /ui/events", s.consoleAuth(http.HandlerFunc(s.consoleEvents), true))
+	s.consoleActionRoutes(mux)
 }
 
 // consoleAuth lets a request through when tokens are off, or when its

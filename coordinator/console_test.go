@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
 // TestConsoleServesPagesDataAndEvents: the console's page and assets are
@@ -139,4 +142,69 @@ func TestConsoleNeedsATokenWhenTokensAreOn(t *testing.T) {
 	if codes[len(codes)-1] != http.StatusTooManyRequests {
 		t.Fatalf("login codes %v, want 429 at the end", codes)
 	}
+}
+
+// TestConsoleActions: an action needs the console header, the token's
+// role for the gRPC method it stands for (a read token may not drain),
+// reaches the state (a drained worker, a cancelled job) and records who.
+func TestConsoleActions(t *testing.T) {
+	s := startLeader(t, func(cfg *Config) { cfg.HTTPAddr, cfg.Tokens = "127.0.0.1:0", TokensRequired })
+	conn := dial(t, s.Addr())
+	tokens := pb.NewTokenServiceClient(conn)
+	boot := callRetry(t, func(ctx context.Context) (*pb.CreateTokenResponse, error) {
+		return tokens.BootstrapToken(ctx, &pb.BootstrapTokenRequest{Name: "ops"})
+	})
+	root := metadataCtx(boot.Secret)
+	reader, err := tokens.CreateToken(root, &pb.CreateTokenRequest{Name: "rita", Role: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callRetry(t, func(ctx context.Context) (*pb.RegisterResponse, error) {
+		return pb.NewWorkerServiceClient(conn).Register(ctx, &pb.RegisterRequest{Worker: &pb.Worker{Id: "w1", Slots: 1}})
+	})
+	sub, err := pb.NewJobServiceClient(conn).SubmitJob(root, &pb.SubmitJobRequest{Spec: noopSpec("c", 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + s.HTTPAddr()
+	post := func(token, path string, header bool) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, nil)
+		req.AddCookie(&http.Cookie{Name: consoleCookie, Value: token})
+		if header {
+			req.Header.Set(consoleActionHeader, "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(body))
+	}
+	if code, _ := post(boot.Secret, "/ui/api/workers/w1/drain", false); code != http.StatusForbidden {
+		t.Fatalf("without the console header: %d", code)
+	}
+	if code, body := post(reader.Secret, "/ui/api/workers/w1/drain", true); code != http.StatusForbidden || !strings.Contains(body, "needs a token of role operate") {
+		t.Fatalf("a read token drains: %d %q", code, body)
+	}
+	if code, body := post(boot.Secret, "/ui/api/workers/w1/drain", true); code != http.StatusNoContent {
+		t.Fatalf("drain: %d %q", code, body)
+	}
+	if w := s.store.Snapshot().Worker("w1"); w.State != pb.WorkerState_WORKER_STATE_DRAINING {
+		t.Fatalf("worker %s after the drain", w.State)
+	}
+	if code, body := post(boot.Secret, "/ui/api/jobs/"+sub.Job.Id+"/cancel", true); code != http.StatusNoContent {
+		t.Fatalf("cancel: %d %q", code, body)
+	}
+	if j := s.store.Snapshot().Job(sub.Job.Id); j.State != pb.JobState_JOB_STATE_CANCELLED {
+		t.Fatalf("job %s after the cancel", j.State)
+	}
+	if code, _ := post(boot.Secret, "/ui/api/jobs/nope/cancel", true); code != http.StatusNotFound {
+		t.Fatalf("cancel an unknown job: %d", code)
+	}
+}
+
+func metadataCtx(token string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), rpc.AuthorizationHeader, rpc.BearerHeader(token))
 }

@@ -26,6 +26,19 @@ function dur(s) {
   return (s / 3600).toFixed(1) + "h";
 }
 function ago(ms) { return dur((Date.now() - ms) / 1000) + " ago"; }
+function button(label, path, question) {
+  return '<button data-action="' + esc(path) + '" data-confirm="' + esc(question) + '">' + esc(label) + "</button>";
+}
+
+// Actions: a confirmation, then a POST the server checks like the gRPC call
+// of the same name (the token's role, the leader).
+document.addEventListener("click", async e => {
+  const b = e.target.closest("button[data-action]");
+  if (!b || !confirm(b.dataset.confirm)) return;
+  const r = await fetch(b.dataset.action, {method: "POST", credentials: "same-origin", headers: {"X-Nightshift-Console": "1"}});
+  const msg = document.getElementById("status");
+  msg.textContent = r.ok ? "done: " + b.textContent : "refused (" + r.status + "): " + (await r.text()).trim();
+});
 
 async function get(path) {
   const r = await fetch(path, {credentials: "same-origin"});
@@ -59,8 +72,11 @@ function renderCluster(o) {
     '<p class="muted">this node ' + esc(o.node) + ": term " + esc(o.raft.term) + ", commit " + esc(o.raft.commit_index) +
     ", applied " + esc(o.raft.applied_index) + "</p>" +
     "<h2>Queue by pool</h2>" + table(["pool", "pending", "running"], o.queue.map(q => [td(q.pool), td(q.pending), td(q.running)])) +
-    "<h2>Workers</h2>" + table(["ID", "pool", "state", "slots", "running"],
-      (o.workers || []).map(w => [td(w.id), td(w.pool), stateTd(w.state), td(w.slots), td(w.running)])) +
+    "<h2>Workers</h2>" + table(["ID", "pool", "state", "slots", "running", ""],
+      (o.workers || []).map(w => [td(w.id), td(w.pool), stateTd(w.state), td(w.slots), td(w.running),
+        "<td>" + (w.state === "draining"
+          ? button("Undrain", "/ui/api/workers/" + encodeURIComponent(w.id) + "/undrain", "Let " + w.id + " take work again?")
+          : button("Drain", "/ui/api/workers/" + encodeURIComponent(w.id) + "/drain", "Drain " + w.id + "? Its running tasks finish or move; it takes no new work.")) + "</td>"])) +
     "<h2>Jobs</h2>" + table(["state", "jobs"], Object.entries(o.jobs).map(([s, n]) => [stateTd(s), td(n)]));
 }
 
@@ -97,6 +113,8 @@ function renderJob(d) {
     table(["kind", "state", "tasks", "rows", "rate", "ETA", "owner"], [[td(j.kind), stateTd(j.state), bar(j.tasks_succeeded, j.tasks_total),
       td(j.rows_done + "/" + j.rows_total), td(j.rows_per_second > 0 ? Math.round(j.rows_per_second) + "/s" : "-"), td(dur(j.eta_seconds)), td(j.owner || "-")]]) +
     (j.error ? '<p class="err">' + esc(j.error) + "</p>" : "") +
+    (["pending", "running", "finalizing"].includes(j.state)
+      ? "<p>" + button("Cancel job", "/ui/api/jobs/" + encodeURIComponent(j.id) + "/cancel", "Cancel job " + j.id + "? Nothing of it is committed.") + "</p>" : "") +
     "<h2>Tasks</h2>" + table(["state", "tasks"], Object.entries(d.task_counts).map(([s, n]) => [stateTd(s), td(n)])) +
     table(["task", "state", "attempts", "failures", "worker", "rows", "last error"], (d.tasks || []).map(t =>
       [td(t.index), stateTd(t.state), td(t.attempts), td(t.failures), td(t.worker || "-"), td(t.rows), td(t.error || "", "err")])) +
@@ -107,8 +125,11 @@ function renderJob(d) {
 
 function renderModels(o) {
   header(o);
-  view.innerHTML = "<h2>Models</h2>" + table(["name", "production", "candidate", "versions", "last decision"],
-    (o.models || []).map(m => [td(m.name), td(m.production ? "v" + m.production : "-"), td(m.candidate ? "v" + m.candidate : "-"), td(m.versions), td(m.last_event || "", "err")]));
+  view.innerHTML = "<h2>Models</h2>" + table(["name", "production", "candidate", "versions", "last decision", ""],
+    (o.models || []).map(m => [td(m.name), td(m.production ? "v" + m.production : "-"), td(m.candidate ? "v" + m.candidate : "-"), td(m.versions), td(m.last_event || "", "err"),
+      "<td>" + (m.candidate && m.candidate !== m.production
+        ? button("Promote v" + m.candidate, "/ui/api/models/" + encodeURIComponent(m.name) + "/promote?version=" + m.candidate, "Make " + m.name + " v" + m.candidate + " production?") : "") +
+      button("Roll back", "/ui/api/models/" + encodeURIComponent(m.name) + "/rollback", "Restore " + m.name + "'s previous production version?") + "</td>"]));
 }
 
 async function route() {

@@ -91,7 +91,7 @@ func (a *jobAPI) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.C
 	} else if conn != nil {
 		return pb.NewJobServiceClient(conn).CancelJob(fctx, req)
 	}
-	res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, Op: &pb.Command_CancelJob{CancelJob: &pb.CancelJob{JobId: req.Id, Reason: req.Reason}}})
+	res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, Op: &pb.Command_CancelJob{CancelJob: &pb.CancelJob{JobId: req.Id, Reason: signedReason(ctx, req.Reason)}}})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -109,6 +109,19 @@ func callerName(ctx context.Context) string {
 	return id.name
 }
 
+// signedReason is a reason with its caller's name ("by alice: …") when
+// tokens name the caller, for the records of a write.
+func signedReason(ctx context.Context, reason string) string {
+	who := callerName(ctx)
+	switch {
+	case who == "":
+		return reason
+	case reason == "":
+		return "by " + who
+	}
+	return "by " + who + ": " + reason
+}
+
 // authorize checks a call's bearer token when tokens are on and returns
 // the context with the caller's identity.
 func (s *Server) authorize(ctx context.Context, method string) (context.Context, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -197,8 +198,9 @@ func TestConsoleActions(t *testing.T) {
 	if code, body := post(boot.Secret, "/ui/api/jobs/"+sub.Job.Id+"/cancel", true); code != http.StatusNoContent {
 		t.Fatalf("cancel: %d %q", code, body)
 	}
-	if j := s.store.Snapshot().Job(sub.Job.Id); j.State != pb.JobState_JOB_STATE_CANCELLED {
-		t.Fatalf("job %s after the cancel", j.State)
+	j := s.store.Snapshot().Job(sub.Job.Id)
+	if j.State != pb.JobState_JOB_STATE_CANCELLED || !strings.Contains(j.Error+fmt.Sprint(j.Events), "by ops: from the console") {
+		t.Fatalf("job %s after the cancel, recorded %q %v", j.State, j.Error, j.Events)
 	}
 	if code, _ := post(boot.Secret, "/ui/api/jobs/nope/cancel", true); code != http.StatusNotFound {
 		t.Fatalf("cancel an unknown job: %d", code)

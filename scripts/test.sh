@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 export NIGHTSHIFT_REQUIRE_MINIO=1   # S3 suites fail rather than skip without MinIO
 
 scripts/tools.sh minio
+scripts/tools.sh chromium   # the console's browser tests; they skip, saying so, without it
 echo "== go vet" >&2
 go vet ./...
 echo "== go test -race (with MinIO)" >&2

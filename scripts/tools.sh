@@ -5,6 +5,7 @@
 #
 #   scripts/tools.sh                  # every tool
 #   scripts/tools.sh minio            # just the named ones
+#   scripts/tools.sh chromium         # Debian's chromium, for the console's browser tests
 #   TOOLS=/elsewhere scripts/tools.sh
 set -euo pipefail
 
@@ -49,9 +50,33 @@ install() {
 	log "installed $TOOLS/$name"
 }
 
+# chromium is Debian's package (apt, as root): Debian replaces it on every
+# security update, so it cannot be pinned to a version; the version in use
+# is logged. Where it cannot be installed the browser tests skip, saying so.
+install_chromium() {
+	local bin
+	bin=$(type -P chromium || true)
+	if [[ -z $bin && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		log "installing Debian's chromium (apt-get) for the browser tests"
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/tmp/nightshift-apt.log 2>&1; then
+			log "apt-get could not install chromium (see /tmp/nightshift-apt.log): the browser tests will skip"
+		fi
+		bin=$(type -P chromium || true)
+	fi
+	if [[ -n $bin ]]; then
+		log "chromium: $("$bin" --version 2>/dev/null || echo "$bin")"
+	else
+		log "no chromium (not root, or no apt): the browser tests will skip"
+	fi
+}
+
 names=("$@")
 [[ ${#names[@]} -gt 0 ]] || names=("${!TOOL[@]}")
 for name in "${names[@]}"; do
+	if [[ $name == chromium ]]; then
+		install_chromium
+		continue
+	fi
 	if [[ -z ${TOOL[$name]+set} ]]; then
 		log "unknown tool '$name' (known: ${!TOOL[*]})"
 		exit 2

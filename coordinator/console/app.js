@@ -5,6 +5,7 @@
 const view = document.getElementById("view");
 let source = null;
 let jobsPage = 1;
+let taskPage = 1;
 
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
@@ -118,9 +119,12 @@ function renderJob(d) {
     "<h2>Tasks</h2>" + table(["state", "tasks"], Object.entries(d.task_counts).map(([s, n]) => [stateTd(s), td(n)])) +
     table(["task", "state", "attempts", "failures", "worker", "rows", "last error"], (d.tasks || []).map(t =>
       [td(t.index), stateTd(t.state), td(t.attempts), td(t.failures), td(t.worker || "-"), td(t.rows), td(t.error || "", "err")])) +
-    '<p class="muted">tasks page ' + esc(d.task_page) + " of " + esc(d.task_pages) + "</p>" +
+    '<div class="pager"><button id="tprev">previous tasks</button><button id="tnext">next tasks</button> tasks page ' +
+    esc(d.task_page) + " of " + esc(d.task_pages) + "</div>" +
     lossChart(d.epochs) +
     "<h2>Events</h2>" + table(["event"], (d.events || []).map(e => [td(e)]));
+  document.getElementById("tprev").onclick = () => { taskPage = Math.max(1, d.task_page - 1); route(); };
+  document.getElementById("tnext").onclick = () => { taskPage = Math.min(d.task_pages, d.task_page + 1); route(); };
 }
 
 function renderModels(o) {
@@ -137,8 +141,8 @@ async function route() {
   try {
     if (hash.startsWith("/jobs/")) {
       const id = decodeURIComponent(hash.slice(6));
-      renderJob(await get("/ui/api/jobs/" + encodeURIComponent(id)));
-      listen("?job=" + encodeURIComponent(id), {overview: header, job: renderJob});
+      renderJob(await get("/ui/api/jobs/" + encodeURIComponent(id) + "?tasks=" + taskPage));
+      listen("?job=" + encodeURIComponent(id) + "&tasks=" + taskPage, {overview: header, job: renderJob});
     } else if (hash === "/jobs") {
       await showJobs();
       listen("", {overview: o => { header(o); showJobs(); }});
@@ -154,5 +158,5 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => { taskPage = 1; route(); });
 route();

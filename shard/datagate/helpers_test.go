@@ -117,16 +117,6 @@ func reference() *pb.DatasetProfile {
 	)
 }
 
-// column returns the named column of p.
-func column(p *pb.DatasetProfile, name string) *pb.ColumnProfile {
-	for _, c := range p.Columns {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
 // replace returns p with the named column replaced by col.
 func replace(p *pb.DatasetProfile, col *pb.ColumnProfile) *pb.DatasetProfile {
 	for i, c := range p.Columns {

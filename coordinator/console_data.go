@@ -23,18 +23,44 @@ const (
 )
 
 type consoleOverview struct {
-	Node     string             `json:"node"`
-	Leader   string             `json:"leader"`
-	Raft     map[string]uint64  `json:"raft"`
-	Insecure string             `json:"insecure,omitempty"`
-	Peers    []consolePeer      `json:"peers"`
-	Queue    []consoleQueue     `json:"queue"`
-	Workers  []consoleWorker    `json:"workers"`
-	Jobs     map[string]int     `json:"jobs"`
-	UnixMs   int64              `json:"unix_ms"`
-	Tokens   bool               `json:"tokens"`
-	Models   []consoleModelLine `json:"models"`
+	Node      string             `json:"node"`
+	Leader    string             `json:"leader"`
+	Raft      map[string]uint64  `json:"raft"`
+	Insecure  string             `json:"insecure,omitempty"`
+	Peers     []consolePeer      `json:"peers"`
+	Queue     []consoleQueue     `json:"queue"`
+	Workers   []consoleWorker    `json:"workers"`
+	Jobs      map[string]int     `json:"jobs"`
+	UnixMs    int64              `json:"unix_ms"`
+	Tokens    bool               `json:"tokens"`
+	Models    []consoleModelLine `json:"models"`
+	Schedules []consoleSchedule  `json:"schedules"`
 }
+
+// consoleSchedule is a schedule with its next slot and its latest runs:
+// what happened overnight and why a night did not promote.
+type consoleSchedule struct {
+	Name        string       `json:"name"`
+	Cron        string       `json:"cron"`
+	TimeZone    string       `json:"time_zone"`
+	Paused      bool         `json:"paused"`
+	PauseReason string       `json:"pause_reason,omitempty"`
+	NextUnixMs  int64        `json:"next_unix_ms,omitempty"`
+	Failures    int32        `json:"failures_in_a_row"`
+	Runs        []consoleRun `json:"runs"`
+}
+
+type consoleRun struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Trigger  string `json:"trigger"`
+	Model    string `json:"model,omitempty"`
+	Promoted bool   `json:"promoted"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// consoleRunsShown is how many of a schedule's newest runs the console shows.
+const consoleRunsShown = 7
 
 type consolePeer struct {
 	ID       string `json:"id"`
@@ -164,6 +190,22 @@ func (s *Server) consoleOverview(now time.Time) consoleOverview {
 			line.LastEvent = m.Events[n-1].Message
 		}
 		o.Models = append(o.Models, line)
+	}
+	for _, sc := range view.Schedules() {
+		cs := consoleSchedule{Name: sc.Spec.GetName(), Cron: sc.Spec.GetCron(), TimeZone: sc.Spec.GetTimeZone(), Paused: sc.Paused,
+			PauseReason: sc.PauseReason, Failures: sc.ConsecutiveFailures}
+		if next := nextSlots(sc, now, 1); len(next) > 0 {
+			cs.NextUnixMs = next[0]
+		}
+		view.RunsNewestFirst(cs.Name, false, nil, func(r *pb.PipelineRun) bool {
+			cr := consoleRun{ID: r.Id, State: lower(r.State.String(), "RUN_STATE_"), Trigger: r.Trigger, Promoted: r.Promoted, Reason: r.Reason}
+			if r.ModelVersion > 0 {
+				cr.Model = r.ModelName + "@v" + strconv.Itoa(int(r.ModelVersion))
+			}
+			cs.Runs = append(cs.Runs, cr)
+			return len(cs.Runs) < consoleRunsShown
+		})
+		o.Schedules = append(o.Schedules, cs)
 	}
 	return o
 }

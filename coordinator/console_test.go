@@ -57,6 +57,16 @@ func TestConsoleServesPagesDataAndEvents(t *testing.T) {
 	if code, _ := get("/ui/api/jobs/nope"); code != http.StatusNotFound {
 		t.Errorf("unknown job: %d", code)
 	}
+	callRetry(t, func(ctx context.Context) (*pb.PutScheduleResponse, error) {
+		return pb.NewScheduleServiceClient(conn).PutSchedule(ctx, &pb.PutScheduleRequest{Spec: &pb.ScheduleSpec{
+			Name: "nightly", Cron: "0 2 * * *", TimeZone: "Europe/Berlin", Pipeline: testPipeline()}})
+	})
+	var o consoleOverview
+	_, body = get("/ui/api/overview")
+	if err := json.Unmarshal([]byte(body), &o); err != nil || len(o.Schedules) != 1 || o.Schedules[0].Name != "nightly" || o.Schedules[0].NextUnixMs == 0 ||
+		o.Jobs["pending"]+o.Jobs["running"] != 1 || len(o.Queue) == 0 {
+		t.Fatalf("overview: %v %s", err, body)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -136,6 +136,20 @@ function renderModels(o) {
       button("Roll back", "/ui/api/models/" + encodeURIComponent(m.name) + "/rollback", "Restore " + m.name + "'s previous production version?") + "</td>"]));
 }
 
+function renderSchedules(o) {
+  header(o);
+  view.innerHTML = "<h2>Schedules</h2>" + (o.schedules || []).map(sc =>
+    "<h2>" + esc(sc.name) + ' <span class="muted">' + esc(sc.cron + " " + (sc.time_zone || "UTC")) + "</span></h2>" +
+    "<p>" + (sc.paused ? "paused" + (sc.pause_reason ? ": " + esc(sc.pause_reason) : "") + " " +
+        button("Resume", "/ui/api/schedules/" + encodeURIComponent(sc.name) + "/pause?resume=1", "Resume " + sc.name + "?")
+      : "next slot " + esc(sc.next_unix_ms ? new Date(sc.next_unix_ms).toISOString() : "-") + " " +
+        button("Pause", "/ui/api/schedules/" + encodeURIComponent(sc.name) + "/pause", "Pause " + sc.name + "? Its slots are recorded as skipped.")) +
+    (sc.failures_in_a_row ? ' <span class="err">' + esc(sc.failures_in_a_row) + " failures in a row</span>" : "") + "</p>" +
+    table(["run", "trigger", "state", "model", "why"], (sc.runs || []).map(r =>
+      [td(r.id), td(r.trigger), stateTd(r.state), td(r.model ? r.model + (r.promoted ? " (promoted)" : " (not promoted)") : "-"), td(r.reason || "", "err")]))
+  ).join("") + ((o.schedules || []).length ? "" : '<p class="muted">no schedules</p>');
+}
+
 async function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   try {
@@ -146,6 +160,9 @@ async function route() {
     } else if (hash === "/jobs") {
       await showJobs();
       listen("", {overview: o => { header(o); showJobs(); }});
+    } else if (hash === "/schedules") {
+      renderSchedules(await get("/ui/api/overview"));
+      listen("", {overview: renderSchedules});
     } else if (hash === "/models") {
       renderModels(await get("/ui/api/overview"));
       listen("", {overview: renderModels});

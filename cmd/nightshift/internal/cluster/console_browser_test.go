@@ -183,6 +183,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/#/models"), chromedp.WaitVisible(`//h2[text()="Models"]`)); err != nil {
 		t.Fatalf("models page: %v", err)
 	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/#/schedules"), chromedp.WaitVisible(`//h2[text()="Schedules"]`)); err != nil {
+		t.Fatalf("schedules page: %v", err)
+	}
 	drain := `//tr[td[text()="worker-1"]]//button[text()="Drain"]`
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/#/"), chromedp.WaitVisible(drain), acceptConfirms, chromedp.Click(drain)); err != nil {
 		t.Fatalf("a read user's drain: %v", err)

@@ -554,28 +554,19 @@ func numericType(dt arrow.DataType) bool {
 // eachHoldout calls fn with column col's array and row index for every
 // holdout row, in holdoutPart's order (block by block), until fn fails.
 func (d *Data) eachHoldout(col string, fn func(a arrow.Array, i int) error) error {
-	for _, b := range d.HoldBlocks {
-		start, end := b*HoldoutBlock, min((b+1)*HoldoutBlock, int64(d.Rows))
-		for r := start; r < end; {
-			ri, _ := slices.BinarySearch(d.starts, r+1)
-			ri--
-			rec := d.Records[ri]
-			idx := rec.Schema().FieldIndices(col)
-			if len(idx) != 1 {
-				return fmt.Errorf("%w: dataset %s: record batch %d has %d columns %q", ErrBadData, d.URI, ri, len(idx), col)
-			}
-			a := rec.Column(idx[0])
-			off := r - d.starts[ri]
-			n := min(end, d.starts[ri+1]) - r
-			for i := off; i < off+n; i++ {
-				if err := fn(a, int(i)); err != nil {
-					return err
-				}
-			}
-			r += n
+	return d.holdoutRuns(d.HoldBlocks, func(rec arrow.Record, ri int, _, off, n int64) error {
+		idx := rec.Schema().FieldIndices(col)
+		if len(idx) != 1 {
+			return fmt.Errorf("%w: dataset %s: record batch %d has %d columns %q", ErrBadData, d.URI, ri, len(idx), col)
 		}
-	}
-	return nil
+		a := rec.Column(idx[0])
+		for i := off; i < off+n; i++ {
+			if err := fn(a, int(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // valueSlices groups the holdout rows by the column's value: the values

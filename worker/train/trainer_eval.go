@@ -65,31 +65,45 @@ func (d *Data) holdoutPart(m *model.Model, blocks []int64) (EvalPart, error) {
 	p := m.NewPredictor()
 	part := EvalPart{Task: d.Task, Classes: len(m.Spec.Classes)}
 	pred := make([]float64, max(1, part.Classes))
+	err := d.holdoutRuns(blocks, func(rec arrow.Record, _ int, r, off, n int64) error {
+		slice := rec.NewSlice(off, off+n)
+		out, err := p.Predict(slice)
+		slice.Release()
+		if err != nil {
+			return fmt.Errorf("%w: evaluating %s: %v", ErrBadData, d.where(r), err)
+		}
+		for i := range int(n) {
+			fillPrediction(pred, out, i, part.Task)
+			part.Append(pred, float64(d.Label[r+int64(i)]))
+		}
+		for _, a := range out {
+			a.Release()
+		}
+		return nil
+	})
+	return part, err
+}
+
+// holdoutRuns walks the given holdout blocks in order as runs of rows
+// within one record batch: fn gets the batch, its index, the first row's
+// global number r, its offset in the batch and the run's length. Every
+// reader of the holdout (predictions, slice columns) walks it through
+// here, so row k of one is row k of the other.
+func (d *Data) holdoutRuns(blocks []int64, fn func(rec arrow.Record, ri int, r, off, n int64) error) error {
 	for _, b := range blocks {
 		start, end := b*HoldoutBlock, min((b+1)*HoldoutBlock, int64(d.Rows))
 		for r := start; r < end; {
 			ri, _ := slices.BinarySearch(d.starts, r+1)
 			ri--
-			rec := d.Records[ri]
 			off := r - d.starts[ri]
 			n := min(end, d.starts[ri+1]) - r
-			slice := rec.NewSlice(off, off+n)
-			out, err := p.Predict(slice)
-			slice.Release()
-			if err != nil {
-				return part, fmt.Errorf("%w: evaluating %s: %v", ErrBadData, d.where(r), err)
-			}
-			for i := range int(n) {
-				fillPrediction(pred, out, i, part.Task)
-				part.Append(pred, float64(d.Label[r+int64(i)]))
-			}
-			for _, a := range out {
-				a.Release()
+			if err := fn(d.Records[ri], ri, r, off, n); err != nil {
+				return err
 			}
 			r += n
 		}
 	}
-	return part, nil
+	return nil
 }
 
 // fillPrediction reads row i of the prediction columns into pred: the

@@ -80,7 +80,7 @@ func (a *adminAPI) setState(ctx context.Context, req *pb.DrainWorkerRequest, st 
 	if w.State == pb.WorkerState_WORKER_STATE_DOWN {
 		return nil, status.Errorf(codes.FailedPrecondition, "worker %s is down", req.Id)
 	}
-	res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, Op: &pb.Command_SetWorkerState{SetWorkerState: &pb.SetWorkerState{WorkerId: req.Id, State: st}}})
+	res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, Op: &pb.Command_SetWorkerState{SetWorkerState: &pb.SetWorkerState{WorkerId: req.Id, State: st, Actor: callerName(ctx)}}})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -179,7 +179,7 @@ func (a *scheduleAPI) PauseSchedule(ctx context.Context, req *pb.PauseScheduleRe
 		return c.PauseSchedule(fctx, req)
 	}, func() (*pb.PauseScheduleResponse, error) {
 		res, err := a.s.apply(ctx, &pb.Command{RequestId: req.RequestId, UnixMs: a.s.now().UnixMilli(),
-			Op: &pb.Command_PauseSchedule{PauseSchedule: &pb.PauseSchedule{Name: req.Name, Paused: req.Paused, Reason: req.Reason}}})
+			Op: &pb.Command_PauseSchedule{PauseSchedule: &pb.PauseSchedule{Name: req.Name, Paused: req.Paused, Reason: req.Reason, Actor: callerName(ctx)}}})
 		if err != nil {
 			return nil, toStatus(err)
 		}

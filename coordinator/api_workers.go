@@ -56,7 +56,7 @@ func (a *workerAPI) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 	}
 	now := time.Now()
 	a.s.hb.seen(w.Id, now)
-	resp := &pb.HeartbeatResponse{Drain: w.State == pb.WorkerState_WORKER_STATE_DRAINING}
+	resp := &pb.HeartbeatResponse{Drain: w.State == pb.WorkerState_WORKER_STATE_DRAINING, Keyring: keyringFor(view, req.KeyringVersion)}
 	reported := map[attemptKey]bool{}
 	for _, r := range req.Running {
 		k := attemptKey{r.JobId, r.Task, r.Attempt}

@@ -60,14 +60,7 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /ui/api/jobs", s.consoleAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeConsoleJSON(w, s.consoleJobs(atoiOr(r.URL.Query().Get("page"), 1), r.URL.Query().Get("state"), time.Now()))
 	}), true))
-	mux.Handle("GET /ui/api/jobs/{id}", s.consoleAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, ok := s.consoleJobDetail(r.PathValue("id"), atoiOr(r.URL.Query().Get("tasks"), 1), time.Now())
-		if !ok {
-			http.Error(w, "no such job", http.StatusNotFound)
-			return
-		}
-		writeConsoleJSON(w, d)
-	}), true))
+	s.consolePageRoutes(mux)
 	mux.Handle("GET /ui/events", s.consoleAuth(http.HandlerFunc(s.consoleEvents), true))
 	s.consoleActionRoutes(mux)
 }
@@ -119,8 +112,10 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request, limiter *l
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 }
 
-// consoleEvents streams the overview (and, with ?job=ID, that job) every
-// consoleTick as Server-Sent Events until the client goes away.
+// consoleEvents streams the overview every consoleTick as Server-Sent
+// Events until the client goes away, and the page the query names beside
+// it (consolePage: ?job=ID, ?model=NAME, ?run=ID or ?schedule=NAME, with
+// that page's own parameters), so an open page costs one stream.
 func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -128,8 +123,7 @@ func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
-	job := r.URL.Query().Get("job")
-	tasks := atoiOr(r.URL.Query().Get("tasks"), 1)
+	page := s.consolePageOf(r.URL.Query())
 	tick := time.NewTicker(consoleTick)
 	defer tick.Stop()
 	for {
@@ -137,9 +131,9 @@ func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 		if err := sendEvent(w, "overview", s.consoleOverview(now)); err != nil {
 			return
 		}
-		if job != "" {
-			if d, ok := s.consoleJobDetail(job, tasks, now); ok {
-				if err := sendEvent(w, "job", d); err != nil {
+		if page.name != "" {
+			if v, ok := page.data(now); ok {
+				if err := sendEvent(w, page.name, v); err != nil {
 					return
 				}
 			}

@@ -35,6 +35,8 @@ type consoleOverview struct {
 	Tokens    bool               `json:"tokens"`
 	Models    []consoleModelLine `json:"models"`
 	Schedules []consoleSchedule  `json:"schedules"`
+	// The newest runs of no schedule (StartPipeline), like a schedule's.
+	AdhocRuns []consoleRun `json:"adhoc_runs"`
 }
 
 // consoleSchedule is a schedule with its next slot and its latest runs:
@@ -80,6 +82,8 @@ type consoleWorker struct {
 	State   string `json:"state"`
 	Slots   int32  `json:"slots"`
 	Running int    `json:"running"`
+	// LastEvent is the newest state change, with who made it.
+	LastEvent string `json:"last_event,omitempty"`
 }
 
 type consoleModelLine struct {
@@ -121,22 +125,31 @@ type consoleTask struct {
 	Failures int32  `json:"failures"`
 	Worker   string `json:"worker,omitempty"`
 	Rows     int64  `json:"rows"`
-	Error    string `json:"error,omitempty"`
+	// The winning attempt's run time and when it applied (succeeded tasks).
+	DurationMs   int64  `json:"duration_ms,omitempty"`
+	FinishUnixMs int64  `json:"finish_unix_ms,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 type consoleJobDetail struct {
-	Job       consoleJob     `json:"job"`
-	Counts    map[string]int `json:"task_counts"`
+	Job    consoleJob     `json:"job"`
+	Counts map[string]int `json:"task_counts"`
+	// The task filter the page shows ("" for all) and the tasks it matched.
+	Filter    string         `json:"task_filter,omitempty"`
+	Matched   int            `json:"tasks_matched"`
 	Tasks     []consoleTask  `json:"tasks"`
 	TaskPage  int            `json:"task_page"`
 	TaskPages int            `json:"task_pages"`
 	Events    []string       `json:"events"`
 	Epochs    []consoleEpoch `json:"epochs,omitempty"`
+	// Training jobs: the group, the outcome and its evaluation.
+	Train    *consoleTrain    `json:"train,omitempty"`
+	Timeline *consoleTimeline `json:"timeline,omitempty"`
 }
 
 type consoleEpoch struct {
 	Epoch     int32              `json:"epoch"`
-	TrainLoss float64            `json:"train_loss"`
+	TrainLoss *float64           `json:"train_loss"`
 	Holdout   map[string]float64 `json:"holdout,omitempty"`
 }
 
@@ -171,7 +184,12 @@ func (s *Server) consoleOverview(now time.Time) consoleOverview {
 	pools := map[string]bool{jobspec.DefaultPool: true}
 	for _, w := range view.Workers() {
 		pools[w.Pool] = true
-		o.Workers = append(o.Workers, consoleWorker{ID: w.Id, Pool: w.Pool, State: lower(w.State.String(), "WORKER_STATE_"), Slots: w.Slots, Running: running[w.Id]})
+		cw := consoleWorker{ID: w.Id, Pool: w.Pool, State: lower(w.State.String(), "WORKER_STATE_"), Slots: w.Slots, Running: running[w.Id]}
+		if n := len(w.Events); n > 0 {
+			e := w.Events[n-1]
+			cw.LastEvent = time.UnixMilli(e.UnixMs).UTC().Format(time.DateTime) + " " + e.Message
+		}
+		o.Workers = append(o.Workers, cw)
 	}
 	for _, j := range view.Jobs() {
 		o.Jobs[lower(j.State.String(), "JOB_STATE_")]++
@@ -192,22 +210,28 @@ func (s *Server) consoleOverview(now time.Time) consoleOverview {
 		o.Models = append(o.Models, line)
 	}
 	for _, sc := range view.Schedules() {
-		cs := consoleSchedule{Name: sc.Spec.GetName(), Cron: sc.Spec.GetCron(), TimeZone: sc.Spec.GetTimeZone(), Paused: sc.Paused,
-			PauseReason: sc.PauseReason, Failures: sc.ConsecutiveFailures}
-		if next := nextSlots(sc, now, 1); len(next) > 0 {
-			cs.NextUnixMs = next[0]
-		}
+		cs := consoleScheduleOf(sc, now)
 		view.RunsNewestFirst(cs.Name, false, nil, func(r *pb.PipelineRun) bool {
-			cr := consoleRun{ID: r.Id, State: lower(r.State.String(), "RUN_STATE_"), Trigger: r.Trigger, Promoted: r.Promoted, Reason: r.Reason}
-			if r.ModelVersion > 0 {
-				cr.Model = r.ModelName + "@v" + strconv.Itoa(int(r.ModelVersion))
-			}
-			cs.Runs = append(cs.Runs, cr)
+			cs.Runs = append(cs.Runs, consoleRunOf(r))
 			return len(cs.Runs) < consoleRunsShown
 		})
 		o.Schedules = append(o.Schedules, cs)
 	}
+	view.RunsNewestFirst("", false, nil, func(r *pb.PipelineRun) bool {
+		o.AdhocRuns = append(o.AdhocRuns, consoleRunOf(r))
+		return len(o.AdhocRuns) < consoleRunsShown
+	})
 	return o
+}
+
+// consoleScheduleOf is a schedule's line, without its runs.
+func consoleScheduleOf(sc *pb.Schedule, now time.Time) consoleSchedule {
+	cs := consoleSchedule{Name: sc.Spec.GetName(), Cron: sc.Spec.GetCron(), TimeZone: sc.Spec.GetTimeZone(), Paused: sc.Paused,
+		PauseReason: sc.PauseReason, Failures: sc.ConsecutiveFailures}
+	if next := nextSlots(sc, now, 1); len(next) > 0 {
+		cs.NextUnixMs = next[0]
+	}
+	return cs
 }
 
 // consoleJobs is a page of jobs, newest first, optionally of one state.
@@ -251,46 +275,109 @@ func consoleJobOf(j *pb.Job, now time.Time) consoleJob {
 }
 
 // consoleJobDetail is one job with its task counts, a page of its tasks
-// and its latest events; ok is false when there is no such job.
-func (s *Server) consoleJobDetail(id string, taskPage int, now time.Time) (consoleJobDetail, bool) {
+// (those filter selects: taskFilters), its per-worker timeline and its
+// latest events; ok is false when there is no such job.
+func (s *Server) consoleJobDetail(id string, taskPage int, filter string, now time.Time) (consoleJobDetail, bool) {
 	view := s.store.Snapshot()
 	j := view.Job(id)
 	if j == nil {
 		return consoleJobDetail{}, false
 	}
-	d := consoleJobDetail{Job: consoleJobOf(j, now), Counts: map[string]int{}}
+	match, known := taskFilters[filter]
+	if !known {
+		filter, match = "", nil
+	}
+	d := consoleJobDetail{Job: consoleJobOf(j, now), Counts: map[string]int{}, Filter: filter}
 	// One walk: count the states (an array by enum value: no string work
-	// per task) and keep the requested page.
-	d.TaskPages = max(1, (int(j.TasksTotal)+consoleTasksPage-1)/consoleTasksPage)
-	d.TaskPage = min(max(taskPage, 1), d.TaskPages)
-	lo, hi := (d.TaskPage-1)*consoleTasksPage, d.TaskPage*consoleTasksPage
+	// per task), fill the timeline and keep the requested page. Without a
+	// filter the pages are known before the walk; with one, a page past
+	// the end (the matches shrank) costs a second walk for the last page.
+	d.TaskPage = max(taskPage, 1)
+	if match == nil {
+		d.TaskPage = min(d.TaskPage, max(1, (int(j.TasksTotal)+consoleTasksPage-1)/consoleTasksPage))
+	}
+	// The timeline is drawn from the job's start to its end, or to now;
+	// a big job's is rebuilt now and then only (console_timeline.go).
+	nowMs, end := now.UnixMilli(), now.UnixMilli()
+	if j.EndUnixMs > 0 {
+		end = j.EndUnixMs
+	}
+	key := timelineKey{s.store, id}
+	d.Timeline = timelines.get(key, j, nowMs)
+	var tl *timelineBuilder // nil: the kept timeline stands
+	if d.Timeline == nil {
+		tl = newTimeline(j.StartUnixMs, end)
+	}
 	var counts [16]int
-	i := 0
-	view.EachTask(id, func(t *pb.Task) bool {
+	d.Matched = walkTasks(view, id, match, d.TaskPage, &d.Tasks, func(t *pb.Task) {
 		counts[int(t.State)&15]++
-		if i >= lo && i < hi {
-			ct := consoleTask{Index: t.Index, State: lower(t.State.String(), "TASK_STATE_"), Attempts: t.Attempts, Failures: t.Failures, Rows: t.Rows, Error: t.LastError}
-			if len(t.Active) > 0 {
-				ct.Worker = t.Active[0].WorkerId
-			}
-			d.Tasks = append(d.Tasks, ct)
-		}
-		i++
-		return true
+		tl.task(t, nowMs)
 	})
+	d.TaskPages = max(1, (d.Matched+consoleTasksPage-1)/consoleTasksPage)
+	if d.TaskPage > d.TaskPages {
+		d.TaskPage, d.Tasks = d.TaskPages, nil
+		walkTasks(view, id, match, d.TaskPage, &d.Tasks, nil)
+	}
 	for st, n := range counts {
 		if n > 0 {
 			d.Counts[lower(pb.TaskState(st).String(), "TASK_STATE_")] = n
 		}
 	}
+	if tl != nil {
+		d.Timeline = tl.finish()
+		timelines.put(key, j, d.Timeline, nowMs)
+	}
 	events := j.Events[max(0, len(j.Events)-20):]
 	for _, e := range events {
 		d.Events = append(d.Events, time.UnixMilli(e.UnixMs).UTC().Format(time.TimeOnly)+" "+e.Message)
 	}
-	if t := j.Train; t != nil {
-		for _, e := range t.Epochs {
-			d.Epochs = append(d.Epochs, consoleEpoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, Holdout: e.Holdout})
-		}
-	}
+	d.Epochs = consoleEpochsOf(j.Train)
+	d.Train = consoleTrainOf(j)
 	return d, true
+}
+
+// taskFilters are the task page's filters: a state, or "errors" (tasks
+// that failed at least once, whatever their state now).
+var taskFilters = map[string]func(*pb.Task) bool{
+	"":          nil,
+	"pending":   func(t *pb.Task) bool { return t.State == pb.TaskState_TASK_STATE_PENDING },
+	"running":   func(t *pb.Task) bool { return t.State == pb.TaskState_TASK_STATE_RUNNING },
+	"succeeded": func(t *pb.Task) bool { return t.State == pb.TaskState_TASK_STATE_SUCCEEDED },
+	"failed":    func(t *pb.Task) bool { return t.State == pb.TaskState_TASK_STATE_FAILED },
+	"cancelled": func(t *pb.Task) bool { return t.State == pb.TaskState_TASK_STATE_CANCELLED },
+	"errors":    func(t *pb.Task) bool { return t.Failures > 0 || t.LastError != "" },
+}
+
+// walkTasks walks a job's tasks once, calling each (when not nil) with
+// every task and keeping page number page of those match selects (all
+// when nil) in *out; it returns how many matched.
+func walkTasks(view *View, id string, match func(*pb.Task) bool, page int, out *[]consoleTask, each func(*pb.Task)) int {
+	lo, hi := (page-1)*consoleTasksPage, page*consoleTasksPage
+	matched := 0
+	view.EachTask(id, func(t *pb.Task) bool {
+		if each != nil {
+			each(t)
+		}
+		if match != nil && !match(t) {
+			return true
+		}
+		if matched >= lo && matched < hi {
+			*out = append(*out, consoleTaskOf(t))
+		}
+		matched++
+		// Without a per-task callback the walk can stop after the page.
+		return each != nil || matched < hi
+	})
+	return matched
+}
+
+func consoleTaskOf(t *pb.Task) consoleTask {
+	ct := consoleTask{Index: t.Index, State: lower(t.State.String(), "TASK_STATE_"), Attempts: t.Attempts, Failures: t.Failures, Rows: t.Rows, Error: t.LastError}
+	switch {
+	case len(t.Active) > 0:
+		ct.Worker = t.Active[0].WorkerId
+	case t.Result != nil:
+		ct.Worker, ct.DurationMs, ct.FinishUnixMs = t.Result.WorkerId, t.Result.DurationMs, t.Result.FinishUnixMs
+	}
+	return ct
 }

@@ -124,6 +124,9 @@ func writeSnapshot(w io.Writer, txn *memdb.Txn) error {
 		all(txn, tableTokens, func(o any) error {
 			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_Token{Token: o.(*pb.Token)}})
 		}),
+		all(txn, tableGossipKeyring, func(o any) error {
+			return write(&pb.SnapshotRecord{Record: &pb.SnapshotRecord_GossipKeyring{GossipKeyring: o.(*pb.GossipKeyring)}})
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -171,6 +174,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = tableAlerts, r.Alert
 		case *pb.SnapshotRecord_Token:
 			table, obj = tableTokens, r.Token
+		case *pb.SnapshotRecord_GossipKeyring:
+			table, obj = tableGossipKeyring, r.GossipKeyring
 		default:
 			return nil, fmt.Errorf("restore: record %d: unknown type %T", n, rec.Record)
 		}

@@ -19,6 +19,7 @@ const commandVersion = 1
 const (
 	requestWindowMs = 15 * 60 * 1000 // a retried request is recognised this long
 	maxJobEvents    = 64
+	maxWorkerEvents = 32
 	// expiryFactor bounds attempts lost to expired leases (dead workers)
 	// at this many times max_attempts, so a task that kills every worker
 	// it lands on still ends.
@@ -37,6 +38,7 @@ type applyResult struct {
 	run      *pb.PipelineRun
 	backfill []*pb.BackfillSlot
 	token    *pb.Token
+	keyring  *pb.GossipKeyring
 	err      error
 	ended    []*pb.Job // jobs this command ended, for the leader's log (jobend.go)
 }
@@ -102,6 +104,12 @@ func (s *Store) apply(index uint64, cmd *pb.Command) *applyResult {
 		res = a.putToken(op.PutToken)
 	case *pb.Command_RevokeToken:
 		res = a.revokeToken(op.RevokeToken)
+	case *pb.Command_InstallGossipKey:
+		res = a.installGossipKey(op.InstallGossipKey)
+	case *pb.Command_UseGossipKey:
+		res = a.useGossipKey(op.UseGossipKey)
+	case *pb.Command_RemoveGossipKey:
+		res = a.removeGossipKey(op.RemoveGossipKey)
 	default:
 		return &applyResult{err: fmt.Errorf("%w %T at index %d", errUnknownOp, cmd.Op, index)}
 	}
@@ -163,10 +171,17 @@ func (a *applier) flushJobs() {
 }
 
 func (a *applier) event(j *pb.Job, format string, args ...any) {
-	j.Events = append(j.Events, &pb.JobEvent{UnixMs: a.now, Message: fmt.Sprintf(format, args...)})
-	if n := len(j.Events) - maxJobEvents; n > 0 {
-		j.Events = slices.Delete(j.Events, 0, n)
+	j.Events = a.appendEvent(j.Events, maxJobEvents, format, args...)
+}
+
+// appendEvent adds a line stamped with the command's time to a capped
+// history (jobs, schedules, workers), dropping the oldest beyond max.
+func (a *applier) appendEvent(events []*pb.JobEvent, max int, format string, args ...any) []*pb.JobEvent {
+	events = append(events, &pb.JobEvent{UnixMs: a.now, Message: fmt.Sprintf(format, args...)})
+	if n := len(events) - max; n > 0 {
+		events = slices.Delete(events, 0, n)
 	}
+	return events
 }
 
 // pruneRequests forgets request IDs older than the window. It runs on
@@ -380,9 +395,15 @@ func (a *applier) registerWorker(c *pb.RegisterWorker) *applyResult {
 	}
 	w = proto.Clone(w).(*pb.Worker)
 	w.State, w.RegisterUnixMs = pb.WorkerState_WORKER_STATE_ACTIVE, a.now
-	if old := getWorker(a.txn, w.Id); old != nil && old.State == pb.WorkerState_WORKER_STATE_DRAINING {
-		w.State = old.State // an operator's drain outlives a restart
+	old := getWorker(a.txn, w.Id)
+	w.Events = nil
+	if old != nil {
+		w.Events = old.Events // the history is the coordinator's, not the worker's to send
+		if old.State == pb.WorkerState_WORKER_STATE_DRAINING {
+			w.State = old.State // an operator's drain outlives a restart
+		}
 	}
+	w.Events = a.appendEvent(w.Events, maxWorkerEvents, "registered (%s, %d slots, version %s)", w.Pool, w.Slots, orText(w.Version, "unknown"))
 	a.insert(tableWorkers, w)
 	return &applyResult{worker: w}
 }
@@ -394,6 +415,11 @@ func (a *applier) setWorkerState(c *pb.SetWorkerState) *applyResult {
 	}
 	w := proto.Clone(old).(*pb.Worker)
 	w.State = c.State
+	msg := lower(c.State.String(), "WORKER_STATE_") + byActor(c.Actor)
+	if c.Reason != "" {
+		msg += ": " + c.Reason
+	}
+	w.Events = a.appendEvent(w.Events, maxWorkerEvents, "%s", msg)
 	a.insert(tableWorkers, w)
 	if c.State == pb.WorkerState_WORKER_STATE_DOWN {
 		a.expireWorker(c.WorkerId, c.Reason)

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +48,14 @@ func (a *applier) putSchedule(c *pb.PutSchedule) *applyResult {
 	return &applyResult{schedule: s, created: old == nil}
 }
 
+// byActor is " by NAME" for a write made with a token, "" otherwise.
+func byActor(actor string) string {
+	if actor == "" {
+		return ""
+	}
+	return " by " + actor
+}
+
 func ownerOr(owner string) string {
 	if owner == "" {
 		return "an operator"
@@ -85,10 +92,7 @@ func zoneName(z string) string {
 }
 
 func (a *applier) scheduleEvent(s *pb.Schedule, format string, args ...any) {
-	s.Events = append(s.Events, &pb.JobEvent{UnixMs: a.now, Message: fmt.Sprintf(format, args...)})
-	if n := len(s.Events) - maxScheduleEvents; n > 0 {
-		s.Events = slices.Delete(s.Events, 0, n)
-	}
+	s.Events = a.appendEvent(s.Events, maxScheduleEvents, format, args...)
 }
 
 // deleteSchedule removes a schedule. Its history stays (runs are records
@@ -126,12 +130,12 @@ func (a *applier) pauseSchedule(c *pb.PauseSchedule) *applyResult {
 	if c.Paused {
 		s.PauseReason = c.Reason
 		if s.PauseReason == "" {
-			s.PauseReason = "paused by an operator"
+			s.PauseReason = "paused by " + orText(c.Actor, "an operator")
 		}
-		a.scheduleEvent(s, "paused: %s", s.PauseReason)
+		a.scheduleEvent(s, "paused%s: %s", byActor(c.Actor), s.PauseReason)
 	} else {
 		s.PauseReason, s.ConsecutiveFailures = "", 0
-		a.scheduleEvent(s, "resumed")
+		a.scheduleEvent(s, "resumed%s", byActor(c.Actor))
 	}
 	a.insert(tableSchedules, s)
 	a.startQueued(s.Spec.Name) // runs queued while it was paused

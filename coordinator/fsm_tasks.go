@@ -104,7 +104,7 @@ func (a *applier) succeed(j *pb.Job, t *pb.Task, op *pb.TaskOp, res *pb.TaskResu
 		return reject("task %s/%d: %s", t.JobId, t.Index, why)
 	}
 	res = proto.Clone(res).(*pb.TaskResult)
-	res.Attempt, res.WorkerId = op.Attempt, op.WorkerId
+	res.Attempt, res.WorkerId, res.FinishUnixMs = op.Attempt, op.WorkerId, a.now
 	t.State, t.Active, t.Result = pb.TaskState_TASK_STATE_SUCCEEDED, nil, res
 	j.TasksSucceeded++
 	j.RowsDone += res.Rows

@@ -286,6 +286,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	h.tick("nightly", t0+5*minute) // late slots: missed, with alerts
 	h.apply(&pb.Command{Op: &pb.Command_PutToken{PutToken: &pb.PutToken{Bootstrap: true,
 		Token: &pb.Token{Id: "abc", Name: "ops", Role: "admin", SecretSha256: []byte{1, 2, 3}}}}})
+	installKey(h, gossipKey('n'))
 	f := &fsm{store: h.store}
 	snap, err := f.Snapshot()
 	if err != nil {

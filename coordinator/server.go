@@ -96,8 +96,9 @@ func New(cfg Config) (*Server, error) {
 		s.Kill()
 		return nil, err
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.monitorLeadership()
+	go s.keyringLoop()
 	return s, nil
 }
 

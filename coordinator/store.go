@@ -23,6 +23,8 @@ const (
 	tableAlerts    = "alerts"
 	// API tokens (docs/architecture.md §9).
 	tableTokens = "tokens"
+	// The gossip keyring, one record (docs/architecture.md §9).
+	tableGossipKeyring = "gossip_keyring"
 )
 
 // Store is the replicated state: jobs, tasks, workers, the model registry
@@ -144,6 +146,9 @@ func schema() *memdb.DBSchema {
 		tableRuns: runsTable(),
 		tableTokens: {Name: tableTokens, Indexes: map[string]*memdb.IndexSchema{
 			"id": index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Token).Id) }),
+		}},
+		tableGossipKeyring: {Name: tableGossipKeyring, Indexes: map[string]*memdb.IndexSchema{
+			"id": index("id", true, false, func(any) []byte { return []byte("ring") }),
 		}},
 		tableAlerts: {Name: tableAlerts, Indexes: map[string]*memdb.IndexSchema{
 			"id":  index("id", true, false, func(o any) []byte { return []byte(o.(*pb.Alert).Id) }),

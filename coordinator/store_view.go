@@ -196,6 +196,28 @@ func (v *View) Tokens() []*pb.Token {
 	return collect[*pb.Token](v.txn.Get(tableTokens, "id_prefix", []byte{}))
 }
 
+// GossipKeyring returns the replicated gossip keyring; nil until the first
+// install (the configured key governs until then).
+func (v *View) GossipKeyring() *pb.GossipKeyring { return getKeyring(v.txn) }
+
+// GossipKeyringWatch returns the ring (nil before the first install) and a
+// channel closed when it changes.
+func (v *View) GossipKeyringWatch() (*pb.GossipKeyring, <-chan struct{}) {
+	ch, obj, err := v.txn.FirstWatch(tableGossipKeyring, "id", []byte("ring"))
+	if err != nil || obj == nil {
+		return nil, ch
+	}
+	return obj.(*pb.GossipKeyring), ch
+}
+
+func getKeyring(txn *memdb.Txn) *pb.GossipKeyring {
+	obj, err := txn.First(tableGossipKeyring, "id", []byte("ring"))
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*pb.GossipKeyring)
+}
+
 func getToken(txn *memdb.Txn, id string) *pb.Token {
 	obj, err := txn.First(tableTokens, "id", []byte(id))
 	if err != nil || obj == nil {

@@ -57,6 +57,9 @@ type Agent struct {
 	leaseDone               chan struct{} // closed when the lease loop returns
 	kick                    chan struct{} // wakes the heartbeat loop (cap 1)
 	metaDone                chan struct{} // closed when the gossip metadata loop returns
+	// keyringVersion is the version of the replicated gossip keyring this
+	// worker applied (0: its configured key); heartbeats report it.
+	keyringVersion atomic.Uint64
 
 	mu sync.Mutex
 	// changed is closed and replaced on every change of the fields below:

@@ -1,7 +1,10 @@
 package worker
 
 import (
+	"log/slog"
+
 	"github.com/nightshift-ml/nightshift/proto/gossip"
+	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
 // States a worker advertises in gossip.
@@ -71,4 +74,21 @@ func (a *Agent) metaLoop() {
 			return
 		}
 	}
+}
+
+// applyKeyring installs a gossip keyring newer than the one held (the
+// coordinator sends it with a heartbeat answer); the member then
+// advertises its keys, which is how the rotation's driver learns this
+// worker is ready for the next step. A failure is retried with the next
+// heartbeat, which carries the ring again.
+func (a *Agent) applyKeyring(log *slog.Logger, r *nightshiftv1.GossipKeyring) {
+	if r == nil || r.Version <= a.keyringVersion.Load() {
+		return
+	}
+	if err := a.gossip.ApplyKeyring(r); err != nil {
+		log.Error("applying the gossip keyring failed", "version", r.Version, "err", err)
+		return
+	}
+	a.keyringVersion.Store(r.Version)
+	log.Info("gossip keyring applied", "version", r.Version, "primary", r.Primary, "keys", len(r.Keys))
 }

@@ -51,6 +51,7 @@ func (a *Agent) heartbeatLoop() {
 			lastOK = time.Now()
 			a.abort(resp.GetAbort())
 			a.setOpDrain(resp.GetDrain())
+			a.applyKeyring(log, resp.GetKeyring())
 		}
 		if n := a.heartbeatInterval(); n != iv {
 			iv = n
@@ -89,7 +90,7 @@ func (a *Agent) heartbeat(iv time.Duration) (*nightshiftv1.HeartbeatResponse, er
 	try := min(max(2*iv, 500*time.Millisecond), a.cfg.RPCTimeout)
 	ctx, cancel := context.WithTimeout(a.life, overall)
 	defer cancel()
-	req := &nightshiftv1.HeartbeatRequest{WorkerId: a.cfg.ID, Running: a.runningRefs()}
+	req := &nightshiftv1.HeartbeatRequest{WorkerId: a.cfg.ID, Running: a.runningRefs(), KeyringVersion: a.keyringVersion.Load()}
 	var resp *nightshiftv1.HeartbeatResponse
 	err := a.client.call(ctx, try, "heartbeat", func(ctx context.Context, c nightshiftv1.WorkerServiceClient) (err error) {
 		resp, err = c.Heartbeat(ctx, req)

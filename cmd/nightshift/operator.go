@@ -12,10 +12,12 @@ import (
 func newOperatorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "operator",
-		Short: "Cluster administration: Raft membership",
-		Long:  `operator holds the commands that change the coordinator cluster itself.`,
+		Short: "Cluster administration: Raft membership, gossip keys",
+		Long: `operator holds the commands that change the cluster itself: the coordinators
+in Raft, and the keys that encrypt gossip.`,
 		Example: `  nightshift operator raft list-peers
-  nightshift operator raft add-peer --id coordinator-2 --address 127.0.0.1:7111`,
+  nightshift operator raft add-peer --id coordinator-2 --address 127.0.0.1:7111
+  nightshift operator gossip keyring list`,
 		Args: cobra.NoArgs,
 	}
 	raft := &cobra.Command{
@@ -36,7 +38,7 @@ log (fast reads, warm spares) without counting towards quorum.`,
 		Args: cobra.NoArgs,
 	}
 	raft.AddCommand(newListPeersCmd(), newAddPeerCmd(), newRemovePeerCmd())
-	cmd.AddCommand(raft)
+	cmd.AddCommand(raft, newGossipCmd())
 	return cmd
 }
 

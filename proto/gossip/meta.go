@@ -23,6 +23,11 @@ type Meta struct {
 	Raft    string            `json:"rf,omitempty"`
 	Version string            `json:"v,omitempty"`
 	State   string            `json:"st,omitempty"`
+	// Keys are the IDs (KeyID) of the gossip keys the node holds and
+	// Primary the one it encrypts with: a key rotation's confirmations.
+	// The node fills them in itself.
+	Keys    []string `json:"k,omitempty"`
+	Primary string   `json:"kp,omitempty"`
 }
 
 // maxMeta is memberlist's MetaMaxSize.

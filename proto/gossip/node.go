@@ -55,6 +55,10 @@ type Node struct {
 	cfg  Config
 	mu   sync.Mutex
 	meta []byte
+	// kr is memberlist's keyring (nil: gossip in clear text); keyMu
+	// serialises whole keyring changes (keyring.go).
+	kr    *memberlist.Keyring
+	keyMu sync.Mutex
 	// members is this node's view, copied from memberlist's events: the
 	// node records memberlist hands out stay live and are written under
 	// its own lock, so reading them later would race.
@@ -72,11 +76,17 @@ type Node struct {
 // JoinInBackground with the seeds, so that a node started before its seeds
 // keeps trying instead of failing.
 func Start(cfg Config) (*Node, error) {
-	meta, err := cfg.Meta.Encode()
-	if err != nil {
+	n := &Node{cfg: cfg, members: map[string]Member{}, stop: make(chan struct{})}
+	if len(cfg.Key) > 0 {
+		kr, err := memberlist.NewKeyring(nil, cfg.Key)
+		if err != nil {
+			return nil, fmt.Errorf("gossip key: %w", err)
+		}
+		n.kr = kr
+	}
+	if err := n.encodeMetaLocked(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, meta: meta, members: map[string]Member{}, stop: make(chan struct{})}
 	mc := memberlist.DefaultLANConfig()
 	if cfg.Fast {
 		mc = memberlist.DefaultLocalConfig()
@@ -99,9 +109,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
 	}
-	if len(cfg.Key) > 0 {
-		mc.SecretKey = cfg.Key
-	}
+	mc.Keyring = n.kr
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
 	mc.Logger = log.New(io.Discard, "", 0)
@@ -136,14 +144,44 @@ func (n *Node) Addr() string {
 
 // SetMeta advertises new metadata and pushes it to the cluster.
 func (n *Node) SetMeta(m Meta) error {
+	n.mu.Lock()
+	old := n.cfg.Meta
+	n.cfg.Meta = m
+	err := n.encodeMetaLocked()
+	if err != nil {
+		n.cfg.Meta = old
+	}
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return n.ml.UpdateNode(2 * time.Second)
+}
+
+// encodeMetaLocked encodes the metadata with the keyring's key IDs filled
+// in (the member's own, never the caller's) and records it in the
+// member's own view, where a rotation reads it. Callers hold mu.
+func (n *Node) encodeMetaLocked() error {
+	m := n.cfg.Meta
+	m.Keys, m.Primary = n.KeyIDs()
 	b, err := m.Encode()
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	n.cfg.Meta, n.meta = m, b
-	n.mu.Unlock()
-	return n.ml.UpdateNode(2 * time.Second)
+	n.meta = b
+	if self, ok := n.members[n.cfg.Name]; ok {
+		self.Meta, self.MetaErr = m, nil
+		n.members[n.cfg.Name] = self
+	}
+	return nil
+}
+
+func (n *Node) keyring() *memberlist.Keyring { return n.kr }
+
+func (n *Node) logDebug(msg string, args ...any) {
+	if n.cfg.Logger != nil {
+		n.cfg.Logger.Debug(msg, args...)
+	}
 }
 
 // Members returns the nodes gossip considers alive (or suspect), by name.

@@ -952,9 +952,11 @@ type HeartbeatRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	WorkerId string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
 	// Every attempt the worker is running now.
-	Running       []*AttemptRef `protobuf:"bytes,2,rep,name=running,proto3" json:"running,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Running []*AttemptRef `protobuf:"bytes,2,rep,name=running,proto3" json:"running,omitempty"`
+	// Version of the gossip keyring the worker holds (0: its configured key).
+	KeyringVersion uint64 `protobuf:"varint,3,opt,name=keyring_version,json=keyringVersion,proto3" json:"keyring_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
@@ -1001,6 +1003,13 @@ func (x *HeartbeatRequest) GetRunning() []*AttemptRef {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetKeyringVersion() uint64 {
+	if x != nil {
+		return x.KeyringVersion
+	}
+	return 0
+}
+
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Attempts the worker must stop: cancelled, lost or beaten by another attempt.
@@ -1009,6 +1018,8 @@ type HeartbeatResponse struct {
 	Drain bool `protobuf:"varint,2,opt,name=drain,proto3" json:"drain,omitempty"`
 	// The coordinator does not know the worker (e.g. after it was marked down): register again.
 	UnknownWorker bool `protobuf:"varint,3,opt,name=unknown_worker,json=unknownWorker,proto3" json:"unknown_worker,omitempty"`
+	// The gossip keyring, when newer than the one the worker holds.
+	Keyring       *GossipKeyring `protobuf:"bytes,4,opt,name=keyring,proto3" json:"keyring,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1062,6 +1073,13 @@ func (x *HeartbeatResponse) GetUnknownWorker() bool {
 		return x.UnknownWorker
 	}
 	return false
+}
+
+func (x *HeartbeatResponse) GetKeyring() *GossipKeyring {
+	if x != nil {
+		return x.Keyring
+	}
+	return nil
 }
 
 // Assignment is a leased attempt with everything needed to run it.
@@ -2668,7 +2686,7 @@ var File_nightshift_v1_api_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x17nightshift/v1/api.proto\x12\rnightshift.v1\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"]\n" +
+	"\x17nightshift/v1/api.proto\x12\rnightshift.v1\x1a\x1anightshift/v1/gossip.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"]\n" +
 	"\x10SubmitJobRequest\x12*\n" +
 	"\x04spec\x18\x01 \x01(\v2\x16.nightshift.v1.JobSpecR\x04spec\x12\x1d\n" +
 	"\n" +
@@ -2730,14 +2748,16 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"AttemptRef\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\x05R\x04task\x12\x18\n" +
-	"\aattempt\x18\x03 \x01(\x05R\aattempt\"d\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\"\x8d\x01\n" +
 	"\x10HeartbeatRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x123\n" +
-	"\arunning\x18\x02 \x03(\v2\x19.nightshift.v1.AttemptRefR\arunning\"\x81\x01\n" +
+	"\arunning\x18\x02 \x03(\v2\x19.nightshift.v1.AttemptRefR\arunning\x12'\n" +
+	"\x0fkeyring_version\x18\x03 \x01(\x04R\x0ekeyringVersion\"\xb9\x01\n" +
 	"\x11HeartbeatResponse\x12/\n" +
 	"\x05abort\x18\x01 \x03(\v2\x19.nightshift.v1.AttemptRefR\x05abort\x12\x14\n" +
 	"\x05drain\x18\x02 \x01(\bR\x05drain\x12%\n" +
-	"\x0eunknown_worker\x18\x03 \x01(\bR\runknownWorker\"\x88\x02\n" +
+	"\x0eunknown_worker\x18\x03 \x01(\bR\runknownWorker\x126\n" +
+	"\akeyring\x18\x04 \x01(\v2\x1c.nightshift.v1.GossipKeyringR\akeyring\"\x88\x02\n" +
 	"\n" +
 	"Assignment\x123\n" +
 	"\aattempt\x18\x01 \x01(\v2\x19.nightshift.v1.AttemptRefR\aattempt\x12*\n" +
@@ -2860,7 +2880,7 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\bGetModel\x12\x1e.nightshift.v1.GetModelRequest\x1a\x1f.nightshift.v1.GetModelResponse\x12W\n" +
 	"\fPromoteModel\x12\".nightshift.v1.PromoteModelRequest\x1a#.nightshift.v1.PromoteModelResponse\x12Z\n" +
 	"\rRollbackModel\x12#.nightshift.v1.RollbackModelRequest\x1a$.nightshift.v1.RollbackModelResponse\x12W\n" +
-	"\fResolveModel\x12\".nightshift.v1.ResolveModelRequest\x1a#.nightshift.v1.ResolveModelResponse2\xff\x03\n" +
+	"\fResolveModel\x12\".nightshift.v1.ResolveModelRequest\x1a#.nightshift.v1.ResolveModelResponse2\xf9\x06\n" +
 	"\fAdminService\x12T\n" +
 	"\vListWorkers\x12!.nightshift.v1.ListWorkersRequest\x1a\".nightshift.v1.ListWorkersResponse\x12T\n" +
 	"\vDrainWorker\x12!.nightshift.v1.DrainWorkerRequest\x1a\".nightshift.v1.DrainWorkerResponse\x12V\n" +
@@ -2868,7 +2888,11 @@ const file_nightshift_v1_api_proto_rawDesc = "" +
 	"\tListPeers\x12\x1f.nightshift.v1.ListPeersRequest\x1a .nightshift.v1.ListPeersResponse\x12H\n" +
 	"\aAddPeer\x12\x1d.nightshift.v1.AddPeerRequest\x1a\x1e.nightshift.v1.AddPeerResponse\x12Q\n" +
 	"\n" +
-	"RemovePeer\x12 .nightshift.v1.RemovePeerRequest\x1a!.nightshift.v1.RemovePeerResponseBFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"
+	"RemovePeer\x12 .nightshift.v1.RemovePeerRequest\x1a!.nightshift.v1.RemovePeerResponse\x12\\\n" +
+	"\x0eListGossipKeys\x12$.nightshift.v1.ListGossipKeysRequest\x1a$.nightshift.v1.GossipKeyringResponse\x12`\n" +
+	"\x10InstallGossipKey\x12&.nightshift.v1.InstallGossipKeyRequest\x1a$.nightshift.v1.GossipKeyringResponse\x12X\n" +
+	"\fUseGossipKey\x12\".nightshift.v1.UseGossipKeyRequest\x1a$.nightshift.v1.GossipKeyringResponse\x12^\n" +
+	"\x0fRemoveGossipKey\x12%.nightshift.v1.RemoveGossipKeyRequest\x1a$.nightshift.v1.GossipKeyringResponseBFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"
 
 var (
 	file_nightshift_v1_api_proto_rawDescOnce sync.Once
@@ -2884,64 +2908,70 @@ func file_nightshift_v1_api_proto_rawDescGZIP() []byte {
 
 var file_nightshift_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_nightshift_v1_api_proto_goTypes = []any{
-	(*SubmitJobRequest)(nil),      // 0: nightshift.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 1: nightshift.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),         // 2: nightshift.v1.GetJobRequest
-	(*GetJobResponse)(nil),        // 3: nightshift.v1.GetJobResponse
-	(*ListJobsRequest)(nil),       // 4: nightshift.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 5: nightshift.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 6: nightshift.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),     // 7: nightshift.v1.CancelJobResponse
-	(*WatchJobRequest)(nil),       // 8: nightshift.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),      // 9: nightshift.v1.WatchJobResponse
-	(*TrainGroupRequest)(nil),     // 10: nightshift.v1.TrainGroupRequest
-	(*TrainGroupResponse)(nil),    // 11: nightshift.v1.TrainGroupResponse
-	(*TrainReportRequest)(nil),    // 12: nightshift.v1.TrainReportRequest
-	(*TrainReportResponse)(nil),   // 13: nightshift.v1.TrainReportResponse
-	(*RegisterRequest)(nil),       // 14: nightshift.v1.RegisterRequest
-	(*RegisterResponse)(nil),      // 15: nightshift.v1.RegisterResponse
-	(*AttemptRef)(nil),            // 16: nightshift.v1.AttemptRef
-	(*HeartbeatRequest)(nil),      // 17: nightshift.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 18: nightshift.v1.HeartbeatResponse
-	(*Assignment)(nil),            // 19: nightshift.v1.Assignment
-	(*TaskReport)(nil),            // 20: nightshift.v1.TaskReport
-	(*TaskFailure)(nil),           // 21: nightshift.v1.TaskFailure
-	(*LeaseRequest)(nil),          // 22: nightshift.v1.LeaseRequest
-	(*LeaseResponse)(nil),         // 23: nightshift.v1.LeaseResponse
-	(*ReportRequest)(nil),         // 24: nightshift.v1.ReportRequest
-	(*ReportResponse)(nil),        // 25: nightshift.v1.ReportResponse
-	(*ResolveModelRequest)(nil),   // 26: nightshift.v1.ResolveModelRequest
-	(*ResolveModelResponse)(nil),  // 27: nightshift.v1.ResolveModelResponse
-	(*ListModelsRequest)(nil),     // 28: nightshift.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 29: nightshift.v1.ListModelsResponse
-	(*GetModelRequest)(nil),       // 30: nightshift.v1.GetModelRequest
-	(*GetModelResponse)(nil),      // 31: nightshift.v1.GetModelResponse
-	(*PromoteModelRequest)(nil),   // 32: nightshift.v1.PromoteModelRequest
-	(*PromoteModelResponse)(nil),  // 33: nightshift.v1.PromoteModelResponse
-	(*RollbackModelRequest)(nil),  // 34: nightshift.v1.RollbackModelRequest
-	(*RollbackModelResponse)(nil), // 35: nightshift.v1.RollbackModelResponse
-	(*ListWorkersRequest)(nil),    // 36: nightshift.v1.ListWorkersRequest
-	(*WorkerStatus)(nil),          // 37: nightshift.v1.WorkerStatus
-	(*ListWorkersResponse)(nil),   // 38: nightshift.v1.ListWorkersResponse
-	(*DrainWorkerRequest)(nil),    // 39: nightshift.v1.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil),   // 40: nightshift.v1.DrainWorkerResponse
-	(*ListPeersRequest)(nil),      // 41: nightshift.v1.ListPeersRequest
-	(*Peer)(nil),                  // 42: nightshift.v1.Peer
-	(*ListPeersResponse)(nil),     // 43: nightshift.v1.ListPeersResponse
-	(*AddPeerRequest)(nil),        // 44: nightshift.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),       // 45: nightshift.v1.AddPeerResponse
-	(*RemovePeerRequest)(nil),     // 46: nightshift.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),    // 47: nightshift.v1.RemovePeerResponse
-	(*JobSpec)(nil),               // 48: nightshift.v1.JobSpec
-	(*Job)(nil),                   // 49: nightshift.v1.Job
-	(*Task)(nil),                  // 50: nightshift.v1.Task
-	(JobState)(0),                 // 51: nightshift.v1.JobState
-	(*GroupMember)(nil),           // 52: nightshift.v1.GroupMember
-	(*TrainProgress)(nil),         // 53: nightshift.v1.TrainProgress
-	(*Worker)(nil),                // 54: nightshift.v1.Worker
-	(*TaskResult)(nil),            // 55: nightshift.v1.TaskResult
-	(*ModelVersion)(nil),          // 56: nightshift.v1.ModelVersion
-	(*RegisteredModel)(nil),       // 57: nightshift.v1.RegisteredModel
+	(*SubmitJobRequest)(nil),        // 0: nightshift.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),       // 1: nightshift.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),           // 2: nightshift.v1.GetJobRequest
+	(*GetJobResponse)(nil),          // 3: nightshift.v1.GetJobResponse
+	(*ListJobsRequest)(nil),         // 4: nightshift.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),        // 5: nightshift.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),        // 6: nightshift.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),       // 7: nightshift.v1.CancelJobResponse
+	(*WatchJobRequest)(nil),         // 8: nightshift.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),        // 9: nightshift.v1.WatchJobResponse
+	(*TrainGroupRequest)(nil),       // 10: nightshift.v1.TrainGroupRequest
+	(*TrainGroupResponse)(nil),      // 11: nightshift.v1.TrainGroupResponse
+	(*TrainReportRequest)(nil),      // 12: nightshift.v1.TrainReportRequest
+	(*TrainReportResponse)(nil),     // 13: nightshift.v1.TrainReportResponse
+	(*RegisterRequest)(nil),         // 14: nightshift.v1.RegisterRequest
+	(*RegisterResponse)(nil),        // 15: nightshift.v1.RegisterResponse
+	(*AttemptRef)(nil),              // 16: nightshift.v1.AttemptRef
+	(*HeartbeatRequest)(nil),        // 17: nightshift.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),       // 18: nightshift.v1.HeartbeatResponse
+	(*Assignment)(nil),              // 19: nightshift.v1.Assignment
+	(*TaskReport)(nil),              // 20: nightshift.v1.TaskReport
+	(*TaskFailure)(nil),             // 21: nightshift.v1.TaskFailure
+	(*LeaseRequest)(nil),            // 22: nightshift.v1.LeaseRequest
+	(*LeaseResponse)(nil),           // 23: nightshift.v1.LeaseResponse
+	(*ReportRequest)(nil),           // 24: nightshift.v1.ReportRequest
+	(*ReportResponse)(nil),          // 25: nightshift.v1.ReportResponse
+	(*ResolveModelRequest)(nil),     // 26: nightshift.v1.ResolveModelRequest
+	(*ResolveModelResponse)(nil),    // 27: nightshift.v1.ResolveModelResponse
+	(*ListModelsRequest)(nil),       // 28: nightshift.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),      // 29: nightshift.v1.ListModelsResponse
+	(*GetModelRequest)(nil),         // 30: nightshift.v1.GetModelRequest
+	(*GetModelResponse)(nil),        // 31: nightshift.v1.GetModelResponse
+	(*PromoteModelRequest)(nil),     // 32: nightshift.v1.PromoteModelRequest
+	(*PromoteModelResponse)(nil),    // 33: nightshift.v1.PromoteModelResponse
+	(*RollbackModelRequest)(nil),    // 34: nightshift.v1.RollbackModelRequest
+	(*RollbackModelResponse)(nil),   // 35: nightshift.v1.RollbackModelResponse
+	(*ListWorkersRequest)(nil),      // 36: nightshift.v1.ListWorkersRequest
+	(*WorkerStatus)(nil),            // 37: nightshift.v1.WorkerStatus
+	(*ListWorkersResponse)(nil),     // 38: nightshift.v1.ListWorkersResponse
+	(*DrainWorkerRequest)(nil),      // 39: nightshift.v1.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),     // 40: nightshift.v1.DrainWorkerResponse
+	(*ListPeersRequest)(nil),        // 41: nightshift.v1.ListPeersRequest
+	(*Peer)(nil),                    // 42: nightshift.v1.Peer
+	(*ListPeersResponse)(nil),       // 43: nightshift.v1.ListPeersResponse
+	(*AddPeerRequest)(nil),          // 44: nightshift.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),         // 45: nightshift.v1.AddPeerResponse
+	(*RemovePeerRequest)(nil),       // 46: nightshift.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),      // 47: nightshift.v1.RemovePeerResponse
+	(*JobSpec)(nil),                 // 48: nightshift.v1.JobSpec
+	(*Job)(nil),                     // 49: nightshift.v1.Job
+	(*Task)(nil),                    // 50: nightshift.v1.Task
+	(JobState)(0),                   // 51: nightshift.v1.JobState
+	(*GroupMember)(nil),             // 52: nightshift.v1.GroupMember
+	(*TrainProgress)(nil),           // 53: nightshift.v1.TrainProgress
+	(*Worker)(nil),                  // 54: nightshift.v1.Worker
+	(*GossipKeyring)(nil),           // 55: nightshift.v1.GossipKeyring
+	(*TaskResult)(nil),              // 56: nightshift.v1.TaskResult
+	(*ModelVersion)(nil),            // 57: nightshift.v1.ModelVersion
+	(*RegisteredModel)(nil),         // 58: nightshift.v1.RegisteredModel
+	(*ListGossipKeysRequest)(nil),   // 59: nightshift.v1.ListGossipKeysRequest
+	(*InstallGossipKeyRequest)(nil), // 60: nightshift.v1.InstallGossipKeyRequest
+	(*UseGossipKeyRequest)(nil),     // 61: nightshift.v1.UseGossipKeyRequest
+	(*RemoveGossipKeyRequest)(nil),  // 62: nightshift.v1.RemoveGossipKeyRequest
+	(*GossipKeyringResponse)(nil),   // 63: nightshift.v1.GossipKeyringResponse
 }
 var file_nightshift_v1_api_proto_depIdxs = []int32{
 	48, // 0: nightshift.v1.SubmitJobRequest.spec:type_name -> nightshift.v1.JobSpec
@@ -2959,72 +2989,81 @@ var file_nightshift_v1_api_proto_depIdxs = []int32{
 	54, // 12: nightshift.v1.RegisterResponse.worker:type_name -> nightshift.v1.Worker
 	16, // 13: nightshift.v1.HeartbeatRequest.running:type_name -> nightshift.v1.AttemptRef
 	16, // 14: nightshift.v1.HeartbeatResponse.abort:type_name -> nightshift.v1.AttemptRef
-	16, // 15: nightshift.v1.Assignment.attempt:type_name -> nightshift.v1.AttemptRef
-	48, // 16: nightshift.v1.Assignment.spec:type_name -> nightshift.v1.JobSpec
-	16, // 17: nightshift.v1.TaskReport.attempt:type_name -> nightshift.v1.AttemptRef
-	55, // 18: nightshift.v1.TaskReport.success:type_name -> nightshift.v1.TaskResult
-	21, // 19: nightshift.v1.TaskReport.failure:type_name -> nightshift.v1.TaskFailure
-	20, // 20: nightshift.v1.LeaseRequest.reports:type_name -> nightshift.v1.TaskReport
-	19, // 21: nightshift.v1.LeaseResponse.assignments:type_name -> nightshift.v1.Assignment
-	20, // 22: nightshift.v1.ReportRequest.reports:type_name -> nightshift.v1.TaskReport
-	56, // 23: nightshift.v1.ResolveModelResponse.version:type_name -> nightshift.v1.ModelVersion
-	57, // 24: nightshift.v1.ListModelsResponse.models:type_name -> nightshift.v1.RegisteredModel
-	57, // 25: nightshift.v1.GetModelResponse.model:type_name -> nightshift.v1.RegisteredModel
-	57, // 26: nightshift.v1.PromoteModelResponse.model:type_name -> nightshift.v1.RegisteredModel
-	57, // 27: nightshift.v1.RollbackModelResponse.model:type_name -> nightshift.v1.RegisteredModel
-	54, // 28: nightshift.v1.WorkerStatus.worker:type_name -> nightshift.v1.Worker
-	37, // 29: nightshift.v1.ListWorkersResponse.workers:type_name -> nightshift.v1.WorkerStatus
-	54, // 30: nightshift.v1.DrainWorkerResponse.worker:type_name -> nightshift.v1.Worker
-	42, // 31: nightshift.v1.ListPeersResponse.peers:type_name -> nightshift.v1.Peer
-	0,  // 32: nightshift.v1.JobService.SubmitJob:input_type -> nightshift.v1.SubmitJobRequest
-	2,  // 33: nightshift.v1.JobService.GetJob:input_type -> nightshift.v1.GetJobRequest
-	4,  // 34: nightshift.v1.JobService.ListJobs:input_type -> nightshift.v1.ListJobsRequest
-	6,  // 35: nightshift.v1.JobService.CancelJob:input_type -> nightshift.v1.CancelJobRequest
-	8,  // 36: nightshift.v1.JobService.WatchJob:input_type -> nightshift.v1.WatchJobRequest
-	14, // 37: nightshift.v1.WorkerService.Register:input_type -> nightshift.v1.RegisterRequest
-	17, // 38: nightshift.v1.WorkerService.Heartbeat:input_type -> nightshift.v1.HeartbeatRequest
-	22, // 39: nightshift.v1.WorkerService.Lease:input_type -> nightshift.v1.LeaseRequest
-	24, // 40: nightshift.v1.WorkerService.Report:input_type -> nightshift.v1.ReportRequest
-	10, // 41: nightshift.v1.WorkerService.TrainGroup:input_type -> nightshift.v1.TrainGroupRequest
-	12, // 42: nightshift.v1.WorkerService.TrainReport:input_type -> nightshift.v1.TrainReportRequest
-	28, // 43: nightshift.v1.ModelService.ListModels:input_type -> nightshift.v1.ListModelsRequest
-	30, // 44: nightshift.v1.ModelService.GetModel:input_type -> nightshift.v1.GetModelRequest
-	32, // 45: nightshift.v1.ModelService.PromoteModel:input_type -> nightshift.v1.PromoteModelRequest
-	34, // 46: nightshift.v1.ModelService.RollbackModel:input_type -> nightshift.v1.RollbackModelRequest
-	26, // 47: nightshift.v1.ModelService.ResolveModel:input_type -> nightshift.v1.ResolveModelRequest
-	36, // 48: nightshift.v1.AdminService.ListWorkers:input_type -> nightshift.v1.ListWorkersRequest
-	39, // 49: nightshift.v1.AdminService.DrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
-	39, // 50: nightshift.v1.AdminService.UndrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
-	41, // 51: nightshift.v1.AdminService.ListPeers:input_type -> nightshift.v1.ListPeersRequest
-	44, // 52: nightshift.v1.AdminService.AddPeer:input_type -> nightshift.v1.AddPeerRequest
-	46, // 53: nightshift.v1.AdminService.RemovePeer:input_type -> nightshift.v1.RemovePeerRequest
-	1,  // 54: nightshift.v1.JobService.SubmitJob:output_type -> nightshift.v1.SubmitJobResponse
-	3,  // 55: nightshift.v1.JobService.GetJob:output_type -> nightshift.v1.GetJobResponse
-	5,  // 56: nightshift.v1.JobService.ListJobs:output_type -> nightshift.v1.ListJobsResponse
-	7,  // 57: nightshift.v1.JobService.CancelJob:output_type -> nightshift.v1.CancelJobResponse
-	9,  // 58: nightshift.v1.JobService.WatchJob:output_type -> nightshift.v1.WatchJobResponse
-	15, // 59: nightshift.v1.WorkerService.Register:output_type -> nightshift.v1.RegisterResponse
-	18, // 60: nightshift.v1.WorkerService.Heartbeat:output_type -> nightshift.v1.HeartbeatResponse
-	23, // 61: nightshift.v1.WorkerService.Lease:output_type -> nightshift.v1.LeaseResponse
-	25, // 62: nightshift.v1.WorkerService.Report:output_type -> nightshift.v1.ReportResponse
-	11, // 63: nightshift.v1.WorkerService.TrainGroup:output_type -> nightshift.v1.TrainGroupResponse
-	13, // 64: nightshift.v1.WorkerService.TrainReport:output_type -> nightshift.v1.TrainReportResponse
-	29, // 65: nightshift.v1.ModelService.ListModels:output_type -> nightshift.v1.ListModelsResponse
-	31, // 66: nightshift.v1.ModelService.GetModel:output_type -> nightshift.v1.GetModelResponse
-	33, // 67: nightshift.v1.ModelService.PromoteModel:output_type -> nightshift.v1.PromoteModelResponse
-	35, // 68: nightshift.v1.ModelService.RollbackModel:output_type -> nightshift.v1.RollbackModelResponse
-	27, // 69: nightshift.v1.ModelService.ResolveModel:output_type -> nightshift.v1.ResolveModelResponse
-	38, // 70: nightshift.v1.AdminService.ListWorkers:output_type -> nightshift.v1.ListWorkersResponse
-	40, // 71: nightshift.v1.AdminService.DrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
-	40, // 72: nightshift.v1.AdminService.UndrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
-	43, // 73: nightshift.v1.AdminService.ListPeers:output_type -> nightshift.v1.ListPeersResponse
-	45, // 74: nightshift.v1.AdminService.AddPeer:output_type -> nightshift.v1.AddPeerResponse
-	47, // 75: nightshift.v1.AdminService.RemovePeer:output_type -> nightshift.v1.RemovePeerResponse
-	54, // [54:76] is the sub-list for method output_type
-	32, // [32:54] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	55, // 15: nightshift.v1.HeartbeatResponse.keyring:type_name -> nightshift.v1.GossipKeyring
+	16, // 16: nightshift.v1.Assignment.attempt:type_name -> nightshift.v1.AttemptRef
+	48, // 17: nightshift.v1.Assignment.spec:type_name -> nightshift.v1.JobSpec
+	16, // 18: nightshift.v1.TaskReport.attempt:type_name -> nightshift.v1.AttemptRef
+	56, // 19: nightshift.v1.TaskReport.success:type_name -> nightshift.v1.TaskResult
+	21, // 20: nightshift.v1.TaskReport.failure:type_name -> nightshift.v1.TaskFailure
+	20, // 21: nightshift.v1.LeaseRequest.reports:type_name -> nightshift.v1.TaskReport
+	19, // 22: nightshift.v1.LeaseResponse.assignments:type_name -> nightshift.v1.Assignment
+	20, // 23: nightshift.v1.ReportRequest.reports:type_name -> nightshift.v1.TaskReport
+	57, // 24: nightshift.v1.ResolveModelResponse.version:type_name -> nightshift.v1.ModelVersion
+	58, // 25: nightshift.v1.ListModelsResponse.models:type_name -> nightshift.v1.RegisteredModel
+	58, // 26: nightshift.v1.GetModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	58, // 27: nightshift.v1.PromoteModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	58, // 28: nightshift.v1.RollbackModelResponse.model:type_name -> nightshift.v1.RegisteredModel
+	54, // 29: nightshift.v1.WorkerStatus.worker:type_name -> nightshift.v1.Worker
+	37, // 30: nightshift.v1.ListWorkersResponse.workers:type_name -> nightshift.v1.WorkerStatus
+	54, // 31: nightshift.v1.DrainWorkerResponse.worker:type_name -> nightshift.v1.Worker
+	42, // 32: nightshift.v1.ListPeersResponse.peers:type_name -> nightshift.v1.Peer
+	0,  // 33: nightshift.v1.JobService.SubmitJob:input_type -> nightshift.v1.SubmitJobRequest
+	2,  // 34: nightshift.v1.JobService.GetJob:input_type -> nightshift.v1.GetJobRequest
+	4,  // 35: nightshift.v1.JobService.ListJobs:input_type -> nightshift.v1.ListJobsRequest
+	6,  // 36: nightshift.v1.JobService.CancelJob:input_type -> nightshift.v1.CancelJobRequest
+	8,  // 37: nightshift.v1.JobService.WatchJob:input_type -> nightshift.v1.WatchJobRequest
+	14, // 38: nightshift.v1.WorkerService.Register:input_type -> nightshift.v1.RegisterRequest
+	17, // 39: nightshift.v1.WorkerService.Heartbeat:input_type -> nightshift.v1.HeartbeatRequest
+	22, // 40: nightshift.v1.WorkerService.Lease:input_type -> nightshift.v1.LeaseRequest
+	24, // 41: nightshift.v1.WorkerService.Report:input_type -> nightshift.v1.ReportRequest
+	10, // 42: nightshift.v1.WorkerService.TrainGroup:input_type -> nightshift.v1.TrainGroupRequest
+	12, // 43: nightshift.v1.WorkerService.TrainReport:input_type -> nightshift.v1.TrainReportRequest
+	28, // 44: nightshift.v1.ModelService.ListModels:input_type -> nightshift.v1.ListModelsRequest
+	30, // 45: nightshift.v1.ModelService.GetModel:input_type -> nightshift.v1.GetModelRequest
+	32, // 46: nightshift.v1.ModelService.PromoteModel:input_type -> nightshift.v1.PromoteModelRequest
+	34, // 47: nightshift.v1.ModelService.RollbackModel:input_type -> nightshift.v1.RollbackModelRequest
+	26, // 48: nightshift.v1.ModelService.ResolveModel:input_type -> nightshift.v1.ResolveModelRequest
+	36, // 49: nightshift.v1.AdminService.ListWorkers:input_type -> nightshift.v1.ListWorkersRequest
+	39, // 50: nightshift.v1.AdminService.DrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
+	39, // 51: nightshift.v1.AdminService.UndrainWorker:input_type -> nightshift.v1.DrainWorkerRequest
+	41, // 52: nightshift.v1.AdminService.ListPeers:input_type -> nightshift.v1.ListPeersRequest
+	44, // 53: nightshift.v1.AdminService.AddPeer:input_type -> nightshift.v1.AddPeerRequest
+	46, // 54: nightshift.v1.AdminService.RemovePeer:input_type -> nightshift.v1.RemovePeerRequest
+	59, // 55: nightshift.v1.AdminService.ListGossipKeys:input_type -> nightshift.v1.ListGossipKeysRequest
+	60, // 56: nightshift.v1.AdminService.InstallGossipKey:input_type -> nightshift.v1.InstallGossipKeyRequest
+	61, // 57: nightshift.v1.AdminService.UseGossipKey:input_type -> nightshift.v1.UseGossipKeyRequest
+	62, // 58: nightshift.v1.AdminService.RemoveGossipKey:input_type -> nightshift.v1.RemoveGossipKeyRequest
+	1,  // 59: nightshift.v1.JobService.SubmitJob:output_type -> nightshift.v1.SubmitJobResponse
+	3,  // 60: nightshift.v1.JobService.GetJob:output_type -> nightshift.v1.GetJobResponse
+	5,  // 61: nightshift.v1.JobService.ListJobs:output_type -> nightshift.v1.ListJobsResponse
+	7,  // 62: nightshift.v1.JobService.CancelJob:output_type -> nightshift.v1.CancelJobResponse
+	9,  // 63: nightshift.v1.JobService.WatchJob:output_type -> nightshift.v1.WatchJobResponse
+	15, // 64: nightshift.v1.WorkerService.Register:output_type -> nightshift.v1.RegisterResponse
+	18, // 65: nightshift.v1.WorkerService.Heartbeat:output_type -> nightshift.v1.HeartbeatResponse
+	23, // 66: nightshift.v1.WorkerService.Lease:output_type -> nightshift.v1.LeaseResponse
+	25, // 67: nightshift.v1.WorkerService.Report:output_type -> nightshift.v1.ReportResponse
+	11, // 68: nightshift.v1.WorkerService.TrainGroup:output_type -> nightshift.v1.TrainGroupResponse
+	13, // 69: nightshift.v1.WorkerService.TrainReport:output_type -> nightshift.v1.TrainReportResponse
+	29, // 70: nightshift.v1.ModelService.ListModels:output_type -> nightshift.v1.ListModelsResponse
+	31, // 71: nightshift.v1.ModelService.GetModel:output_type -> nightshift.v1.GetModelResponse
+	33, // 72: nightshift.v1.ModelService.PromoteModel:output_type -> nightshift.v1.PromoteModelResponse
+	35, // 73: nightshift.v1.ModelService.RollbackModel:output_type -> nightshift.v1.RollbackModelResponse
+	27, // 74: nightshift.v1.ModelService.ResolveModel:output_type -> nightshift.v1.ResolveModelResponse
+	38, // 75: nightshift.v1.AdminService.ListWorkers:output_type -> nightshift.v1.ListWorkersResponse
+	40, // 76: nightshift.v1.AdminService.DrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
+	40, // 77: nightshift.v1.AdminService.UndrainWorker:output_type -> nightshift.v1.DrainWorkerResponse
+	43, // 78: nightshift.v1.AdminService.ListPeers:output_type -> nightshift.v1.ListPeersResponse
+	45, // 79: nightshift.v1.AdminService.AddPeer:output_type -> nightshift.v1.AddPeerResponse
+	47, // 80: nightshift.v1.AdminService.RemovePeer:output_type -> nightshift.v1.RemovePeerResponse
+	63, // 81: nightshift.v1.AdminService.ListGossipKeys:output_type -> nightshift.v1.GossipKeyringResponse
+	63, // 82: nightshift.v1.AdminService.InstallGossipKey:output_type -> nightshift.v1.GossipKeyringResponse
+	63, // 83: nightshift.v1.AdminService.UseGossipKey:output_type -> nightshift.v1.GossipKeyringResponse
+	63, // 84: nightshift.v1.AdminService.RemoveGossipKey:output_type -> nightshift.v1.GossipKeyringResponse
+	59, // [59:85] is the sub-list for method output_type
+	33, // [33:59] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_api_proto_init() }
@@ -3032,6 +3071,7 @@ func file_nightshift_v1_api_proto_init() {
 	if File_nightshift_v1_api_proto != nil {
 		return
 	}
+	file_nightshift_v1_gossip_proto_init()
 	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
 	file_nightshift_v1_api_proto_msgTypes[20].OneofWrappers = []any{

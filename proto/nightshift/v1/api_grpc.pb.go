@@ -856,12 +856,16 @@ var ModelService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	AdminService_ListWorkers_FullMethodName   = "/nightshift.v1.AdminService/ListWorkers"
-	AdminService_DrainWorker_FullMethodName   = "/nightshift.v1.AdminService/DrainWorker"
-	AdminService_UndrainWorker_FullMethodName = "/nightshift.v1.AdminService/UndrainWorker"
-	AdminService_ListPeers_FullMethodName     = "/nightshift.v1.AdminService/ListPeers"
-	AdminService_AddPeer_FullMethodName       = "/nightshift.v1.AdminService/AddPeer"
-	AdminService_RemovePeer_FullMethodName    = "/nightshift.v1.AdminService/RemovePeer"
+	AdminService_ListWorkers_FullMethodName      = "/nightshift.v1.AdminService/ListWorkers"
+	AdminService_DrainWorker_FullMethodName      = "/nightshift.v1.AdminService/DrainWorker"
+	AdminService_UndrainWorker_FullMethodName    = "/nightshift.v1.AdminService/UndrainWorker"
+	AdminService_ListPeers_FullMethodName        = "/nightshift.v1.AdminService/ListPeers"
+	AdminService_AddPeer_FullMethodName          = "/nightshift.v1.AdminService/AddPeer"
+	AdminService_RemovePeer_FullMethodName       = "/nightshift.v1.AdminService/RemovePeer"
+	AdminService_ListGossipKeys_FullMethodName   = "/nightshift.v1.AdminService/ListGossipKeys"
+	AdminService_InstallGossipKey_FullMethodName = "/nightshift.v1.AdminService/InstallGossipKey"
+	AdminService_UseGossipKey_FullMethodName     = "/nightshift.v1.AdminService/UseGossipKey"
+	AdminService_RemoveGossipKey_FullMethodName  = "/nightshift.v1.AdminService/RemoveGossipKey"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -876,6 +880,11 @@ type AdminServiceClient interface {
 	ListPeers(ctx context.Context, in *ListPeersRequest, opts ...grpc.CallOption) (*ListPeersResponse, error)
 	AddPeer(ctx context.Context, in *AddPeerRequest, opts ...grpc.CallOption) (*AddPeerResponse, error)
 	RemovePeer(ctx context.Context, in *RemovePeerRequest, opts ...grpc.CallOption) (*RemovePeerResponse, error)
+	// The gossip keyring (nightshift operator gossip keyring ...).
+	ListGossipKeys(ctx context.Context, in *ListGossipKeysRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error)
+	InstallGossipKey(ctx context.Context, in *InstallGossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error)
+	UseGossipKey(ctx context.Context, in *UseGossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error)
+	RemoveGossipKey(ctx context.Context, in *RemoveGossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error)
 }
 
 type adminServiceClient struct {
@@ -946,6 +955,46 @@ func (c *adminServiceClient) RemovePeer(ctx context.Context, in *RemovePeerReque
 	return out, nil
 }
 
+func (c *adminServiceClient) ListGossipKeys(ctx context.Context, in *ListGossipKeysRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GossipKeyringResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListGossipKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) InstallGossipKey(ctx context.Context, in *InstallGossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GossipKeyringResponse)
+	err := c.cc.Invoke(ctx, AdminService_InstallGossipKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UseGossipKey(ctx context.Context, in *UseGossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GossipKeyringResponse)
+	err := c.cc.Invoke(ctx, AdminService_UseGossipKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RemoveGossipKey(ctx context.Context, in *RemoveGossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyringResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GossipKeyringResponse)
+	err := c.cc.Invoke(ctx, AdminService_RemoveGossipKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -958,6 +1007,11 @@ type AdminServiceServer interface {
 	ListPeers(context.Context, *ListPeersRequest) (*ListPeersResponse, error)
 	AddPeer(context.Context, *AddPeerRequest) (*AddPeerResponse, error)
 	RemovePeer(context.Context, *RemovePeerRequest) (*RemovePeerResponse, error)
+	// The gossip keyring (nightshift operator gossip keyring ...).
+	ListGossipKeys(context.Context, *ListGossipKeysRequest) (*GossipKeyringResponse, error)
+	InstallGossipKey(context.Context, *InstallGossipKeyRequest) (*GossipKeyringResponse, error)
+	UseGossipKey(context.Context, *UseGossipKeyRequest) (*GossipKeyringResponse, error)
+	RemoveGossipKey(context.Context, *RemoveGossipKeyRequest) (*GossipKeyringResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -985,6 +1039,18 @@ func (UnimplementedAdminServiceServer) AddPeer(context.Context, *AddPeerRequest)
 }
 func (UnimplementedAdminServiceServer) RemovePeer(context.Context, *RemovePeerRequest) (*RemovePeerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemovePeer not implemented")
+}
+func (UnimplementedAdminServiceServer) ListGossipKeys(context.Context, *ListGossipKeysRequest) (*GossipKeyringResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListGossipKeys not implemented")
+}
+func (UnimplementedAdminServiceServer) InstallGossipKey(context.Context, *InstallGossipKeyRequest) (*GossipKeyringResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method InstallGossipKey not implemented")
+}
+func (UnimplementedAdminServiceServer) UseGossipKey(context.Context, *UseGossipKeyRequest) (*GossipKeyringResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UseGossipKey not implemented")
+}
+func (UnimplementedAdminServiceServer) RemoveGossipKey(context.Context, *RemoveGossipKeyRequest) (*GossipKeyringResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveGossipKey not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1115,6 +1181,78 @@ func _AdminService_RemovePeer_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListGossipKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListGossipKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListGossipKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListGossipKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListGossipKeys(ctx, req.(*ListGossipKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_InstallGossipKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InstallGossipKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).InstallGossipKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_InstallGossipKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).InstallGossipKey(ctx, req.(*InstallGossipKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UseGossipKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UseGossipKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UseGossipKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UseGossipKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UseGossipKey(ctx, req.(*UseGossipKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RemoveGossipKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveGossipKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RemoveGossipKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RemoveGossipKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RemoveGossipKey(ctx, req.(*RemoveGossipKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1145,6 +1283,22 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemovePeer",
 			Handler:    _AdminService_RemovePeer_Handler,
+		},
+		{
+			MethodName: "ListGossipKeys",
+			Handler:    _AdminService_ListGossipKeys_Handler,
+		},
+		{
+			MethodName: "InstallGossipKey",
+			Handler:    _AdminService_InstallGossipKey_Handler,
+		},
+		{
+			MethodName: "UseGossipKey",
+			Handler:    _AdminService_UseGossipKey_Handler,
+		},
+		{
+			MethodName: "RemoveGossipKey",
+			Handler:    _AdminService_RemoveGossipKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

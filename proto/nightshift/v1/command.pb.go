@@ -57,6 +57,9 @@ type Command struct {
 	//	*Command_AckAlerts
 	//	*Command_PutToken
 	//	*Command_RevokeToken
+	//	*Command_InstallGossipKey
+	//	*Command_UseGossipKey
+	//	*Command_RemoveGossipKey
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -309,6 +312,33 @@ func (x *Command) GetRevokeToken() *RevokeToken {
 	return nil
 }
 
+func (x *Command) GetInstallGossipKey() *InstallGossipKey {
+	if x != nil {
+		if x, ok := x.Op.(*Command_InstallGossipKey); ok {
+			return x.InstallGossipKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUseGossipKey() *UseGossipKey {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UseGossipKey); ok {
+			return x.UseGossipKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveGossipKey() *RemoveGossipKey {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveGossipKey); ok {
+			return x.RemoveGossipKey
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -397,6 +427,18 @@ type Command_RevokeToken struct {
 	RevokeToken *RevokeToken `protobuf:"bytes,30,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
 }
 
+type Command_InstallGossipKey struct {
+	InstallGossipKey *InstallGossipKey `protobuf:"bytes,31,opt,name=install_gossip_key,json=installGossipKey,proto3,oneof"`
+}
+
+type Command_UseGossipKey struct {
+	UseGossipKey *UseGossipKey `protobuf:"bytes,32,opt,name=use_gossip_key,json=useGossipKey,proto3,oneof"`
+}
+
+type Command_RemoveGossipKey struct {
+	RemoveGossipKey *RemoveGossipKey `protobuf:"bytes,33,opt,name=remove_gossip_key,json=removeGossipKey,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -438,6 +480,12 @@ func (*Command_AckAlerts) isCommand_Op() {}
 func (*Command_PutToken) isCommand_Op() {}
 
 func (*Command_RevokeToken) isCommand_Op() {}
+
+func (*Command_InstallGossipKey) isCommand_Op() {}
+
+func (*Command_UseGossipKey) isCommand_Op() {}
+
+func (*Command_RemoveGossipKey) isCommand_Op() {}
 
 // TrainGeneration commits a training group's next membership generation
 // (docs/architecture.md §8). It applies only as the successor of the job's current
@@ -1455,10 +1503,12 @@ func (x *RegisterWorker) GetWorker() *Worker {
 // SetWorkerState drains, undrains or marks a worker down. Marking it down
 // expires every attempt it holds.
 type SetWorkerState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkerId      string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
-	State         WorkerState            `protobuf:"varint,2,opt,name=state,proto3,enum=nightshift.v1.WorkerState" json:"state,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	State    WorkerState            `protobuf:"varint,2,opt,name=state,proto3,enum=nightshift.v1.WorkerState" json:"state,omitempty"`
+	Reason   string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who asked (the caller's token name; "" for the cluster itself).
+	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1514,6 +1564,13 @@ func (x *SetWorkerState) GetReason() string {
 	return ""
 }
 
+func (x *SetWorkerState) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
 // SnapshotRecord is one record of an FSM snapshot stream.
 type SnapshotRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1528,6 +1585,7 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Run
 	//	*SnapshotRecord_Alert
 	//	*SnapshotRecord_Token
+	//	*SnapshotRecord_GossipKeyring
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1651,6 +1709,15 @@ func (x *SnapshotRecord) GetToken() *Token {
 	return nil
 }
 
+func (x *SnapshotRecord) GetGossipKeyring() *GossipKeyring {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_GossipKeyring); ok {
+			return x.GossipKeyring
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1691,6 +1758,10 @@ type SnapshotRecord_Token struct {
 	Token *Token `protobuf:"bytes,9,opt,name=token,proto3,oneof"`
 }
 
+type SnapshotRecord_GossipKeyring struct {
+	GossipKeyring *GossipKeyring `protobuf:"bytes,10,opt,name=gossip_keyring,json=gossipKeyring,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Job) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Task) isSnapshotRecord_Record() {}
@@ -1708,6 +1779,8 @@ func (*SnapshotRecord_Run) isSnapshotRecord_Record() {}
 func (*SnapshotRecord_Alert) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Token) isSnapshotRecord_Record() {}
+
+func (*SnapshotRecord_GossipKeyring) isSnapshotRecord_Record() {}
 
 // RequestRecord remembers an applied request ID (deduplication window).
 type RequestRecord struct {
@@ -1783,7 +1856,7 @@ var File_nightshift_v1_command_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x18nightshift/v1/auth.proto\x1a\x1cnightshift/v1/schedule.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\xac\v\n" +
+	"\x1bnightshift/v1/command.proto\x12\rnightshift.v1\x1a\x18nightshift/v1/auth.proto\x1a\x1anightshift/v1/gossip.proto\x1a\x1cnightshift/v1/schedule.proto\x1a\x19nightshift/v1/train.proto\x1a\x19nightshift/v1/types.proto\"\x90\r\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -1819,7 +1892,10 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\n" +
 	"ack_alerts\x18\x1c \x01(\v2\x18.nightshift.v1.AckAlertsH\x00R\tackAlerts\x126\n" +
 	"\tput_token\x18\x1d \x01(\v2\x17.nightshift.v1.PutTokenH\x00R\bputToken\x12?\n" +
-	"\frevoke_token\x18\x1e \x01(\v2\x1a.nightshift.v1.RevokeTokenH\x00R\vrevokeTokenB\x04\n" +
+	"\frevoke_token\x18\x1e \x01(\v2\x1a.nightshift.v1.RevokeTokenH\x00R\vrevokeToken\x12O\n" +
+	"\x12install_gossip_key\x18\x1f \x01(\v2\x1f.nightshift.v1.InstallGossipKeyH\x00R\x10installGossipKey\x12C\n" +
+	"\x0euse_gossip_key\x18  \x01(\v2\x1b.nightshift.v1.UseGossipKeyH\x00R\fuseGossipKey\x12L\n" +
+	"\x11remove_gossip_key\x18! \x01(\v2\x1e.nightshift.v1.RemoveGossipKeyH\x00R\x0fremoveGossipKeyB\x04\n" +
 	"\x02op\"~\n" +
 	"\x0fTrainGeneration\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n" +
@@ -1888,11 +1964,12 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\"?\n" +
 	"\x0eRegisterWorker\x12-\n" +
-	"\x06worker\x18\x01 \x01(\v2\x15.nightshift.v1.WorkerR\x06worker\"w\n" +
+	"\x06worker\x18\x01 \x01(\v2\x15.nightshift.v1.WorkerR\x06worker\"\x8d\x01\n" +
 	"\x0eSetWorkerState\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.nightshift.v1.WorkerStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd3\x03\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\"\x9a\x04\n" +
 	"\x0eSnapshotRecord\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.nightshift.v1.JobH\x00R\x03job\x12)\n" +
 	"\x04task\x18\x02 \x01(\v2\x13.nightshift.v1.TaskH\x00R\x04task\x12/\n" +
@@ -1902,7 +1979,9 @@ const file_nightshift_v1_command_proto_rawDesc = "" +
 	"\bschedule\x18\x06 \x01(\v2\x17.nightshift.v1.ScheduleH\x00R\bschedule\x12.\n" +
 	"\x03run\x18\a \x01(\v2\x1a.nightshift.v1.PipelineRunH\x00R\x03run\x12,\n" +
 	"\x05alert\x18\b \x01(\v2\x14.nightshift.v1.AlertH\x00R\x05alert\x12,\n" +
-	"\x05token\x18\t \x01(\v2\x14.nightshift.v1.TokenH\x00R\x05tokenB\b\n" +
+	"\x05token\x18\t \x01(\v2\x14.nightshift.v1.TokenH\x00R\x05token\x12E\n" +
+	"\x0egossip_keyring\x18\n" +
+	" \x01(\v2\x1c.nightshift.v1.GossipKeyringH\x00R\rgossipKeyringB\b\n" +
 	"\x06record\"j\n" +
 	"\rRequestRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -1924,49 +2003,53 @@ func file_nightshift_v1_command_proto_rawDescGZIP() []byte {
 
 var file_nightshift_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_nightshift_v1_command_proto_goTypes = []any{
-	(*Command)(nil),         // 0: nightshift.v1.Command
-	(*TrainGeneration)(nil), // 1: nightshift.v1.TrainGeneration
-	(*SetModelAlias)(nil),   // 2: nightshift.v1.SetModelAlias
-	(*ForgetJobs)(nil),      // 3: nightshift.v1.ForgetJobs
-	(*SubmitJob)(nil),       // 4: nightshift.v1.SubmitJob
-	(*CancelJob)(nil),       // 5: nightshift.v1.CancelJob
-	(*FinishJob)(nil),       // 6: nightshift.v1.FinishJob
-	(*TaskBatch)(nil),       // 7: nightshift.v1.TaskBatch
-	(*TaskOp)(nil),          // 8: nightshift.v1.TaskOp
-	(*LeaseOp)(nil),         // 9: nightshift.v1.LeaseOp
-	(*SucceedOp)(nil),       // 10: nightshift.v1.SucceedOp
-	(*FailOp)(nil),          // 11: nightshift.v1.FailOp
-	(*ReleaseOp)(nil),       // 12: nightshift.v1.ReleaseOp
-	(*ExpireOp)(nil),        // 13: nightshift.v1.ExpireOp
-	(*TaskBatchResult)(nil), // 14: nightshift.v1.TaskBatchResult
-	(*TaskOpResult)(nil),    // 15: nightshift.v1.TaskOpResult
-	(*RegisterWorker)(nil),  // 16: nightshift.v1.RegisterWorker
-	(*SetWorkerState)(nil),  // 17: nightshift.v1.SetWorkerState
-	(*SnapshotRecord)(nil),  // 18: nightshift.v1.SnapshotRecord
-	(*RequestRecord)(nil),   // 19: nightshift.v1.RequestRecord
-	(*TrainProgress)(nil),   // 20: nightshift.v1.TrainProgress
-	(*PutSchedule)(nil),     // 21: nightshift.v1.PutSchedule
-	(*DeleteSchedule)(nil),  // 22: nightshift.v1.DeleteSchedule
-	(*PauseSchedule)(nil),   // 23: nightshift.v1.PauseSchedule
-	(*TickSchedule)(nil),    // 24: nightshift.v1.TickSchedule
-	(*StartRuns)(nil),       // 25: nightshift.v1.StartRuns
-	(*RunStep)(nil),         // 26: nightshift.v1.RunStep
-	(*ResumeRun)(nil),       // 27: nightshift.v1.ResumeRun
-	(*CancelRun)(nil),       // 28: nightshift.v1.CancelRun
-	(*AckAlerts)(nil),       // 29: nightshift.v1.AckAlerts
-	(*PutToken)(nil),        // 30: nightshift.v1.PutToken
-	(*RevokeToken)(nil),     // 31: nightshift.v1.RevokeToken
-	(*GroupMember)(nil),     // 32: nightshift.v1.GroupMember
-	(*Job)(nil),             // 33: nightshift.v1.Job
-	(*TaskResult)(nil),      // 34: nightshift.v1.TaskResult
-	(*Worker)(nil),          // 35: nightshift.v1.Worker
-	(WorkerState)(0),        // 36: nightshift.v1.WorkerState
-	(*Task)(nil),            // 37: nightshift.v1.Task
-	(*RegisteredModel)(nil), // 38: nightshift.v1.RegisteredModel
-	(*Schedule)(nil),        // 39: nightshift.v1.Schedule
-	(*PipelineRun)(nil),     // 40: nightshift.v1.PipelineRun
-	(*Alert)(nil),           // 41: nightshift.v1.Alert
-	(*Token)(nil),           // 42: nightshift.v1.Token
+	(*Command)(nil),          // 0: nightshift.v1.Command
+	(*TrainGeneration)(nil),  // 1: nightshift.v1.TrainGeneration
+	(*SetModelAlias)(nil),    // 2: nightshift.v1.SetModelAlias
+	(*ForgetJobs)(nil),       // 3: nightshift.v1.ForgetJobs
+	(*SubmitJob)(nil),        // 4: nightshift.v1.SubmitJob
+	(*CancelJob)(nil),        // 5: nightshift.v1.CancelJob
+	(*FinishJob)(nil),        // 6: nightshift.v1.FinishJob
+	(*TaskBatch)(nil),        // 7: nightshift.v1.TaskBatch
+	(*TaskOp)(nil),           // 8: nightshift.v1.TaskOp
+	(*LeaseOp)(nil),          // 9: nightshift.v1.LeaseOp
+	(*SucceedOp)(nil),        // 10: nightshift.v1.SucceedOp
+	(*FailOp)(nil),           // 11: nightshift.v1.FailOp
+	(*ReleaseOp)(nil),        // 12: nightshift.v1.ReleaseOp
+	(*ExpireOp)(nil),         // 13: nightshift.v1.ExpireOp
+	(*TaskBatchResult)(nil),  // 14: nightshift.v1.TaskBatchResult
+	(*TaskOpResult)(nil),     // 15: nightshift.v1.TaskOpResult
+	(*RegisterWorker)(nil),   // 16: nightshift.v1.RegisterWorker
+	(*SetWorkerState)(nil),   // 17: nightshift.v1.SetWorkerState
+	(*SnapshotRecord)(nil),   // 18: nightshift.v1.SnapshotRecord
+	(*RequestRecord)(nil),    // 19: nightshift.v1.RequestRecord
+	(*TrainProgress)(nil),    // 20: nightshift.v1.TrainProgress
+	(*PutSchedule)(nil),      // 21: nightshift.v1.PutSchedule
+	(*DeleteSchedule)(nil),   // 22: nightshift.v1.DeleteSchedule
+	(*PauseSchedule)(nil),    // 23: nightshift.v1.PauseSchedule
+	(*TickSchedule)(nil),     // 24: nightshift.v1.TickSchedule
+	(*StartRuns)(nil),        // 25: nightshift.v1.StartRuns
+	(*RunStep)(nil),          // 26: nightshift.v1.RunStep
+	(*ResumeRun)(nil),        // 27: nightshift.v1.ResumeRun
+	(*CancelRun)(nil),        // 28: nightshift.v1.CancelRun
+	(*AckAlerts)(nil),        // 29: nightshift.v1.AckAlerts
+	(*PutToken)(nil),         // 30: nightshift.v1.PutToken
+	(*RevokeToken)(nil),      // 31: nightshift.v1.RevokeToken
+	(*InstallGossipKey)(nil), // 32: nightshift.v1.InstallGossipKey
+	(*UseGossipKey)(nil),     // 33: nightshift.v1.UseGossipKey
+	(*RemoveGossipKey)(nil),  // 34: nightshift.v1.RemoveGossipKey
+	(*GroupMember)(nil),      // 35: nightshift.v1.GroupMember
+	(*Job)(nil),              // 36: nightshift.v1.Job
+	(*TaskResult)(nil),       // 37: nightshift.v1.TaskResult
+	(*Worker)(nil),           // 38: nightshift.v1.Worker
+	(WorkerState)(0),         // 39: nightshift.v1.WorkerState
+	(*Task)(nil),             // 40: nightshift.v1.Task
+	(*RegisteredModel)(nil),  // 41: nightshift.v1.RegisteredModel
+	(*Schedule)(nil),         // 42: nightshift.v1.Schedule
+	(*PipelineRun)(nil),      // 43: nightshift.v1.PipelineRun
+	(*Alert)(nil),            // 44: nightshift.v1.Alert
+	(*Token)(nil),            // 45: nightshift.v1.Token
+	(*GossipKeyring)(nil),    // 46: nightshift.v1.GossipKeyring
 }
 var file_nightshift_v1_command_proto_depIdxs = []int32{
 	4,  // 0: nightshift.v1.Command.submit_job:type_name -> nightshift.v1.SubmitJob
@@ -1990,32 +2073,36 @@ var file_nightshift_v1_command_proto_depIdxs = []int32{
 	29, // 18: nightshift.v1.Command.ack_alerts:type_name -> nightshift.v1.AckAlerts
 	30, // 19: nightshift.v1.Command.put_token:type_name -> nightshift.v1.PutToken
 	31, // 20: nightshift.v1.Command.revoke_token:type_name -> nightshift.v1.RevokeToken
-	32, // 21: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
-	33, // 22: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
-	8,  // 23: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
-	9,  // 24: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
-	10, // 25: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
-	11, // 26: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
-	12, // 27: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
-	13, // 28: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
-	34, // 29: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
-	15, // 30: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
-	35, // 31: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
-	36, // 32: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
-	33, // 33: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
-	37, // 34: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
-	35, // 35: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
-	19, // 36: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
-	38, // 37: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
-	39, // 38: nightshift.v1.SnapshotRecord.schedule:type_name -> nightshift.v1.Schedule
-	40, // 39: nightshift.v1.SnapshotRecord.run:type_name -> nightshift.v1.PipelineRun
-	41, // 40: nightshift.v1.SnapshotRecord.alert:type_name -> nightshift.v1.Alert
-	42, // 41: nightshift.v1.SnapshotRecord.token:type_name -> nightshift.v1.Token
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	32, // 21: nightshift.v1.Command.install_gossip_key:type_name -> nightshift.v1.InstallGossipKey
+	33, // 22: nightshift.v1.Command.use_gossip_key:type_name -> nightshift.v1.UseGossipKey
+	34, // 23: nightshift.v1.Command.remove_gossip_key:type_name -> nightshift.v1.RemoveGossipKey
+	35, // 24: nightshift.v1.TrainGeneration.members:type_name -> nightshift.v1.GroupMember
+	36, // 25: nightshift.v1.SubmitJob.job:type_name -> nightshift.v1.Job
+	8,  // 26: nightshift.v1.TaskBatch.ops:type_name -> nightshift.v1.TaskOp
+	9,  // 27: nightshift.v1.TaskOp.lease:type_name -> nightshift.v1.LeaseOp
+	10, // 28: nightshift.v1.TaskOp.succeed:type_name -> nightshift.v1.SucceedOp
+	11, // 29: nightshift.v1.TaskOp.fail:type_name -> nightshift.v1.FailOp
+	12, // 30: nightshift.v1.TaskOp.release:type_name -> nightshift.v1.ReleaseOp
+	13, // 31: nightshift.v1.TaskOp.expire:type_name -> nightshift.v1.ExpireOp
+	37, // 32: nightshift.v1.SucceedOp.result:type_name -> nightshift.v1.TaskResult
+	15, // 33: nightshift.v1.TaskBatchResult.results:type_name -> nightshift.v1.TaskOpResult
+	38, // 34: nightshift.v1.RegisterWorker.worker:type_name -> nightshift.v1.Worker
+	39, // 35: nightshift.v1.SetWorkerState.state:type_name -> nightshift.v1.WorkerState
+	36, // 36: nightshift.v1.SnapshotRecord.job:type_name -> nightshift.v1.Job
+	40, // 37: nightshift.v1.SnapshotRecord.task:type_name -> nightshift.v1.Task
+	38, // 38: nightshift.v1.SnapshotRecord.worker:type_name -> nightshift.v1.Worker
+	19, // 39: nightshift.v1.SnapshotRecord.request:type_name -> nightshift.v1.RequestRecord
+	41, // 40: nightshift.v1.SnapshotRecord.model:type_name -> nightshift.v1.RegisteredModel
+	42, // 41: nightshift.v1.SnapshotRecord.schedule:type_name -> nightshift.v1.Schedule
+	43, // 42: nightshift.v1.SnapshotRecord.run:type_name -> nightshift.v1.PipelineRun
+	44, // 43: nightshift.v1.SnapshotRecord.alert:type_name -> nightshift.v1.Alert
+	45, // 44: nightshift.v1.SnapshotRecord.token:type_name -> nightshift.v1.Token
+	46, // 45: nightshift.v1.SnapshotRecord.gossip_keyring:type_name -> nightshift.v1.GossipKeyring
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_command_proto_init() }
@@ -2024,6 +2111,7 @@ func file_nightshift_v1_command_proto_init() {
 		return
 	}
 	file_nightshift_v1_auth_proto_init()
+	file_nightshift_v1_gossip_proto_init()
 	file_nightshift_v1_schedule_proto_init()
 	file_nightshift_v1_train_proto_init()
 	file_nightshift_v1_types_proto_init()
@@ -2049,6 +2137,9 @@ func file_nightshift_v1_command_proto_init() {
 		(*Command_AckAlerts)(nil),
 		(*Command_PutToken)(nil),
 		(*Command_RevokeToken)(nil),
+		(*Command_InstallGossipKey)(nil),
+		(*Command_UseGossipKey)(nil),
+		(*Command_RemoveGossipKey)(nil),
 	}
 	file_nightshift_v1_command_proto_msgTypes[8].OneofWrappers = []any{
 		(*TaskOp_Lease)(nil),
@@ -2067,6 +2158,7 @@ func file_nightshift_v1_command_proto_init() {
 		(*SnapshotRecord_Run)(nil),
 		(*SnapshotRecord_Alert)(nil),
 		(*SnapshotRecord_Token)(nil),
+		(*SnapshotRecord_GossipKeyring)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1336,10 +1336,12 @@ func (x *DeleteSchedule) GetName() string {
 // pass while it is paused are recorded as skipped ("paused") when it
 // resumes, never run late.
 type PauseSchedule struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Paused bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	Reason string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who asked (the caller's token name; "" for the cluster itself).
+	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1391,6 +1393,13 @@ func (x *PauseSchedule) GetPaused() bool {
 func (x *PauseSchedule) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *PauseSchedule) GetActor() string {
+	if x != nil {
+		return x.Actor
 	}
 	return ""
 }
@@ -3578,11 +3587,12 @@ const file_nightshift_v1_schedule_proto_rawDesc = "" +
 	"updateOnly\x12\x14\n" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\"$\n" +
 	"\x0eDeleteSchedule\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"S\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"i\n" +
 	"\rPauseSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xed\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\"\xed\x01\n" +
 	"\fTickSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x15expect_cursor_unix_ms\x18\x02 \x01(\x03R\x12expectCursorUnixMs\x12\"\n" +

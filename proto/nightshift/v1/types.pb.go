@@ -1037,7 +1037,10 @@ type TaskResult struct {
 	Detail  []byte `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
 	BadRows int64  `protobuf:"varint,9,opt,name=bad_rows,json=badRows,proto3" json:"bad_rows,omitempty"`
 	// Train jobs: rank 0's finished model.
-	Train         *TrainResult `protobuf:"bytes,10,opt,name=train,proto3" json:"train,omitempty"`
+	Train *TrainResult `protobuf:"bytes,10,opt,name=train,proto3" json:"train,omitempty"`
+	// When the success applied (the leader's clock, stamped by the FSM): with
+	// duration_ms it places the attempt on a per-worker timeline.
+	FinishUnixMs  int64 `protobuf:"varint,11,opt,name=finish_unix_ms,json=finishUnixMs,proto3" json:"finish_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1140,6 +1143,13 @@ func (x *TaskResult) GetTrain() *TrainResult {
 		return x.Train
 	}
 	return nil
+}
+
+func (x *TaskResult) GetFinishUnixMs() int64 {
+	if x != nil {
+		return x.FinishUnixMs
+	}
+	return 0
 }
 
 // Task is one unit of a job: a shard to score, an ingest unit, a no-op.
@@ -1302,8 +1312,10 @@ type Worker struct {
 	RegisterUnixMs int64                  `protobuf:"varint,8,opt,name=register_unix_ms,json=registerUnixMs,proto3" json:"register_unix_ms,omitempty"`
 	MemoryBytes    int64                  `protobuf:"varint,9,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
 	GossipAddr     string                 `protobuf:"bytes,10,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Latest state changes with who made them ("draining by alice"); capped.
+	Events        []*JobEvent `protobuf:"bytes,11,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Worker) Reset() {
@@ -1406,6 +1418,13 @@ func (x *Worker) GetGossipAddr() string {
 	return ""
 }
 
+func (x *Worker) GetEvents() []*JobEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_nightshift_v1_types_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_types_proto_rawDesc = "" +
@@ -1483,7 +1502,7 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1b\n" +
 	"\tworker_id\x18\x02 \x01(\tR\bworkerId\x12\"\n" +
 	"\rstart_unix_ms\x18\x03 \x01(\x03R\vstartUnixMs\x12 \n" +
-	"\vspeculative\x18\x04 \x01(\bR\vspeculative\"\xa3\x02\n" +
+	"\vspeculative\x18\x04 \x01(\bR\vspeculative\"\xc9\x02\n" +
 	"\n" +
 	"TaskResult\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x1b\n" +
@@ -1497,7 +1516,8 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\x06detail\x18\b \x01(\fR\x06detail\x12\x19\n" +
 	"\bbad_rows\x18\t \x01(\x03R\abadRows\x120\n" +
 	"\x05train\x18\n" +
-	" \x01(\v2\x1a.nightshift.v1.TrainResultR\x05train\"\xa8\x03\n" +
+	" \x01(\v2\x1a.nightshift.v1.TrainResultR\x05train\x12$\n" +
+	"\x0efinish_unix_ms\x18\v \x01(\x03R\ffinishUnixMs\"\xa8\x03\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12.\n" +
@@ -1513,7 +1533,7 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\v \x01(\tR\tlastError\x12\x1b\n" +
 	"\test_bytes\x18\f \x01(\x03R\bestBytes\x12\x12\n" +
-	"\x04rows\x18\r \x01(\x03R\x04rows\"\x8f\x03\n" +
+	"\x04rows\x18\r \x01(\x03R\x04rows\"\xc0\x03\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x12\x14\n" +
@@ -1526,7 +1546,8 @@ const file_nightshift_v1_types_proto_rawDesc = "" +
 	"\fmemory_bytes\x18\t \x01(\x03R\vmemoryBytes\x12\x1f\n" +
 	"\vgossip_addr\x18\n" +
 	" \x01(\tR\n" +
-	"gossipAddr\x1a9\n" +
+	"gossipAddr\x12/\n" +
+	"\x06events\x18\v \x03(\v2\x17.nightshift.v1.JobEventR\x06events\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xb5\x01\n" +
@@ -1601,11 +1622,12 @@ var file_nightshift_v1_types_proto_depIdxs = []int32{
 	11, // 12: nightshift.v1.Task.result:type_name -> nightshift.v1.TaskResult
 	14, // 13: nightshift.v1.Worker.labels:type_name -> nightshift.v1.Worker.LabelsEntry
 	2,  // 14: nightshift.v1.Worker.state:type_name -> nightshift.v1.WorkerState
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 15: nightshift.v1.Worker.events:type_name -> nightshift.v1.JobEvent
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_nightshift_v1_types_proto_init() }

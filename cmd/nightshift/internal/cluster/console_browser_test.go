@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/nightshift-ml/nightshift/coordinator"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
@@ -49,8 +51,10 @@ func screenshotDir(t *testing.T) string {
 // over an in-process cluster that requires tokens: the login form; every
 // page loads without a console error or exception; a job's progress
 // advances live over the event stream; a read token's drain is refused
-// and an operator's drain reaches the worker. Each page is saved as a
-// screenshot.
+// and an operator's drain reaches the worker. Two ad-hoc pipeline runs
+// train a model (the second validated against the first's and compared
+// with it), so the model, run and training job pages have something to
+// show. Each page is saved as a screenshot.
 func TestConsoleInChromium(t *testing.T) {
 	chrome := chromiumPath()
 	if chrome == "" {
@@ -86,6 +90,40 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first run trains churn v1 (no reference to validate against yet);
+	// the second, with another seed (a new input key: not reused), is
+	// checked against v1's training profile and compared with v1.
+	sched := pb.NewScheduleServiceClient(conn)
+	f := newFixture(t, 2, 400, 200)
+	startRun := func(seed uint64) string {
+		t.Helper()
+		sp := trainSpec(f, "churn", 1, 1)
+		sp.Seed, sp.Evaluation = seed, &pb.EvaluationSpec{Slices: []string{"plan", "age"}}
+		sp.Promotion = &pb.PromotionPolicy{Metric: "logloss", Margin: proto.Float64(0)}
+		resp, err := sched.StartPipeline(root, &pb.StartPipelineRequest{Pipeline: &pb.PipelineSpec{Train: sp, Validate: &pb.ValidateSpec{MinRows: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Run.Id
+	}
+	waitRun := func(id string) *pb.PipelineRun {
+		t.Helper()
+		var r *pb.PipelineRun
+		testkit.Retry(t, 90*time.Second, "run "+id+" to end", func() error {
+			ctx, cancel := context.WithTimeout(root, 5*time.Second)
+			defer cancel()
+			resp, err := sched.GetRun(ctx, &pb.GetRunRequest{Id: id})
+			if err != nil {
+				return err
+			}
+			if r = resp.Run; r.State == pb.RunState_RUN_STATE_QUEUED || r.State == pb.RunState_RUN_STATE_RUNNING {
+				return fmt.Errorf("run %s is %s", id, r.State)
+			}
+			return nil
+		})
+		return r
+	}
+	firstRun := startRun(9)
 	base := "http://" + leader.HTTPAddr()
 	shots := screenshotDir(t)
 
@@ -126,12 +164,12 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatalf("login: %v", err)
 		}
 	}
-	shot := func(ctx context.Context, name string) {
+	capture := func(ctx context.Context, name string, screenshot chromedp.Action[[]byte]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Sleep(300*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		png, err := chromedp.Run(ctx, screenshot)
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -139,6 +177,9 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	shot := func(ctx context.Context, name string) { t.Helper(); capture(ctx, name, chromedp.CaptureScreenshot()) }
+	// The detail pages run longer than the window: the whole page, as PNG.
+	fullShot := func(ctx context.Context, name string) { t.Helper(); capture(ctx, name, chromedp.FullScreenshot(100)) }
 	// confirm() dialogs say yes: a person would read and accept them.
 	acceptConfirms := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Evaluate[bool]("window.confirm = () => true, true")(ctx, tg)
@@ -210,6 +251,38 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	log.none(t, "403 (Forbidden)") // the refused drain, which the page reported
 
+	// The model, run and training job pages, once the runs trained.
+	if r := waitRun(firstRun); r.State != pb.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("the first run %s: %s\n%s", r.State, r.Reason, describeRun(r))
+	}
+	run := waitRun(startRun(10))
+	if run.State != pb.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("the second run %s: %s\n%s", run.State, run.Reason, describeRun(run))
+	}
+	mctx, mlog := browse(t)
+	login(mctx, reader.Secret)
+	if err := chromedp.Do(mctx, chromedp.Navigate(base+"/ui/#/models"), chromedp.WaitVisible(`//a[text()="churn"]`), chromedp.Click(`//a[text()="churn"]`),
+		chromedp.WaitVisible(`//h2[text()="Model churn"]`), chromedp.WaitVisible(`//td[text()="v2"] | //a[text()="v2"]`)); err != nil {
+		t.Fatalf("model page: %v", err)
+	}
+	fullShot(mctx, "model")
+	runLink := `//a[text()="` + run.Id + `"]`
+	if err := chromedp.Do(mctx, chromedp.Navigate(base+"/ui/#/schedules"), chromedp.WaitVisible(`//h2[text()="Ad-hoc runs"]`), chromedp.WaitVisible(runLink)); err != nil {
+		t.Fatalf("schedules page: %v", err)
+	}
+	fullShot(mctx, "schedules")
+	if err := chromedp.Do(mctx, chromedp.Click(runLink), chromedp.WaitVisible(`//h2[starts-with(text(), "Data gate")]`),
+		chromedp.WaitVisible(`//h2[starts-with(text(), "Evaluation")]`)); err != nil {
+		t.Fatalf("run page: %v", err)
+	}
+	fullShot(mctx, "run")
+	if err := chromedp.Do(mctx, chromedp.Navigate(base+"/ui/#/jobs/"+stepOf(run, "train").JobId), chromedp.WaitVisible(`//h2[text()="Metrics by epoch"]`),
+		chromedp.WaitVisible(chromedp.CSS("svg.timeline")), chromedp.WaitVisible(`//h2[starts-with(text(), "Generation")]`)); err != nil {
+		t.Fatalf("training job page: %v", err)
+	}
+	fullShot(mctx, "train-job")
+	mlog.none(t)
+
 	// The operator: the drain from the page reaches the worker.
 	octx, olog := browse(t)
 	login(octx, boot.Secret)
@@ -220,6 +293,10 @@ func TestConsoleInChromium(t *testing.T) {
 	testkit.Wait(t, 10*time.Second, "worker-1 draining", func() bool {
 		return workerState() == pb.WorkerState_WORKER_STATE_DRAINING
 	})
+	// The write records who made it, and the page shows it.
+	if err := chromedp.Do(octx, chromedp.WaitVisible(`//tr[td[text()="worker-1"]]/td[contains(text(), "draining by ops")]`)); err != nil {
+		t.Fatalf("the workers table does not say who drained worker-1: %v", err)
+	}
 	shot(octx, "drained")
 	olog.none(t)
 	t.Logf("screenshots in %s", shots)

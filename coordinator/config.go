@@ -32,8 +32,14 @@ type Config struct {
 	// GRPCAddr is the host:port of the API; GRPCAdvertise what others dial.
 	GRPCAddr      string
 	GRPCAdvertise string
-	// HTTPAddr serves /metrics, /healthz and /readyz; empty disables it.
+	// HTTPAddr serves /metrics, /healthz, /readyz and the console; empty
+	// disables it.
 	HTTPAddr string
+	// HTTPTLS serves HTTPAddr over TLS with the node's certificate (TLS's
+	// cert_file and key_file), verifying no client certificate: browsers
+	// and Prometheus check the server against the cluster's CA, and the
+	// console's token cookie is then sent only over TLS (Secure).
+	HTTPTLS bool
 	// GossipAddr is the memberlist host:port; Seeds are members to join.
 	GossipAddr      string
 	GossipAdvertise string
@@ -195,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if err := gossip.CheckKey(c.GossipKey); err != nil {
 		errs = append(errs, err)
+	}
+	if c.HTTPTLS && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		errs = append(errs, fmt.Errorf("http_tls needs tls.cert_file and tls.key_file: the console serves the node's certificate"))
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)

@@ -2,13 +2,19 @@ package coordinator
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
@@ -109,4 +115,61 @@ func startLeader(t *testing.T, tweak func(*Config)) *Server {
 	t.Cleanup(s.Kill)
 	testkit.Wait(t, 10*time.Second, "leadership", s.IsLeader)
 	return s
+}
+
+// TestConsoleOverTLS: with http_tls the console, /metrics and the health
+// checks are served over TLS with the node's certificate (a browser checks
+// it against the cluster's CA, with no client certificate), plain HTTP
+// gets nothing, and the login cookie is marked Secure. http_tls without a
+// certificate is refused at start.
+func TestConsoleOverTLS(t *testing.T) {
+	pki := t.TempDir()
+	if _, err := rpc.WriteDevPKI(pki, []string{"127.0.0.1"}, time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	bad := TestConfig()
+	bad.ID, bad.DataDir, bad.HTTPAddr, bad.HTTPTLS = "c0", t.TempDir(), "127.0.0.1:0", true
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "http_tls needs tls.cert_file") {
+		t.Fatalf("http_tls without a certificate: %v", err)
+	}
+	s := startLeader(t, func(cfg *Config) {
+		cfg.HTTPAddr, cfg.HTTPTLS, cfg.Tokens, cfg.TLS = "127.0.0.1:0", true, TokensRequired, rpc.DevTLS(pki, "coordinator")
+	})
+	conn, err := rpc.Dial(s.Addr(), rpc.DevTLS(pki, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	boot := callRetry(t, func(ctx context.Context) (*pb.CreateTokenResponse, error) {
+		return pb.NewTokenServiceClient(conn).BootstrapToken(ctx, &pb.BootstrapTokenRequest{Name: "ops"})
+	})
+	caPEM, err := os.ReadFile(filepath.Join(pki, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "https://" + s.HTTPAddr()
+	resp, err := c.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz over TLS: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get("http://" + s.HTTPAddr() + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Fatal("plain HTTP was answered")
+	}
+	resp, err = c.PostForm(base+"/ui/login", url.Values{"token": {boot.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || !cookies[0].Secure || !cookies[0].HttpOnly {
+		t.Fatalf("login cookie over TLS: %v", cookies)
+	}
 }

@@ -21,6 +21,7 @@ type coordinatorFile struct {
 	GRPCAddr          *string         `yaml:"grpc_addr"`
 	GRPCAdvertise     *string         `yaml:"grpc_advertise"`
 	HTTPAddr          *string         `yaml:"http_addr"`
+	HTTPTLS           *bool           `yaml:"http_tls"`
 	GossipAddr        *string         `yaml:"gossip_addr"`
 	GossipAdvertise   *string         `yaml:"gossip_advertise"`
 	Seeds             []string        `yaml:"seeds"`
@@ -75,6 +76,7 @@ func coordinatorConfig(f *coordinatorFile) coordinator.Config {
 	setIf(&c.GRPCAddr, f.GRPCAddr)
 	setIf(&c.GRPCAdvertise, f.GRPCAdvertise)
 	setIf(&c.HTTPAddr, f.HTTPAddr)
+	setIf(&c.HTTPTLS, f.HTTPTLS)
 	setIf(&c.GossipAddr, f.GossipAddr)
 	setIf(&c.GossipAdvertise, f.GossipAdvertise)
 	if f.Seeds != nil {

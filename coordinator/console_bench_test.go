@@ -48,7 +48,7 @@ func BenchmarkConsoleJob100kTasks(b *testing.B) {
 		}
 		h.ops(ops...)
 	}
-	s := &Server{store: h.store}
+	s := &Server{store: h.store, timelines: newTimelineCache()}
 	now := time.UnixMilli(h.now + 60_000)
 	page := func(b *testing.B) {
 		d, ok := s.consoleJobDetail("big", 500, "", now)
@@ -66,7 +66,7 @@ func BenchmarkConsoleJob100kTasks(b *testing.B) {
 	// one of the ticks between, which show the kept timeline.
 	b.Run("job-page", func(b *testing.B) {
 		for b.Loop() {
-			clear(timelines.jobs)
+			clear(s.timelines.jobs)
 			page(b)
 		}
 	})

@@ -302,8 +302,8 @@ func (s *Server) consoleJobDetail(id string, taskPage int, filter string, now ti
 	if j.EndUnixMs > 0 {
 		end = j.EndUnixMs
 	}
-	key := timelineKey{s.store, id}
-	d.Timeline = timelines.get(key, j, nowMs)
+	key := timelineKey(id)
+	d.Timeline = s.timelines.get(key, j, nowMs)
 	var tl *timelineBuilder // nil: the kept timeline stands
 	if d.Timeline == nil {
 		tl = newTimeline(j.StartUnixMs, end)
@@ -325,7 +325,7 @@ func (s *Server) consoleJobDetail(id string, taskPage int, filter string, now ti
 	}
 	if tl != nil {
 		d.Timeline = tl.finish()
-		timelines.put(key, j, d.Timeline, nowMs)
+		s.timelines.put(key, j, d.Timeline, nowMs)
 	}
 	events := j.Events[max(0, len(j.Events)-20):]
 	for _, e := range events {

@@ -234,7 +234,7 @@ func metadataCtx(token string) context.Context {
 // body.
 func consoleServer(t *testing.T, h *fsmHarness) (s *Server, base string, get func(path string) (int, string)) {
 	t.Helper()
-	s = &Server{store: h.store, cfg: Config{Tokens: TokensOff}}
+	s = &Server{store: h.store, cfg: Config{Tokens: TokensOff}, timelines: newTimelineCache()}
 	mux := http.NewServeMux()
 	s.consoleRoutes(mux)
 	srv := httptest.NewServer(mux)

@@ -63,16 +63,13 @@ const (
 )
 
 // timelineCache holds the latest timeline of the jobs whose pages are
-// open, by store (tests run several coordinators in one process) and job.
+// open on this coordinator, by job ID (Server.timelines).
 type timelineCache struct {
 	mu   sync.Mutex
 	jobs map[timelineKey]timelineEntry
 }
 
-type timelineKey struct {
-	store *Store
-	job   string
-}
+type timelineKey string
 
 type timelineEntry struct {
 	tl      *consoleTimeline
@@ -80,7 +77,7 @@ type timelineEntry struct {
 	end     int64 // the job's end then (0: it ran)
 }
 
-var timelines = &timelineCache{jobs: map[timelineKey]timelineEntry{}}
+func newTimelineCache() *timelineCache { return &timelineCache{jobs: map[timelineKey]timelineEntry{}} }
 
 // get returns the job's timeline when it is fresh enough to show at now.
 func (c *timelineCache) get(k timelineKey, j *pb.Job, now int64) *consoleTimeline {

@@ -51,9 +51,8 @@ func TestTimelineBuckets(t *testing.T) {
 // since is drawn once more, to its end, and that one is kept; the cache
 // holds a bounded number of jobs.
 func TestTimelineKept(t *testing.T) {
-	c := &timelineCache{jobs: map[timelineKey]timelineEntry{}}
-	st := NewStore()
-	k := timelineKey{st, "j"}
+	c := newTimelineCache()
+	k := timelineKey("j")
 	j := &pb.Job{Id: "j", TasksTotal: 50_000}
 	running := &consoleTimeline{BucketMs: 1000}
 	c.put(k, j, running, 10_000)
@@ -70,7 +69,7 @@ func TestTimelineKept(t *testing.T) {
 		t.Fatal("an ended job's timeline is rebuilt")
 	}
 	for i := range timelineCacheJobs + 1 {
-		c.put(timelineKey{st, fmt.Sprint(i)}, j, final, 0)
+		c.put(timelineKey(fmt.Sprint(i)), j, final, 0)
 	}
 	if len(c.jobs) > timelineCacheJobs {
 		t.Fatalf("%d timelines kept", len(c.jobs))

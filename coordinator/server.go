@@ -37,6 +37,8 @@ type Server struct {
 	metrics *metrics
 	fwd     *forwarder
 	hb      *heartbeats
+	// timelines keeps the console's per-worker timelines between ticks.
+	timelines *timelineCache
 
 	// leader holds the leader loops' cancel while this node leads.
 	leaderMu     sync.Mutex
@@ -71,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics.reg.MustRegister(newStateCollector(s))
 	s.fsm = &fsm{store: s.store, onApply: s.metrics.observeApply}
 	s.hb = newHeartbeats()
+	s.timelines = newTimelineCache()
 	s.fwd = newForwarder(s)
 	var err error
 	if s.grpcLn, err = s.cfg.listen("tcp", cfg.GRPCAddr); err != nil {

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"time"
 
+	"github.com/nightshift-ml/nightshift/proto/gossip"
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
@@ -17,7 +18,7 @@ func (s *Server) keyringLoop() {
 		view := s.store.Snapshot()
 		ring, changed := view.GossipKeyringWatch()
 		if ring != nil && ring.Version != applied {
-			if err := s.gossip.ApplyKeyring(ring); err != nil {
+			if err := applyKeyring(s.gossip, ring); err != nil {
 				if failed != ring.Version { // once per version, not per retry
 					s.log.Error("applying the gossip keyring failed; retrying", "version", ring.Version, "err", err)
 					failed = ring.Version
@@ -48,4 +49,13 @@ func keyringFor(view *View, held uint64) *pb.GossipKeyring {
 		return r
 	}
 	return nil
+}
+
+// applyKeyring makes a gossip member's keyring the replicated ring.
+func applyKeyring(n *gossip.Node, r *pb.GossipKeyring) error {
+	keys, primary, err := r.Material()
+	if err != nil {
+		return err
+	}
+	return n.SetKeyring(keys, primary)
 }

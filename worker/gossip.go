@@ -85,7 +85,11 @@ func (a *Agent) applyKeyring(log *slog.Logger, r *nightshiftv1.GossipKeyring) {
 	if r == nil || r.Version <= a.keyringVersion.Load() {
 		return
 	}
-	if err := a.gossip.ApplyKeyring(r); err != nil {
+	keys, primary, err := r.Material()
+	if err == nil {
+		err = a.gossip.SetKeyring(keys, primary)
+	}
+	if err != nil {
 		log.Error("applying the gossip keyring failed", "version", r.Version, "err", err)
 		return
 	}

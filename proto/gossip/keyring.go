@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
 
 // Key rotation (docs/architecture.md §9). memberlist encrypts with the
@@ -100,23 +98,6 @@ func (n *Node) SetKeyring(keys [][]byte, primary []byte) error {
 		n.logDebug("gossip keyring advertised late", "err", err)
 	}
 	return nil
-}
-
-// ApplyKeyring makes the member's keyring the replicated ring r (its keys
-// and its primary).
-func (n *Node) ApplyKeyring(r *pb.GossipKeyring) error {
-	var keys [][]byte
-	var primary []byte
-	for _, k := range r.GetKeys() {
-		keys = append(keys, k.Key)
-		if k.Id == r.GetPrimary() {
-			primary = k.Key
-		}
-	}
-	if primary == nil {
-		return fmt.Errorf("gossip keyring version %d: primary %s is not among its keys", r.GetVersion(), r.GetPrimary())
-	}
-	return n.SetKeyring(keys, primary)
 }
 
 func orEmpty(err error) error {

@@ -14,6 +14,8 @@
 #      (workers first, then coordinators 3, 2, 1: each starts before its
 #      gossip seeds answer and joins in the background), and score again
 #      through the CLI's coordinator list;
+#   8b. on the restarted cluster: the console answers on a follower, and the
+#      gossip key is rotated (install, use, remove) while a scoring job runs;
 #   9. a nightly schedule (ingest, validate, train, promote, score) over 3
 #      dated partitions of a lake: backfill its 3 slots, kill the leader's
 #      process while the first run trains, restart it, and check that each
@@ -30,6 +32,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 source scripts/e2e/lib.sh
+# deploy/config with gossip encryption: every node gets the same key.
+GKEY=$(head -c 32 /dev/urandom | base64)
+for n in 1 2 3; do
+  { cat "deploy/config/coordinator-$n.yaml"; echo "gossip_key: \"$GKEY\""; } >"$ROOT/coordinator-$n.yaml"
+done
+{ cat deploy/config/worker.yaml; echo "gossip_key: \"$GKEY\""; } >"$ROOT/worker-1.yaml"
 wait_ready() { # api addr: ready once it answers with a leader
   for _ in $(seq 100); do
     [ -n "$("$NS" operator raft list-peers --coordinator "$1" -o json 2>/dev/null | jsonfield leader_id)" ] && return 0
@@ -44,10 +52,10 @@ start() { # name args...
 }
 
 log "start 3 coordinators from deploy/config"
-start c1 coordinator --config deploy/config/coordinator-1.yaml
+start c1 coordinator --config "$ROOT/coordinator-1.yaml"
 wait_ready 127.0.0.1:7100
-start c2 coordinator --config deploy/config/coordinator-2.yaml
-start c3 coordinator --config deploy/config/coordinator-3.yaml
+start c2 coordinator --config "$ROOT/coordinator-2.yaml"
+start c3 coordinator --config "$ROOT/coordinator-3.yaml"
 export NIGHTSHIFT_ADDR=127.0.0.1:7100
 sleep 1
 "$NS" operator raft add-peer --id coordinator-2 --address 127.0.0.1:7111
@@ -55,8 +63,8 @@ sleep 1
 "$NS" operator raft list-peers
 
 log "start 2 workers"
-sed -e 's/worker-1/worker-2/' -e 's/:7200/:7210/' -e 's/:7202/:7212/' -e 's/:7203/:7213/' deploy/config/worker.yaml >"$ROOT/worker-2.yaml"
-start w1 worker --config deploy/config/worker.yaml
+sed -e 's/worker-1/worker-2/' -e 's/:7200/:7210/' -e 's/:7202/:7212/' -e 's/:7203/:7213/' "$ROOT/worker-1.yaml" >"$ROOT/worker-2.yaml"
+start w1 worker --config "$ROOT/worker-1.yaml"
 start w2 worker --config "$ROOT/worker-2.yaml"
 for _ in $(seq 100); do [ "$("$NS" workers list -o json | grep -c '"WORKER_STATE_ACTIVE"')" = 2 ] && break; sleep 0.1; done
 "$NS" workers list
@@ -94,11 +102,11 @@ go run ./scripts/e2e/checkout -job "$ROOT/job.json" -rows 200000 -objects 200
 
 log "restart the whole cluster in reverse order: workers, then coordinators 3, 2, 1"
 cleanup; pids=()
-start w1 worker --config deploy/config/worker.yaml
+start w1 worker --config "$ROOT/worker-1.yaml"
 start w2 worker --config "$ROOT/worker-2.yaml"
-start c3 coordinator --config deploy/config/coordinator-3.yaml
-start c2 coordinator --config deploy/config/coordinator-2.yaml
-start c1 coordinator --config deploy/config/coordinator-1.yaml
+start c3 coordinator --config "$ROOT/coordinator-3.yaml"
+start c2 coordinator --config "$ROOT/coordinator-2.yaml"
+start c1 coordinator --config "$ROOT/coordinator-1.yaml"
 export NIGHTSHIFT_ADDR=127.0.0.1:7100,127.0.0.1:7110,127.0.0.1:7120
 wait_ready "$NIGHTSHIFT_ADDR"
 for _ in $(seq 300); do [ "$("$NS" workers list -o json | grep -c '"WORKER_STATE_ACTIVE"')" = 2 ] && break; sleep 0.1; done
@@ -107,6 +115,33 @@ job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --out
   --passthrough id --new --wait -o json | jsonfield id)
 "$NS" jobs get "$job" -o json >"$ROOT/job2.json"
 go run ./scripts/e2e/checkout -job "$ROOT/job2.json" -rows 200000 -objects 200
+
+log "the console on a follower (coordinator-2's http_addr)"
+if command -v curl >/dev/null; then
+  curl -fsS http://127.0.0.1:7113/ui/ | grep -q "<title>nightshift</title>"
+  curl -fsS http://127.0.0.1:7113/ui/api/overview | grep -q '"leader": *"coordinator-'
+  curl -fsS "http://127.0.0.1:7113/ui/api/jobs/$job" | grep -q '"timeline"'
+else
+  echo "curl not installed: console check skipped" >&2
+fi
+
+log "rotate the gossip key while a scoring job runs"
+job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --output "$S/scored" \
+  --passthrough id --new -o json | jsonfield id)
+NEWKEY=$(head -c 32 /dev/urandom | base64)
+"$NS" operator gossip keyring install "$NEWKEY"
+"$NS" operator gossip keyring use "$NEWKEY" --wait 1m
+"$NS" operator gossip keyring remove "$GKEY" --wait 1m
+"$NS" operator gossip keyring list
+"$NS" jobs get "$job" -o json | grep -q '"JOB_STATE_RUNNING"\|"JOB_STATE_FINALIZING"\|"JOB_STATE_SUCCEEDED"'
+"$NS" jobs watch "$job"
+"$NS" jobs get "$job" -o json >"$ROOT/job3.json"
+go run ./scripts/e2e/checkout -job "$ROOT/job3.json" -rows 200000 -objects 200
+for _ in $(seq 100); do [ "$("$NS" workers list -o json | grep -c '"gossip": *"alive"')" = 2 ] && break; sleep 0.1; done
+"$NS" workers list
+if "$NS" workers list -o json | grep -q '"WORKER_STATE_DOWN"\|down: gossip'; then
+  echo "a worker was declared down during the rotation" >&2; exit 1
+fi
 
 log "nightly schedule over 3 dated partitions of the lake, 5,000 rows each"
 t_nightly=$SECONDS
@@ -181,7 +216,7 @@ for _ in $(seq 150); do
 done
 [ -n "$new_leader" ] && [ "$new_leader" != "$leader" ] || nightly_fail "no new leader after killing $leader"
 log "$new_leader leads; start $leader again"
-start "c$n" coordinator --config "deploy/config/coordinator-$n.yaml"
+start "c$n" coordinator --config "$ROOT/coordinator-$n.yaml"
 wait_ready "$leader_addr"
 "$NS" operator raft list-peers
 

@@ -185,10 +185,10 @@ func (d *ContractDoc) contract(c checker) *pb.DataContract {
 			col.MaxNullFraction = *dc.MaxNullFraction
 		}
 		if dc.Min != nil {
-			col.HasMin, col.Min = true, *dc.Min
+			col.HasMin, col.Min = true, plusZero(*dc.Min)
 		}
 		if dc.Max != nil {
-			col.HasMax, col.Max = true, *dc.Max
+			col.HasMax, col.Max = true, plusZero(*dc.Max)
 		}
 		ct.Columns = append(ct.Columns, col)
 	}
@@ -386,4 +386,13 @@ func encodeDoc(doc any) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// plusZero folds -0 into 0: the two are the same bound, and YAML writes
+// and reads them alike only once they are one value.
+func plusZero(v float64) float64 {
+	if v == 0 {
+		return 0
+	}
+	return v
 }

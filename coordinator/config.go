@@ -21,9 +21,26 @@ type Config struct {
 	// DataDir holds the Raft log, stable store and snapshots.
 	DataDir string
 	// Bootstrap starts a new cluster with this node as its only voter when
-	// DataDir holds no Raft state. Set it on the first node only; others
-	// join through `nightshift operator raft add-peer`.
+	// DataDir holds no Raft state. Set it on the first node only; the
+	// leader adds the others when they join gossip (or an operator does,
+	// with `nightshift operator raft add-peer`).
 	Bootstrap bool
+	// BootstrapExpect forms a new cluster by itself: once this many
+	// coordinators, all started with the same BootstrapExpect, are alive in
+	// gossip and none of them holds Raft state, each bootstraps the same
+	// configuration of all of them (autojoin.go). Exclusive with
+	// Bootstrap; 0 turns it off.
+	BootstrapExpect int
+	// Autopilot tunes how the leader adds new coordinators and removes
+	// dead ones (autopilot.go).
+	Autopilot AutopilotConfig
+	// Autoscale configures the per-pool desired_workers signal.
+	Autoscale AutoscaleConfig
+	// InitialToken is a bearer token ("nst_ID_SECRET") the leader installs
+	// as the first admin token while the state holds none, so a cluster
+	// deployed from manifests has a known admin token without a manual
+	// `tokens bootstrap` (Consul's initial_management token).
+	InitialToken string
 
 	// RaftAddr is the host:port the Raft TCP transport binds; RaftAdvertise
 	// is what peers dial (default RaftAddr).
@@ -155,6 +172,7 @@ func DefaultConfig() Config {
 		RaftCommitTimeout: 5 * time.Millisecond,
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  2 * time.Minute,
+		Autopilot:         DefaultAutopilot(),
 		Version:           "dev",
 	}
 }
@@ -177,6 +195,9 @@ func TestConfig() Config {
 	c.FastGossip = true
 	c.SweepInterval = 250 * time.Millisecond
 	c.ScheduleInterval = 100 * time.Millisecond
+	c.Autopilot.Interval = 250 * time.Millisecond
+	c.Autopilot.ServerStabilizationTime = time.Second
+	c.Autopilot.LastContactThreshold = time.Second
 	return c
 }
 
@@ -226,6 +247,25 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Alerts.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("alerts.%w", err))
+	}
+	switch {
+	case c.BootstrapExpect < 0:
+		errs = append(errs, fmt.Errorf("bootstrap_expect %d: want 0 (off) or the number of coordinators", c.BootstrapExpect))
+	case c.BootstrapExpect > 0 && c.Bootstrap:
+		errs = append(errs, errors.New("bootstrap and bootstrap_expect exclude each other: bootstrap starts a one-voter cluster, bootstrap_expect waits for all its coordinators"))
+	case c.BootstrapExpect > 1 && len(c.Seeds) == 0:
+		errs = append(errs, fmt.Errorf("bootstrap_expect %d needs seeds: the gossip addresses (or a DNS name) the coordinators find each other through", c.BootstrapExpect))
+	}
+	if err := c.Autopilot.check(); err != nil {
+		errs = append(errs, fmt.Errorf("autopilot.%w", err))
+	}
+	if err := c.Autoscale.check(); err != nil {
+		errs = append(errs, fmt.Errorf("autoscale.%w", err))
+	}
+	if c.InitialToken != "" {
+		if err := rpc.CheckToken(c.InitialToken); err != nil {
+			errs = append(errs, fmt.Errorf("initial token: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -73,7 +73,8 @@ func (s *Server) startLeading() {
 			}
 		}
 		var wg sync.WaitGroup
-		for _, loop := range []func(context.Context){s.leaseLoop, s.speculationLoop, s.finalizeLoop, s.gcLoop, s.sweepLoop, s.groupLoop, s.scheduleLoop, s.pipelineLoop, s.alertLoop} {
+		for _, loop := range []func(context.Context){s.leaseLoop, s.speculationLoop, s.finalizeLoop, s.gcLoop, s.sweepLoop, s.groupLoop, s.scheduleLoop, s.pipelineLoop, s.alertLoop,
+			s.addLoop, s.pilot.run, s.initialTokenLoop} {
 			wg.Add(1)
 			go func() { defer wg.Done(); loop(ctx) }()
 		}

@@ -21,6 +21,7 @@ type stateCollector struct {
 	jobs, pending, running, workers             *prometheus.Desc
 	rowsDone, rowsTotal, trainStep, trainEpoch  *prometheus.Desc
 	raftTerm, raftLast, raftCommit, raftApplied *prometheus.Desc
+	queueDepth, desiredWorkers                  *prometheus.Desc
 }
 
 func newStateCollector(s *Server) *stateCollector {
@@ -40,12 +41,15 @@ func newStateCollector(s *Server) *stateCollector {
 		raftLast:    d("nightshift_raft_last_log_index", "The last index of this node's Raft log."),
 		raftCommit:  d("nightshift_raft_commit_index", "The highest index this node knows committed."),
 		raftApplied: d("nightshift_raft_applied_index", "The highest index this node applied to its state."),
+		queueDepth:  d("nightshift_pool_queue_depth", "Tasks waiting for a worker, by pool (leader only: the autoscaling signal).", "pool"),
+		desiredWorkers: d("nightshift_pool_desired_workers",
+			"Workers the pool needs for its pending and running tasks (leader only; autoscale.go has the rule).", "pool"),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.jobs, c.pending, c.running, c.workers, c.rowsDone, c.rowsTotal, c.trainStep, c.trainEpoch,
-		c.raftTerm, c.raftLast, c.raftCommit, c.raftApplied} {
+		c.raftTerm, c.raftLast, c.raftCommit, c.raftApplied, c.queueDepth, c.desiredWorkers} {
 		ch <- d
 	}
 }
@@ -77,10 +81,18 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	type poolState struct{ pool, state string }
 	workers := map[poolState]int{}
+	slots := map[string]int{} // the largest slot count of each pool's live workers
 	for _, w := range view.Workers() {
 		pools[w.Pool] = true
 		workers[poolState{w.Pool, lower(w.State.String(), "WORKER_STATE_")}]++
+		if w.State != pb.WorkerState_WORKER_STATE_DOWN {
+			slots[w.Pool] = max(slots[w.Pool], int(w.Slots))
+		}
 	}
+	for pool := range c.s.cfg.Autoscale.Pools {
+		pools[pool] = true
+	}
+	leader := c.s.raft != nil && c.s.IsLeader()
 	for k, n := range workers {
 		gauge(c.workers, float64(n), k.pool, k.state)
 	}
@@ -96,6 +108,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		view.Pending(pool, func(*pb.Task) bool { n++; return true })
 		gauge(c.pending, float64(n), pool)
 		gauge(c.running, float64(running[pool]), pool)
+		if leader {
+			gauge(c.queueDepth, float64(n), pool)
+			gauge(c.desiredWorkers, float64(c.s.cfg.Autoscale.Pools[pool].desiredWorkers(n, running[pool], slots[pool])), pool)
+		}
 	}
 	if c.s.raft == nil {
 		return // scraped while starting

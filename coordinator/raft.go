@@ -128,12 +128,14 @@ func newStreamLayer(cfg *Config) (*streamLayer, error) {
 	}
 	s := &streamLayer{Listener: ln, advertise: ln.Addr(), dial: cfg.dialer()}
 	if cfg.RaftAdvertise != "" {
-		a, err := net.ResolveTCPAddr("tcp", cfg.RaftAdvertise)
-		if err != nil {
+		// Kept as written, not resolved: a DNS name (a StatefulSet pod's
+		// stable name) stays valid when the pod comes back with a new IP,
+		// and peers resolve it each time they dial.
+		if _, port, err := net.SplitHostPort(cfg.RaftAdvertise); err != nil || port == "" {
 			_ = ln.Close()
-			return nil, fmt.Errorf("raft advertise %s: %w", cfg.RaftAdvertise, err)
+			return nil, fmt.Errorf("raft_advertise %q: want host:port", cfg.RaftAdvertise)
 		}
-		s.advertise = a
+		s.advertise = namedAddr(cfg.RaftAdvertise)
 	}
 	if s.server, err = cfg.TLS.ServerTLS(); err != nil {
 		_ = ln.Close()
@@ -150,6 +152,12 @@ func newStreamLayer(cfg *Config) (*streamLayer, error) {
 }
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// namedAddr is an advertised address kept as its host:port text.
+type namedAddr string
+
+func (a namedAddr) Network() string { return "tcp" }
+func (a namedAddr) String() string  { return string(a) }
 
 // Accept hands Raft only connections from coordinators: with mutual TLS,
 // the handshake is completed here and a peer whose certificate names

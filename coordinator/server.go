@@ -37,6 +37,7 @@ type Server struct {
 	metrics *metrics
 	fwd     *forwarder
 	hb      *heartbeats
+	pilot   *pilot
 	// timelines keeps the console's per-worker timelines between ticks.
 	timelines *timelineCache
 
@@ -87,6 +88,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.batch = newBatcher(s)
+	s.pilot = newPilot(s)
 	if err := s.startGossip(); err != nil {
 		s.Kill()
 		return nil, err
@@ -99,16 +101,17 @@ func New(cfg Config) (*Server, error) {
 		s.Kill()
 		return nil, err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.monitorLeadership()
 	go s.keyringLoop()
+	go s.bootstrapLoop()
 	return s, nil
 }
 
 // startGossip binds the gossip member and starts joining the seeds.
 func (s *Server) startGossip() error {
 	meta := gossip.Meta{Role: gossip.RoleCoordinator, ID: s.cfg.ID, GRPC: s.cfg.GRPCAdvertise,
-		Raft: string(s.raft.transport.LocalAddr()), Version: s.cfg.Version}
+		Raft: string(s.raft.transport.LocalAddr()), Version: s.cfg.Version, Expect: s.cfg.BootstrapExpect}
 	n, err := gossip.Start(gossip.Config{Name: s.cfg.ID, BindAddr: s.cfg.GossipAddr, AdvertiseAddr: s.cfg.GossipAdvertise,
 		Key: s.cfg.GossipKey, Meta: meta, Fast: s.cfg.FastGossip, OnChange: s.onGossip, Logger: s.log})
 	if err != nil {
@@ -137,6 +140,7 @@ func (s *Server) startGRPC() error {
 		"nightshift.v1.DataService":     {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.TokenService":    {rpc.RoleClient, rpc.RoleCoordinator},
 		"nightshift.v1.WorkerService":   {rpc.RoleWorker, rpc.RoleCoordinator},
+		"nightshift.v1.PeerService":     {rpc.RoleCoordinator},
 	}.Interceptors()...)
 	opts = append(opts, s.authInterceptors()...)
 	s.grpc = grpc.NewServer(opts...)
@@ -147,6 +151,7 @@ func (s *Server) startGRPC() error {
 	pb.RegisterScheduleServiceServer(s.grpc, &scheduleAPI{s: s})
 	pb.RegisterDataServiceServer(s.grpc, &dataAPI{s: s})
 	pb.RegisterTokenServiceServer(s.grpc, &tokensAPI{s: s})
+	pb.RegisterPeerServiceServer(s.grpc, &peerAPI{s: s})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -14,6 +14,8 @@ echo "== go test -race (with MinIO)" >&2
 scripts/with-minio.sh go test -race -count=1 -timeout 20m ./...
 echo "== the SIMD training kernels (GOEXPERIMENT=simd, AVX2 when the CPU has it)" >&2
 GOEXPERIMENT=simd go test -count=1 ./worker/train/
+echo "== the Helm chart: rendered for several value sets, every manifest checked against the Kubernetes schemas" >&2
+scripts/chart-test.sh
 echo "== end to end: 3 coordinator processes from deploy/config, leader killed mid-job" >&2
 scripts/e2e/cluster.sh
 echo "== end to end on Docker (skipped without an engine): compose cluster, leader container killed" >&2

@@ -69,6 +69,7 @@ type Agent struct {
 	hbInterval time.Duration
 	leaseTTL   time.Duration
 	localDrain bool          // Drain was called
+	drainStart time.Time     // when Drain was first called: DrainGrace counts from it
 	opDrain    bool          // the coordinator says drain (operator)
 	shutdown   bool          // Run's context ended: draining to stop
 	dead       bool          // Kill was called
@@ -165,7 +166,7 @@ func (a *Agent) GRPCAddr() string { return a.grpcAddr }
 // GossipAddr returns the host:port of the worker's gossip member.
 func (a *Agent) GossipAddr() string { return a.gossip.Addr() }
 
-// HTTPAddr returns the bound address of /metrics, /healthz and /readyz,
+// HTTPAddr returns the bound address of /metrics, /healthz, /readyz and /drain,
 // or "" when HTTPAddr was not configured.
 func (a *Agent) HTTPAddr() string {
 	if a.httpLis == nil {
@@ -202,6 +203,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer close(a.metaDone)
 		a.metaLoop()
 	})
+	if a.cfg.PodDeletionCost {
+		a.goLoop(a.podCostLoop)
+	}
 
 	regCtx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(a.life, cancel)

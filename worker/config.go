@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
@@ -31,7 +32,8 @@ type Config struct {
 	// workers); GRPCAdvertise what peers dial.
 	GRPCAddr      string
 	GRPCAdvertise string
-	// HTTPAddr serves /metrics, /healthz and /readyz; empty disables it.
+	// HTTPAddr serves /metrics, /healthz, /readyz and /drain (loopback
+	// callers only); empty disables it.
 	HTTPAddr string
 	// GossipAddr is the memberlist host:port; Seeds are members to join.
 	GossipAddr      string
@@ -64,6 +66,18 @@ type Config struct {
 	// FlushTimeout bounds what a stopping worker spends, after its tasks
 	// ended, delivering its last reports and leaving gossip.
 	FlushTimeout time.Duration
+	// PodDeletionCost, on Kubernetes, keeps the worker's own pod's
+	// controller.kubernetes.io/pod-deletion-cost annotation current
+	// (podcost.go has the rule), so that a Deployment scaling down deletes
+	// idle and draining workers first and training members last. It needs
+	// env POD_NAME (and POD_NAMESPACE, or the service account's namespace
+	// file) and RBAC to patch the pod.
+	PodDeletionCost bool
+	// kube overrides where the pod-deletion-cost loop finds the API
+	// server and the service account; tests set it, production leaves it
+	// zero.
+	kube kubeEnv
+
 	// TrainStepDelay pauses a training member after every step: tests and
 	// demos of elasticity slow training down to act mid-epoch with it. 0
 	// in production.
@@ -128,6 +142,9 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, d))
 		}
+	}
+	if c.PodDeletionCost && os.Getenv(envPodName) == "" {
+		errs = append(errs, fmt.Errorf("pod_deletion_cost needs env %s, the worker's pod name (downward API: valueFrom.fieldRef.fieldPath: metadata.name)", envPodName))
 	}
 	if err := gossip.CheckKey(c.GossipKey); err != nil {
 		errs = append(errs, err)

@@ -20,13 +20,21 @@
 //   - one goroutine per running attempt, cancelled by abort, by the end of
 //     a drain's grace, or by Kill;
 //   - gossip join and metadata loops, and the gRPC server (health and the
-//     collectives hub of training groups) and HTTP server.
+//     collectives hub of training groups) and HTTP server (/metrics,
+//     /healthz, /readyz, and POST /drain from loopback: http.go);
+//   - with Config.PodDeletionCost, the loop that keeps the pod's
+//     Kubernetes pod-deletion-cost annotation current (podcost.go).
 //
 // Reports are never dropped on an RPC error: they go back to the head of
 // the queue and are retried (the coordinator applies them once per
 // attempt). A report the coordinator rejects belongs to a stale attempt;
 // the object it wrote (score jobs write one object per attempt, below
 // _temporary) is deleted.
+//
+// Draining (drain.go) stops leasing for good and lets running attempts
+// end; a training member runs until its group completes or the worker
+// stops. Stopping drains too, but hands back what still runs after
+// DrainGrace (a training group then reforms without the member).
 //
 // Coordinator calls go to any coordinator (followers forward to the
 // leader): the configured ones and those gossip reports. A transient

@@ -10,12 +10,20 @@ import (
 // Drain stops leasing new tasks, as SIGTERM does, but keeps the worker
 // running: running tasks finish and report, heartbeats continue, and
 // gossip advertises the worker as draining. There is no local undrain;
-// an operator's undrain only lifts the coordinator's drain.
+// an operator's undrain only lifts the coordinator's drain. POST /drain
+// (http.go; `nightshift worker drain`, a Kubernetes preStop hook) calls it.
+//
+// A running attempt of any kind keeps running until it ends: a training
+// member included, which goes on until its group completes or the worker
+// stops. When the worker then stops (SIGTERM), drainToStop gives it
+// DrainGrace and hands it back as released; the group reforms at its
+// next generation without it (docs/architecture.md §8).
 func (a *Agent) Drain() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.localDrain {
 		a.localDrain = true
+		a.drainStart = time.Now()
 		a.notifyLocked()
 		a.log.Info("draining: leasing stops")
 	}
@@ -23,19 +31,26 @@ func (a *Agent) Drain() {
 
 // drainToStop is Run's graceful end: lease nothing more, give running
 // tasks DrainGrace to finish, then stop them and hand them back as
-// released, and deliver every report (within FlushTimeout).
+// released, and deliver every report (within FlushTimeout). The grace
+// counts from the first drain: after a preStop hook's `worker drain`
+// spent it, SIGTERM hands back what still runs at once, so a pod's
+// termination grace need only exceed DrainGrace plus the flush.
 func (a *Agent) drainToStop() {
 	a.mu.Lock()
 	a.shutdown = true
 	n := len(a.running)
+	deadline := time.Now().Add(a.cfg.DrainGrace)
+	if a.localDrain && a.drainStart.Add(a.cfg.DrainGrace).Before(deadline) {
+		deadline = a.drainStart.Add(a.cfg.DrainGrace)
+	}
 	a.notifyLocked()
 	a.mu.Unlock()
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	a.log.Info("stopping: draining", "running", n, "grace", a.cfg.DrainGrace)
+	a.log.Info("stopping: draining", "running", n, "grace_left", time.Until(deadline).Round(time.Millisecond))
 
-	grace := time.NewTimer(a.cfg.DrainGrace)
-	defer grace.Stop()
-	if !a.waitIdle(grace.C) {
+	grace, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if !a.waitIdle(grace) {
 		a.log.Warn("drain grace expired; handing running attempts back", "running", a.Running())
 		a.releaseRunning()
 	}
@@ -47,12 +62,20 @@ func (a *Agent) drainToStop() {
 	a.flushAll()
 }
 
-// waitIdle waits until no attempt runs and no lease call is in flight (one
-// could still return work to hand back); false when expired fired first.
-func (a *Agent) waitIdle(expired <-chan time.Time) bool {
+// idleLocked reports whether no attempt runs and no lease call is in
+// flight (one could still return work to run or hand back).
+func (a *Agent) idleLocked() bool {
+	return len(a.running) == 0 && a.lease != leaseCalling
+}
+
+// waitIdle waits until the agent is idle (idleLocked) or killed; false
+// when ctx ended first. It is the one wait for the end of a drain: Run's
+// (drainToStop, bounded by DrainGrace) and POST /drain's (bounded by its
+// ?wait=).
+func (a *Agent) waitIdle(ctx context.Context) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for len(a.running) > 0 || a.lease == leaseCalling {
+	for !a.idleLocked() {
 		if a.dead {
 			return true
 		}
@@ -60,9 +83,9 @@ func (a *Agent) waitIdle(expired <-chan time.Time) bool {
 		a.mu.Unlock()
 		select {
 		case <-ch:
-		case <-expired:
+		case <-ctx.Done():
 			a.mu.Lock()
-			return len(a.running) == 0 && a.lease != leaseCalling
+			return a.idleLocked() || a.dead
 		case <-a.killed:
 		}
 		a.mu.Lock()

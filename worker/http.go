@@ -1,17 +1,20 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// newHTTPServer binds /healthz, /readyz and /metrics when HTTPAddr is set.
+// newHTTPServer binds /healthz, /readyz, /metrics and /drain when HTTPAddr
+// is set.
 func (a *Agent) newHTTPServer() error {
 	if a.cfg.HTTPAddr == "" {
 		return nil
@@ -39,6 +42,11 @@ func (a *Agent) newHTTPServer() error {
 		fmt.Fprint(w, "ready\n"+notes)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /drain", a.handleDrain)
+	mux.HandleFunc("/drain", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, r.Method+" /drain: use POST (it stops leasing): nightshift worker drain", http.StatusMethodNotAllowed)
+	})
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
@@ -69,4 +77,66 @@ func (a *Agent) serveHTTP() {
 	if err := a.httpSrv.Serve(a.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Error("http server stopped", "err", err)
 	}
+}
+
+// maxDrainWait caps POST /drain's ?wait=: a longer wait is cut to it (the
+// answer is then 202 while attempts still run, and the caller asks
+// again). `nightshift worker drain` waits longer by asking repeatedly.
+const maxDrainWait = 5 * time.Minute
+
+// handleDrain serves POST /drain[?wait=DURATION], the drain a Kubernetes
+// preStop hook calls (`nightshift worker drain`): it drains the worker
+// (Drain: leasing stops for good, running attempts go on) and then waits,
+// up to wait (default 0, at most maxDrainWait), until the worker is idle:
+// no attempt runs and no lease call is in flight. The answer is one line:
+// 200 "drained" when idle, 202 "draining: N still running" when the wait
+// ran out first. A running training member counts like any attempt; it
+// runs until its group completes or the worker stops (see Drain).
+//
+// http_addr often listens on 0.0.0.0 for Prometheus, and the endpoint is
+// unauthenticated, so only a loopback caller (the pod's own hook) may
+// drain: any other remote address gets 403.
+func (a *Agent) handleDrain(w http.ResponseWriter, r *http.Request) {
+	if !loopbackRemote(r.RemoteAddr) {
+		http.Error(w, fmt.Sprintf("POST /drain is accepted only from loopback (a preStop hook in the worker's pod: nightshift worker drain); %s is not loopback", r.RemoteAddr), http.StatusForbidden)
+		return
+	}
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			http.Error(w, fmt.Sprintf("wait=%q: want a duration such as 30s or 5m, not negative", v), http.StatusBadRequest)
+			return
+		}
+		wait = min(d, maxDrainWait)
+	}
+	a.Drain()
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	stop := context.AfterFunc(a.life, cancel) // the worker stops: answer now
+	defer stop()
+	if a.waitIdle(ctx) {
+		fmt.Fprintln(w, "drained")
+		return
+	}
+	a.mu.Lock()
+	n, calling := len(a.running), a.lease == leaseCalling
+	a.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	msg := fmt.Sprintf("draining: %d still running", n)
+	if n == 0 && calling {
+		msg += " (a lease call is in flight; its work, if any, will run)"
+	}
+	fmt.Fprintln(w, msg)
+}
+
+// loopbackRemote reports whether a request's RemoteAddr (host:port) is a
+// loopback address: 127.0.0.0/8, ::1, or 127.x mapped into IPv6.
+func loopbackRemote(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -25,11 +25,15 @@ import (
 // left out keeps its default. Every error names the file, the line and the
 // field.
 
-// loadYAML reads path and decodes it strictly into into.
+// loadYAML reads path, expands its ${VAR}s (configenv.go) and decodes it
+// strictly into into.
 func loadYAML(path string, into any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
+	}
+	if data, err = expandEnv(data); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return decodeYAML(path, data, into)
 }

@@ -26,6 +26,7 @@ type workerFile struct {
 	GossipAdvertise *string           `yaml:"gossip_advertise"`
 	Seeds           []string          `yaml:"seeds"`
 	GossipKey       yamlBase64        `yaml:"gossip_key"`
+	GossipKeyFile   *string           `yaml:"gossip_key_file"`
 	TLS             *rpc.TLSConfig    `yaml:"tls"`
 	LoopbackOnly    *bool             `yaml:"loopback_only"`
 	Insecure        *bool             `yaml:"insecure"`
@@ -34,6 +35,7 @@ type workerFile struct {
 	LeaseWait       yamlDuration      `yaml:"lease_wait"`
 	RPCTimeout      yamlDuration      `yaml:"rpc_timeout"`
 	FlushTimeout    yamlDuration      `yaml:"flush_timeout"`
+	PodDeletionCost *bool             `yaml:"pod_deletion_cost"`
 	Log             logFile           `yaml:"log"`
 }
 
@@ -72,6 +74,7 @@ func workerConfig(f *workerFile) worker.Config {
 	f.LeaseWait.apply(&c.LeaseWait)
 	f.RPCTimeout.apply(&c.RPCTimeout)
 	f.FlushTimeout.apply(&c.FlushTimeout)
+	setIf(&c.PodDeletionCost, f.PodDeletionCost)
 	c.Version = buildVersion()
 	return c
 }
@@ -82,7 +85,13 @@ func loadWorkerConfig(path string) (worker.Config, *workerFile, error) {
 	if err := loadYAML(path, &f); err != nil {
 		return worker.Config{}, nil, err
 	}
-	return workerConfig(&f), &f, nil
+	c := workerConfig(&f)
+	key, err := gossipKeyFrom(f.GossipKey, f.GossipKeyFile)
+	if err != nil {
+		return worker.Config{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.GossipKey = key
+	return c, &f, nil
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -158,5 +167,6 @@ environment only. --id, --pool, --slots and --coordinators override the file.`,
 	fl.StringSliceVar(&coordinators, "coordinators", nil, "coordinator gRPC addresses, comma-separated (overrides coordinators)")
 	fl.BoolVar(&check, "check", false, "only check the config: load, validate, print a line and exit")
 	_ = cmd.MarkFlagRequired("config")
+	cmd.AddCommand(newWorkerDrainCmd())
 	return cmd
 }

@@ -125,10 +125,30 @@ func (n *Node) joinRound(ctx context.Context, seeds []string) (int, error) {
 		}
 		answered++
 	}
+	if answered > 0 && n.ml.NumMembers() < 2 {
+		// A seed list that names this node too (a headless Service's DNS
+		// name resolves to every pod, this one included) is answered by
+		// the node itself: that is no cluster yet, so keep trying.
+		return 0, errors.New("gossip: only this node answered")
+	}
 	if answered > 0 || len(errs) == 0 {
 		return answered, nil
 	}
 	return 0, joinErrors(errs)
+}
+
+// Rejoin runs one round over the seeds JoinInBackground was given (their
+// DNS names resolved again) and returns how many answered. Coordinators
+// waiting to form a cluster call it: gossip islands that formed while DNS
+// named only some of them merge.
+func (n *Node) Rejoin(ctx context.Context) (int, error) {
+	n.mu.Lock()
+	seeds := n.join.seeds
+	n.mu.Unlock()
+	if len(seeds) == 0 {
+		return 0, nil
+	}
+	return n.joinRound(ctx, seeds)
 }
 
 // ended reports whether the join loop should stop.

@@ -23,6 +23,10 @@ type Meta struct {
 	Raft    string            `json:"rf,omitempty"`
 	Version string            `json:"v,omitempty"`
 	State   string            `json:"st,omitempty"`
+	// Expect is a coordinator's bootstrap_expect: it forms a new cluster
+	// with the others that advertise the same number, and the leader adds
+	// it to an existing one (coordinator/autojoin.go). 0: added by hand.
+	Expect int `json:"be,omitempty"`
 	// Keys are the IDs (KeyID) of the gossip keys the node holds and
 	// Primary the one it encrypts with: a key rotation's confirmations.
 	// The node fills them in itself.

@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -65,7 +66,13 @@ func ParseBearer(header string) (id string, secretSHA256 []byte, err error) {
 	if !ok {
 		return "", nil, ErrBadToken
 	}
-	rest, ok := strings.CutPrefix(strings.TrimSpace(tok), tokenPrefix)
+	return ParseToken(strings.TrimSpace(tok))
+}
+
+// ParseToken splits a token ("nst_ID_SECRET") into its ID and the SHA-256
+// of its secret.
+func ParseToken(token string) (id string, secretSHA256 []byte, err error) {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok {
 		return "", nil, ErrBadToken
 	}
@@ -75,6 +82,30 @@ func ParseBearer(header string) (id string, secretSHA256 []byte, err error) {
 	}
 	sum := sha256.Sum256([]byte(secret))
 	return id, sum[:], nil
+}
+
+// minChosenSecret is the shortest secret a token chosen by an operator
+// (rather than made by NewToken) may have: 32 characters of a random
+// alphabet carry at least 160 bits.
+const minChosenSecret = 32
+
+// CheckToken checks a token an operator chose (a cluster's initial admin
+// token): well formed, its ID a lower-case name, its secret at least 32
+// characters. The message never repeats the token.
+func CheckToken(token string) error {
+	id, _, err := ParseToken(token)
+	if err != nil {
+		return errors.New("want nst_ID_SECRET (for example nst_admin_ and 48 random letters and digits)")
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("token ID %q: want lower-case letters, digits and dashes", id)
+		}
+	}
+	if secret := token[len(tokenPrefix)+len(id)+1:]; len(secret) < minChosenSecret {
+		return fmt.Errorf("token %s: the secret has %d characters, want at least %d", id, len(secret), minChosenSecret)
+	}
+	return nil
 }
 
 // SameSecret compares two secret hashes in constant time.

@@ -82,6 +82,11 @@ type Agent struct {
 	peakBytes   int64
 	lease       leasePhase
 	pending     []*pendingReport
+	// unsettled holds every report queued or in flight until a coordinator
+	// answered for it: its attempt still counts as the worker's in
+	// heartbeats (runningRefs), so the leader does not take an attempt
+	// that finished a moment ago for one whose lease answer was lost.
+	unsettled map[*pendingReport]struct{}
 	reporting   bool // a Report call is in flight
 	reregister  bool // a call was refused as from an unknown worker
 }
@@ -199,6 +204,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.goLoop(a.serveGRPC)
 	a.goLoop(a.serveHTTP)
 	a.joinGossip()
+	a.goLoop(a.rejoinLoop)
 	a.goLoop(func() {
 		defer close(a.metaDone)
 		a.metaLoop()

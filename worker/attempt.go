@@ -173,13 +173,19 @@ func (a *Agent) releaseRunning() {
 	}
 }
 
-// runningRefs lists the attempts running now, for a heartbeat.
+// runningRefs lists the attempts running now and those whose report no
+// coordinator has answered for yet, for a heartbeat. Leaving the latter
+// out made the leader expire them as forgotten (releaseForgotten) between
+// their end and their report's delivery, and run them again.
 func (a *Agent) runningRefs() []*nightshiftv1.AttemptRef {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	refs := make([]*nightshiftv1.AttemptRef, 0, len(a.running))
+	refs := make([]*nightshiftv1.AttemptRef, 0, len(a.running)+len(a.unsettled))
 	for _, at := range a.running {
 		refs = append(refs, at.as.GetAttempt())
+	}
+	for p := range a.unsettled {
+		refs = append(refs, p.rep.GetAttempt())
 	}
 	return refs
 }

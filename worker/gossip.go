@@ -2,6 +2,7 @@ package worker
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/nightshift-ml/nightshift/proto/gossip"
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
@@ -53,6 +54,47 @@ func (a *Agent) onMember(m gossip.Member) {
 // with the agent's life or when the gossip member stops.
 func (a *Agent) joinGossip() {
 	a.gossip.JoinInBackground(a.life, a.cfg.Seeds, a.base.With("subsystem", "worker-gossip"))
+}
+
+// rejoinLoop joins the seeds again whenever the worker's gossip view
+// holds no live coordinator although it joined once: after every
+// coordinator restarted at once, the coordinators' seeds name only each
+// other, and the workers, still a cluster among themselves, would never
+// meet them again (the leader would then notice a dead worker only by its
+// lease running out, not by gossip).
+func (a *Agent) rejoinLoop() {
+	every := 5 * time.Second
+	if a.cfg.FastGossip {
+		every = 250 * time.Millisecond
+	}
+	log := a.base.With("subsystem", "worker-gossip")
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.life.Done():
+			return
+		case <-t.C:
+		}
+		if joined, _ := a.gossip.Joined(); !joined || len(a.cfg.Seeds) == 0 || a.seesCoordinator() {
+			continue
+		}
+		if n, err := a.gossip.Rejoin(a.life); n > 0 {
+			log.Info("gossip: no coordinator in view; joined the seeds again", "answered", n)
+		} else if err != nil {
+			log.Debug("gossip: rejoining the seeds", "err", err)
+		}
+	}
+}
+
+// seesCoordinator reports whether gossip shows a live coordinator.
+func (a *Agent) seesCoordinator() bool {
+	for _, m := range a.gossip.Members() {
+		if m.MetaErr == nil && m.Meta.Role == gossip.RoleCoordinator {
+			return true
+		}
+	}
+	return false
 }
 
 // metaLoop advertises the worker's state (active or draining) whenever it

@@ -315,3 +315,12 @@ func statusMessage(body []byte) string {
 	}
 	return s
 }
+
+// PodDeletionCost returns the worker's deletion cost now (deletionCost):
+// what the pod-deletion-cost loop writes, for a controller that picks
+// which worker to remove.
+func (a *Agent) PodDeletionCost() int32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.podCostLocked()
+}

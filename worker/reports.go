@@ -30,6 +30,10 @@ type pendingReport struct {
 // enqueueLocked queues a report for delivery.
 func (a *Agent) enqueueLocked(p *pendingReport) {
 	a.pending = append(a.pending, p)
+	if a.unsettled == nil {
+		a.unsettled = map[*pendingReport]struct{}{}
+	}
+	a.unsettled[p] = struct{}{}
 	a.notifyLocked()
 }
 
@@ -121,6 +125,11 @@ func (a *Agent) setReporting(on bool) {
 // report is from a stale attempt (lost lease, aborted, beaten by a backup):
 // its output must never be used, so the object it wrote is deleted.
 func (a *Agent) settle(batch []*pendingReport, accepted []bool) {
+	a.mu.Lock()
+	for _, p := range batch {
+		delete(a.unsettled, p)
+	}
+	a.mu.Unlock()
 	if len(accepted) != len(batch) {
 		a.log.Warn("coordinator answered for a different number of reports; treating the rest as accepted",
 			"reports", len(batch), "answers", len(accepted))

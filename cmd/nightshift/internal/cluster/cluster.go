@@ -69,13 +69,16 @@ type nodeAddrs struct{ raft, grpc, gossip string }
 type Worker struct {
 	*worker.Agent
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run returned, err set
+	err    error
 }
 
-// Stop drains the worker (as SIGTERM does) and waits for it.
+// Stop drains the worker (as SIGTERM does) and waits for it. Calling it
+// again (Close after a test stopped a worker) returns the same result.
 func (w *Worker) Stop() error {
 	w.cancel()
-	return <-w.done
+	<-w.done
+	return w.err
 }
 
 // Start starts the coordinators, waits for a leader, then starts the workers
@@ -228,8 +231,8 @@ func (c *Cluster) AddWorker(ctx context.Context, tweak func(*worker.Config)) (*W
 		c.Net.Register(cfg.ID, a.GRPCAddr()) // its ring neighbours dial it there
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	w := &Worker{Agent: a, cancel: cancel, done: make(chan error, 1)}
-	go func() { w.done <- a.Run(wctx) }()
+	w := &Worker{Agent: a, cancel: cancel, done: make(chan struct{})}
+	go func() { w.err = a.Run(wctx); close(w.done) }()
 	c.mu.Lock()
 	c.Workers = append(c.Workers, w)
 	c.mu.Unlock()
@@ -372,7 +375,7 @@ func (c *Cluster) Close() error {
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.cancel(); <-w.done }()
+		go func() { defer wg.Done(); _ = w.Stop() }()
 	}
 	wg.Wait()
 	for _, s := range coords {

@@ -122,7 +122,7 @@ func (s *Server) tryBootstrap() (wait string, err error) {
 		if st.ConfiguredServers > 0 {
 			// A cluster exists (formed without this node, or this node
 			// lost its data): its leader adds this node.
-			return fmt.Sprintf("coordinator %s already belongs to a cluster; waiting for its leader to add this node", id), nil
+			return fmt.Sprintf("coordinator %s already belongs to a cluster; its leader adds this node (or already did)", id), nil
 		}
 	}
 	conf := raft.Configuration{}

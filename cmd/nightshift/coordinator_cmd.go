@@ -201,7 +201,7 @@ error), so one file can serve every pod of a StatefulSet: id: ${POD_NAME}.`,
   nightshift coordinator --config deploy/config/coordinator-2.yaml
   nightshift operator raft add-peer --id coordinator-2 --address 127.0.0.1:7111
   nightshift coordinator --config /etc/nightshift/coordinator.yaml --check
-  POD_NAME=nightshift-coordinator-0 nightshift coordinator --config deploy/compose/coordinator.yaml`,
+  NODE=1 nightshift coordinator --config deploy/compose/coordinator.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, f, err := loadCoordinatorConfig(path)

@@ -86,9 +86,9 @@ type Agent struct {
 	// answered for it: its attempt still counts as the worker's in
 	// heartbeats (runningRefs), so the leader does not take an attempt
 	// that finished a moment ago for one whose lease answer was lost.
-	unsettled map[*pendingReport]struct{}
-	reporting   bool // a Report call is in flight
-	reregister  bool // a call was refused as from an unknown worker
+	unsettled  map[*pendingReport]struct{}
+	reporting  bool // a Report call is in flight
+	reregister bool // a call was refused as from an unknown worker
 }
 
 // New validates cfg and binds the worker's gRPC, HTTP and gossip listeners

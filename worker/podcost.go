@@ -40,9 +40,9 @@ const (
 	// any other costs podCostPerAttempt per running attempt, plus
 	// podCostTraining when one of them is a member of a training group; an
 	// idle one costs 0.
-	podCostDraining   int32 = -1000
-	podCostPerAttempt       = 100
-	podCostTraining         = 10000
+	podCostDraining   = -1000
+	podCostPerAttempt = 100
+	podCostTraining   = 10000
 
 	// podCostInterval is the least time between two PATCHes: changes in
 	// between coalesce into the value the next PATCH carries, so that a

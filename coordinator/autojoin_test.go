@@ -18,9 +18,9 @@ import (
 	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
-// freeGossipAddrs reserves n loopback ports (gossip, Raft): the seeds of
+// freeAddrs reserves n loopback ports (gossip, Raft): the seeds of
 // an auto-joining cluster name every member before any of them runs.
-func freeGossipAddrs(t *testing.T, n int) []string {
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
 	for range n {
@@ -59,10 +59,10 @@ func voters(s *Server) []string {
 // state.
 func TestAutoJoinAnyOrder(t *testing.T) {
 	fnet := faultnet.New()
-	seeds := freeGossipAddrs(t, 4)
+	seeds := freeAddrs(t, 4)
 	// Raft addresses are fixed, as DNS names are in Kubernetes: a whole
 	// cluster restarting finds its peers where its configuration says.
-	raftAddrs := freeGossipAddrs(t, 4)
+	raftAddrs := freeAddrs(t, 4)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()}
 	nodes := make([]*Server, 4)
 	t.Cleanup(func() {
@@ -143,7 +143,7 @@ func TestAutoJoinAnyOrder(t *testing.T) {
 	if err := os.RemoveAll(dirs[lost]); err != nil {
 		t.Fatal(err)
 	}
-	raftAddrs[lost] = freeGossipAddrs(t, 1)[0]
+	raftAddrs[lost] = freeAddrs(t, 1)[0]
 	start(lost)
 	testkit.Wait(t, 20*time.Second, "the wiped coordinator to catch up", func() bool {
 		return nodes[lost].Store().Snapshot().Job(sub.Job.Id) != nil && slices.Equal(voters(nodes[lost]), want3)

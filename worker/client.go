@@ -164,7 +164,7 @@ func (c *client) call(ctx context.Context, tryTimeout time.Duration, op string,
 			return err
 		}
 		c.log.Debug("coordinator call failed; retrying", "op", op, "addr", addr, "err", err)
-		if !sleepCtx(ctx, bo.Next()) {
+		if !rpc.Sleep(ctx, bo.Next()) {
 			return err
 		}
 	}
@@ -185,17 +185,4 @@ func (c *client) close() {
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})
-}
-
-// sleepCtx waits d, or less when ctx ends first; it reports whether the
-// whole wait passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -65,7 +65,7 @@ func (a *Agent) leaseLoop() {
 				return
 			}
 			log.Warn("lease failed; retrying", "err", err)
-			sleepCtx(a.work, bo.Next())
+			rpc.Sleep(a.work, bo.Next())
 			continue
 		}
 		bo.Reset()

@@ -134,7 +134,7 @@ func (a *Agent) podCostLoop() {
 		}
 		if d := time.Until(next); d > 0 {
 			// Coalesce: what changes meanwhile rides on the next PATCH.
-			if !sleepCtx(a.life, d) {
+			if !rpc.Sleep(a.life, d) {
 				return
 			}
 			continue

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nightshift-ml/nightshift/proto/testkit"
 )
 
 func TestDeletionCostRule(t *testing.T) {
@@ -189,24 +191,6 @@ func serviceAccount(t *testing.T, api *fakeAPI, ns, pod, token string) string {
 	return dir
 }
 
-// lockedBuffer collects log output that the test reads while the agent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPodDeletionCost drives a worker idle → two tasks → idle → a burst
 // of short tasks → drained, against a fake API server, and checks the
 // PATCHes: 0 at start, 200 (one PATCH, not 100 then 200: changes within
@@ -266,7 +250,7 @@ func TestPodDeletionCostForbidden(t *testing.T) {
 	sa := serviceAccount(t, api, ns, pod, "tok")
 	f := newFake(t)
 	cfg := testConfig(t, "w1", f.addr)
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.PodDeletionCost = true
 	cfg.kube = kubeEnv{saDir: sa, interval: 20 * time.Millisecond}

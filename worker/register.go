@@ -38,7 +38,7 @@ func (a *Agent) register(ctx context.Context) error {
 			return err
 		}
 		log.Warn("registration failed; retrying", "err", err)
-		if !sleepCtx(ctx, bo.Next()) {
+		if !rpc.Sleep(ctx, bo.Next()) {
 			return ctx.Err()
 		}
 	}

@@ -85,7 +85,7 @@ func (a *Agent) flushLoop() {
 				return
 			}
 			log.Warn("delivering reports failed; retrying", "reports", len(batch), "err", err)
-			sleepCtx(a.life, bo.Next())
+			rpc.Sleep(a.life, bo.Next())
 			continue
 		}
 		bo.Reset()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	nightshiftv1 "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
 // runNoop runs a no-op task: it sleeps, then succeeds, or fails when its
@@ -19,7 +20,7 @@ func runNoop(ctx context.Context, task, attempt int32, spec *nightshiftv1.NoopSp
 		d = time.Duration(spec.GetSlowMs()) * time.Millisecond
 	}
 	if d > 0 {
-		if !sleepCtx(ctx, d) {
+		if !rpc.Sleep(ctx, d) {
 			return nil, ctx.Err()
 		}
 	} else if err := ctx.Err(); err != nil {

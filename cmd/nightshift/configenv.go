@@ -18,36 +18,27 @@ import (
 
 var envRefRE = regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces every ${NAME} in data with the variable's value.
+// expandEnv replaces every ${NAME} in data with the variable's value; the
+// first unset one is an error naming its line.
 func expandEnv(data []byte) ([]byte, error) {
-	var errs []error
-	out := envRefRE.ReplaceAllFunc(data, func(ref []byte) []byte {
-		if bytes.HasPrefix(ref, []byte("$$")) {
-			return ref[1:]
-		}
-		name := string(envRefRE.FindSubmatch(ref)[1])
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			errs = append(errs, fmt.Errorf("${%s} is not set in the environment", name))
-		}
-		return []byte(v)
-	})
-	if len(errs) == 0 {
-		return out, nil
-	}
-	// Name the line of the first unset variable.
-	line := 1 + bytes.Count(data[:envRefRE.FindIndex(data)[0]], []byte("\n"))
-	for _, loc := range envRefRE.FindAllIndex(data, -1) {
-		ref := data[loc[0]:loc[1]]
-		if bytes.HasPrefix(ref, []byte("$$")) {
+	var out bytes.Buffer
+	last := 0
+	for _, m := range envRefRE.FindAllSubmatchIndex(data, -1) {
+		out.Write(data[last:m[0]])
+		last = m[1]
+		if data[m[0]+1] == '$' { // $${NAME} stands for ${NAME}
+			out.Write(data[m[0]+1 : m[1]])
 			continue
 		}
-		if _, ok := os.LookupEnv(string(envRefRE.FindSubmatch(ref)[1])); !ok {
-			line = 1 + bytes.Count(data[:loc[0]], []byte("\n"))
-			break
+		name := string(data[m[2]:m[3]])
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return nil, fmt.Errorf("line %d: ${%s} is not set in the environment", 1+bytes.Count(data[:m[0]], []byte("\n")), name)
 		}
+		out.WriteString(v)
 	}
-	return nil, fmt.Errorf("line %d: %w", line, errors.Join(errs...))
+	out.Write(data[last:])
+	return out.Bytes(), nil
 }
 
 // readSecretFile reads a secret a config field names by path (a mounted

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nightshift-ml/nightshift/proto/rpc"
 )
 
 // drainCallWait is the longest one POST /drain waits on the worker; the
@@ -110,7 +112,7 @@ func drainWorker(ctx context.Context, out, errOut io.Writer, target string, wait
 				return fmt.Errorf("drain %s: %w", target, err)
 			}
 			fmt.Fprintf(errOut, "drain %s: %v; trying again\n", target, err)
-			if !sleepOrDone(ctx, time.Second) {
+			if !rpc.Sleep(ctx, time.Second) {
 				return ctx.Err()
 			}
 			continue
@@ -130,7 +132,7 @@ func drainWorker(ctx context.Context, out, errOut io.Writer, target string, wait
 			}
 			fmt.Fprintf(errOut, "%s\n", body)
 			if time.Since(start) < per { // answered before its wait ran out: do not spin
-				if !sleepOrDone(ctx, min(time.Second, time.Until(deadline))) {
+				if !rpc.Sleep(ctx, min(time.Second, time.Until(deadline))) {
 					return ctx.Err()
 				}
 			}
@@ -165,15 +167,4 @@ func postDrain(ctx context.Context, client *http.Client, target string, per time
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
-}
-
-func sleepOrDone(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -27,3 +28,16 @@ func (b *Backoff) Next() time.Duration {
 
 // Reset starts the delays again from Min (after a success).
 func (b *Backoff) Reset() { b.n = 0 }
+
+// Sleep waits d, or less when ctx ends first; it reports whether the whole
+// wait passed. Retry loops wait between tries with it.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -85,6 +85,9 @@ func (a *applier) trainProgress(c *pb.TrainProgress) *applyResult {
 		if c.TrainRows > 0 {
 			ts.TrainRows, ts.HoldoutRows = c.TrainRows, c.HoldoutRows
 		}
+		if c.DataPath != "" {
+			ts.DataPath, ts.InMemoryBytes = c.DataPath, c.InMemoryBytes
+		}
 	}
 	if e := c.EpochMetrics; e != nil && !slices.ContainsFunc(ts.Epochs, func(o *pb.EpochMetrics) bool { return o.Epoch == e.Epoch }) &&
 		len(ts.Epochs) < maxEpochRecords {

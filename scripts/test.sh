@@ -12,8 +12,8 @@ echo "== go vet" >&2
 go vet ./...
 echo "== go test -race (with MinIO)" >&2
 scripts/with-minio.sh go test -race -count=1 -timeout 20m ./...
-echo "== the SIMD training kernels (GOEXPERIMENT=simd, AVX2 when the CPU has it)" >&2
-GOEXPERIMENT=simd go test -count=1 ./worker/train/
+echo "== the SIMD kernels of training and scoring (GOEXPERIMENT=simd, AVX2/AVX-512 when the CPU has them)" >&2
+GOEXPERIMENT=simd go test -count=1 ./worker/kernels/ ./worker/train/ ./worker/model/
 echo "== the Helm chart: rendered for several value sets, every manifest checked against the Kubernetes schemas" >&2
 scripts/chart-test.sh
 echo "== end to end: 3 coordinator processes from deploy/config, leader killed mid-job" >&2

@@ -41,6 +41,10 @@ func trainDetail(j *nsv1.Job) [][2]string {
 	if ts.GetTrainRows() > 0 {
 		rows = append(rows, [2]string{"rows", fmt.Sprintf("%d train, %d holdout", ts.GetTrainRows(), ts.GetHoldoutRows())})
 	}
+	if p := ts.GetDataPath(); p != "" {
+		budget := sp.GetMemoryBudgetMb()
+		rows = append(rows, [2]string{"data", fmt.Sprintf("%s, %.1f MiB held per member of a %d MiB budget", p, float64(ts.GetInMemoryBytes())/(1<<20), budget)})
+	}
 	maxRestarts := sp.GetMaxRestarts()
 	if maxRestarts == 0 {
 		maxRestarts = 3

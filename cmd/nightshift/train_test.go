@@ -39,6 +39,7 @@ promotion: {metric: logloss, margin: 0.001, manual: true}
 max_restarts: 5
 audit_samples: true
 max_attempts: 2
+data: {memory_budget_mb: 256, path: Stream}
 `
 
 func TestTrainFileDecodes(t *testing.T) {
@@ -59,6 +60,7 @@ func TestTrainFileDecodes(t *testing.T) {
 		CheckpointEverySteps: 100, CheckpointEveryS: 60,
 		Promotion: &nsv1.PromotionPolicy{Metric: "logloss", Margin: proto.Float64(0.001), Manual: true},
 		ModelName: "churn", Output: "s3://bucket/models", MaxRestarts: 5, AuditSamples: true,
+		MemoryBudgetMb: 256, DataPath: "stream",
 	}}}
 	if !proto.Equal(want, job.spec) {
 		t.Fatalf("spec:\n got %s\nwant %s", prototext.Format(job.spec), prototext.Format(want))
@@ -74,7 +76,7 @@ func TestTrainFileDefaults(t *testing.T) {
 		Dataset: "file:///d", Label: "y", Model: &nsv1.ModelConfig{Family: "linear"},
 		Optimizer: &nsv1.OptimizerConfig{Name: "adam", Lr: 0.01, Schedule: "constant"},
 		Epochs:    1, BatchPerMember: 1024, MinMembers: 1, MaxMembers: 1, Seed: 1, Holdout: 0.2,
-		ModelName: "m", Output: "file:///o", MaxRestarts: 3,
+		ModelName: "m", Output: "file:///o", MaxRestarts: 3, MemoryBudgetMb: 1024, DataPath: "auto",
 	}}}
 	if !proto.Equal(want, job.spec) {
 		t.Fatalf("defaults:\n got %s\nwant %s", prototext.Format(job.spec), prototext.Format(want))
@@ -156,6 +158,8 @@ func TestTrainFileErrors(t *testing.T) {
 		{"max_restarts:", "max_restarts: -1", "job.yaml:19: max_restarts: must be ≥ 0"},
 		{"max_attempts:", "max_attempts: -1", "job.yaml:21: max_attempts: must be ≥ 0"},
 		{"audit_samples:", "audit_samples: maybe", `job.yaml:20: audit_samples: want true or false, got "maybe"`},
+		{"data:", "data: {path: disk}", `job.yaml:22: data.path: "disk": want auto, memory or stream`},
+		{"data:", "data: {memory_budget_mb: -1}", "job.yaml:22: data.memory_budget_mb: must be"},
 		{"pool:", "pool: gpu\nworkers: 3", `job.yaml:15: workers: unknown field`},
 		{"model:", "model: logistic", `job.yaml:9: model: want a mapping, got "logistic"`},
 	} {
@@ -184,7 +188,7 @@ func TestTrainFileErrors(t *testing.T) {
 	for doc, want := range map[string]string{
 		"":                          "job.yaml: the job file is empty",
 		"# nothing\n":               "job.yaml: the job file is empty",
-		goodTrainFile + "---\na: 1": "job.yaml:22: a job file holds one YAML document",
+		goodTrainFile + "---\na: 1": "job.yaml:23: a job file holds one YAML document",
 		"model_name: [":             "job.yaml:1:",
 		"- a\n- b\n":                "job.yaml:1:",
 	} {

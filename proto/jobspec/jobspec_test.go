@@ -27,7 +27,7 @@ func TestTrainDefaultsAndCanonicalForm(t *testing.T) {
 		Model:     &pb.ModelConfig{Family: "logistic"},
 		Optimizer: &pb.OptimizerConfig{Name: "adam", Lr: DefaultLR, Schedule: "constant"},
 		Epochs:    1, BatchPerMember: DefaultBatchPerMember, MinMembers: 1, MaxMembers: 1,
-		MaxRestarts: DefaultMaxRestarts}
+		MaxRestarts: DefaultMaxRestarts, MemoryBudgetMb: DefaultMemoryBudgetMB, DataPath: DefaultDataPath}
 	if !proto.Equal(sp, want) {
 		t.Fatalf("normalised spec\n got %v\nwant %v", sp, want)
 	}
@@ -56,6 +56,7 @@ func TestTrainErrorsNameEveryField(t *testing.T) {
 			s.Model = &pb.ModelConfig{Family: "mlp", Hidden: []int32{8, 0, MaxHiddenWidth + 1}}
 		},
 			[]string{"model.hidden[1]", "model.hidden[2]", "model.objective"}},
+		{"data", func(s *pb.TrainSpec) { s.MemoryBudgetMb, s.DataPath = -1, "disk" }, []string{"data.memory_budget_mb", "data.path"}},
 		{"family required", func(s *pb.TrainSpec) { s.Model = nil }, []string{"model.family"}},
 		{"hidden only for mlp", func(s *pb.TrainSpec) { s.Model.Hidden = []int32{4} }, []string{"model.hidden"}},
 		{"lbfgs only for glm", func(s *pb.TrainSpec) {

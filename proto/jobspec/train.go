@@ -17,12 +17,15 @@ const (
 	DefaultMaxRestarts    = 3
 	DefaultBuckets        = 32
 	DefaultMissing        = "impute"
+	DefaultMemoryBudgetMB = 1024
+	DefaultDataPath       = "auto"
 
 	MaxMembers        = 64
 	MaxEpochs         = 100_000
 	MaxBatchPerMember = 1 << 22
 	MaxHiddenWidth    = 1 << 14
 	MaxBuckets        = 1 << 20
+	MaxMemoryBudgetMB = 1 << 30
 )
 
 // Defaults of a job file's fields left out. Zero is a meaningful seed and
@@ -42,6 +45,7 @@ var (
 	FeatureKinds  = []string{"numeric", "categorical"}
 	MissingRules  = []string{"impute", "fail", "indicator"}
 	Metrics       = []string{"logloss", "auc", "accuracy", "rmse"}
+	DataPaths     = []string{"auto", "memory", "stream"}
 )
 
 // Train puts a training spec in its canonical form, fills its defaults and
@@ -89,6 +93,10 @@ func train(c checker, sp *pb.TrainSpec) {
 	if sp.CheckpointEveryS < 0 {
 		c.bad("checkpoint.every_seconds", "must be ≥ 0 (0: not by time)")
 	}
+	c.inRange("data.memory_budget_mb", sp.MemoryBudgetMb, 1, MaxMemoryBudgetMB)
+	if !oneOf(sp.DataPath, DataPaths...) {
+		c.bad("data.path", "%s", want(sp.DataPath, DataPaths...))
+	}
 	checkPromotion(c, sp)
 	if sp.MaxRestarts < 0 {
 		c.bad("max_restarts", "must be ≥ 0 (0: %d)", DefaultMaxRestarts)
@@ -115,6 +123,7 @@ func canonicalTrain(sp *pb.TrainSpec) {
 	if p := sp.Promotion; p != nil {
 		p.Metric = word(p.Metric)
 	}
+	sp.DataPath = word(sp.DataPath)
 	if e := sp.Evaluation; e != nil {
 		for i, col := range e.Slices {
 			e.Slices[i] = strings.TrimSpace(col)
@@ -155,6 +164,12 @@ func defaultTrain(sp *pb.TrainSpec) {
 	}
 	if sp.MaxRestarts == 0 {
 		sp.MaxRestarts = DefaultMaxRestarts
+	}
+	if sp.MemoryBudgetMb == 0 {
+		sp.MemoryBudgetMb = DefaultMemoryBudgetMB
+	}
+	if sp.DataPath == "" {
+		sp.DataPath = DefaultDataPath
 	}
 	for _, f := range sp.Features {
 		if f == nil {

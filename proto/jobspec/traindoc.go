@@ -33,6 +33,7 @@ type TrainDoc struct {
 	Evaluation     *TrainDocEval     `yaml:"evaluation"`
 	MaxRestarts    int32             `yaml:"max_restarts"`
 	AuditSamples   bool              `yaml:"audit_samples"`
+	Data           *TrainDocData     `yaml:"data"`
 	MaxAttempts    int32             `yaml:"max_attempts"`
 }
 
@@ -42,6 +43,12 @@ type TrainDocFeature struct {
 	Kind    string `yaml:"kind"`
 	Buckets int32  `yaml:"buckets"`
 	Missing string `yaml:"missing"`
+}
+
+// TrainDocData is TrainDoc.Data: how members hold the training data.
+type TrainDocData struct {
+	MemoryBudgetMB int64  `yaml:"memory_budget_mb"`
+	Path           string `yaml:"path"`
 }
 
 // TrainDocModel is TrainDoc.Model.
@@ -125,6 +132,9 @@ func (d *TrainDoc) jobSpec(c checker) *pb.JobSpec {
 	}
 	if d.Seed != nil {
 		ts.Seed = *d.Seed
+	}
+	if dd := d.Data; dd != nil {
+		ts.MemoryBudgetMb, ts.DataPath = dd.MemoryBudgetMB, dd.Path
 	}
 	if d.Holdout != nil {
 		ts.Holdout = *d.Holdout

@@ -22,22 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=$(mktemp -d); trap 'rm -rf "$DATA"' EXIT
-PY=/usr/bin/python3
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null
-fi
-if [ ! -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread >/dev/null
-fi
-CORES=$(nproc) # before OMP_NUM_THREADS, which nproc honours
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-AVX512=no
-grep -qw avx512f /proc/cpuinfo && AVX512=yes
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if [ $AVX512 = yes ]; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
-  fi
-fi
+source scripts/bench/torchenv.sh
 BLAS=$("$PY" -c 'import torch, re; print(next((l.split()[-1] for l in open("/proc/self/maps") if re.search(r"blas", l)), "?"))')
 GOEXPERIMENT=simd go build -o .tools/bin/trainbench ./scripts/bench/trainbench
 GOEXPERIMENT=simd go build -o .tools/bin/ddpbench ./scripts/bench/ddpbench

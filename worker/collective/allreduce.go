@@ -25,7 +25,7 @@ func (g *Group) AllReduce(ctx context.Context, v []float32) error {
 	if g.Size() == 1 {
 		return nil
 	}
-	op, err := g.begin()
+	op, err := g.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -34,9 +34,9 @@ func (g *Group) AllReduce(ctx context.Context, v []float32) error {
 		small = DefaultSmallBytes
 	}
 	if 4*len(v) <= small {
-		return g.end(g.smallAllReduce(ctx, op, v))
+		return g.end(ctx, g.smallAllReduce(ctx, op, v))
 	}
-	return g.end(g.allReduce(ctx, op, v))
+	return g.end(ctx, g.allReduce(ctx, op, v))
 }
 
 // allReduce runs the ring: n-1 reduce-scatter steps, after which member r
@@ -104,8 +104,8 @@ func (g *Group) allReduce(ctx context.Context, op uint64, v []float32) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The first failure, of either side, is the collective's; it stops the
-	// other side (cancel) and cuts the outgoing stream, which unblocks a
-	// sender stuck in flow control.
+	// other side (cancel) and ends the generation's streams, which unblocks
+	// a receive and, at the neighbours, whatever waits on this member.
 	var (
 		failOnce sync.Once
 		failErr  error
@@ -242,8 +242,8 @@ func (o *ringOp) sendAll(ctx context.Context) error {
 			}
 		}
 		tx := &txChunk{hdr: pb.CollectiveChunk{Op: o.op, Step: int32(ch.t)}, data: f32bytes(o.chunk(o.sendSpan[ch.t], ch.i)), done: o.done[ch.t][ch.i]}
-		err := g.sendTx(tx)
-		if tx.encoded {
+		taken, err := g.send(ctx, tx)
+		if taken {
 			o.issued = append(o.issued, tx.done)
 		}
 		if err != nil {
@@ -318,10 +318,6 @@ func eachRun(dst []float32, c *rxChunk, fn func(dst []float32, src []byte)) {
 		}
 	})
 }
-
-// abort cuts the generation's outgoing stream after a failed collective,
-// so a send blocked in flow control returns; the generation is broken.
-func (g *Group) abort() { g.cut() }
 
 // f32bytes views float32s as their little-endian bytes without copying.
 func f32bytes(v []float32) []byte {

@@ -20,12 +20,12 @@ func (g *Group) Broadcast(ctx context.Context, root int, data []byte) ([]byte, e
 	if n == 1 {
 		return data, nil
 	}
-	op, err := g.begin()
+	op, err := g.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out, err := g.broadcast(ctx, op, root, data)
-	return out, g.end(err)
+	return out, g.end(ctx, err)
 }
 
 func (g *Group) broadcast(ctx context.Context, op uint64, root int, data []byte) ([]byte, error) {
@@ -34,7 +34,7 @@ func (g *Group) broadcast(ctx context.Context, op uint64, root int, data []byte)
 	forward := dist < n-1 // the member left of root does not send on
 	per := g.cfg.ChunkBytes
 	send := func(step int, b []byte) error {
-		if err := g.sendChunk(&pb.CollectiveChunk{Op: op, Step: int32(step), Data: b}); err != nil {
+		if _, err := g.send(ctx, &pb.CollectiveChunk{Op: op, Step: int32(step), Data: b}); err != nil {
 			g.abort()
 			return fmt.Errorf("collective: broadcast to rank %d: %w", (g.Rank()+1)%n, err)
 		}

@@ -18,7 +18,7 @@ import (
 const codecName = "nscollective"
 
 // grpc looks codecs up by content-subtype in a process-wide registry, so
-// the codec has to be registered before any server receives a ring stream.
+// the codec has to be registered before any ring stream opens.
 func init() { encoding.RegisterCodecV2(chunkCodec{}) }
 
 // chunkCodec encodes CollectiveChunk with the payload first, so a received
@@ -106,10 +106,6 @@ type txChunk struct {
 	hdr  pb.CollectiveChunk // header fields; Data unused
 	data []byte
 	done sendDone
-	// encoded is set once Marshal has run (in the sender's goroutine,
-	// during Send): from then on grpc hands the payload back, even when
-	// the send fails.
-	encoded bool
 }
 
 // sendDone is the mem.BufferPool of one zero-copy payload: its Put is
@@ -127,10 +123,8 @@ func (c *txChunk) marshal() (mem.BufferSlice, error) {
 	hdr, err := chunkHeader(&c.hdr)
 	if err != nil {
 		close(c.done)
-		c.encoded = true
 		return nil, err
 	}
-	c.encoded = true
 	if len(c.data) < zeroCopyMinBytes {
 		// Copying costs less than waiting for the transport's release.
 		n := len(c.data) + len(hdr) + 4

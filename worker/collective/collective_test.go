@@ -87,12 +87,19 @@ func (r *ring) joinStreams(t testing.TB, name string, gen uint64, chunk, streams
 			t.Fatalf("member %d join: %v", i, err)
 		}
 	}
-	t.Cleanup(func() {
-		for _, g := range groups {
-			g.Close()
-		}
-	})
+	t.Cleanup(func() { closeAll(groups) })
 	return groups
+}
+
+// closeAll closes the groups at once, as members leaving a generation do
+// (a Close waits for its right neighbour's).
+func closeAll(groups []*Group) {
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Close() }()
+	}
+	wg.Wait()
 }
 
 // each runs fn on every member at once and fails on any error.

@@ -1,19 +1,18 @@
 package collective
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 )
-
-// inboxDepth is how many chunks may wait for the local member to consume
-// them; beyond it the left neighbour's stream is flow-controlled by gRPC.
-const inboxDepth = 64
 
 // groupKey names one generation of one group.
 type groupKey struct {
@@ -27,112 +26,211 @@ type streamKey struct {
 	stream int32
 }
 
-// inbox carries the chunks arriving from the left neighbour, in order.
-// ch is never closed (the stream handler may still be sending); done is
-// closed when no more chunks will come, with err saying why.
-type inbox struct {
-	ch   chan *rxChunk
-	done chan struct{}
-	once sync.Once
-	mu   sync.Mutex
-	err  error
+// outlet is the sending end of one stream of a ring link: the Pull stream
+// the right neighbour opened on this member's server. The handler of that
+// RPC owns the stream (grpc allows SendMsg only while the handler runs, and
+// only the handler can end the stream), so the group hands it each message
+// and waits for the result.
+type outlet struct {
+	attached chan struct{} // closed once a puller's stream is here
+	req      chan sendReq
+
+	quit     chan struct{} // closed by stop: the handler ends the stream
+	quitOnce sync.Once
+	quitErr  error // the stream's end: nil ends it cleanly
+
+	gone     chan struct{} // closed when the stream can take no more
+	goneOnce sync.Once
+	goneErr  error
+
+	ended chan struct{} // closed when the handler has returned
 }
 
-func (in *inbox) close(err error) {
-	in.once.Do(func() {
-		in.mu.Lock()
-		in.err = err
-		in.mu.Unlock()
-		close(in.done)
+// sendReq is one message for the handler to send, and where the result goes.
+type sendReq struct {
+	m   any
+	res chan error // buffered: the handler never blocks on it
+}
+
+func newOutlet() *outlet {
+	return &outlet{attached: make(chan struct{}), req: make(chan sendReq), quit: make(chan struct{}), gone: make(chan struct{}), ended: make(chan struct{})}
+}
+
+// stop ends the stream: cleanly (err nil: the puller reads an end marker,
+// then io.EOF) or with err. The handler acts at once unless it is inside
+// SendMsg.
+func (o *outlet) stop(err error) {
+	o.quitOnce.Do(func() {
+		o.quitErr = err
+		close(o.quit)
 	})
 }
 
-func (in *inbox) closeErr() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.err == nil {
-		return errors.New("collective: the left neighbour closed the ring")
-	}
-	return in.err
+// die records why the stream can take no more messages.
+func (o *outlet) die(err error) {
+	o.goneOnce.Do(func() {
+		o.goneErr = err
+		close(o.gone)
+	})
 }
 
-// Hub receives the ring streams of every group this member belongs to and
-// routes them to the group's inbox. Register it on the member's gRPC server.
+// closeLinger bounds how long a cleanly stopped outlet waits for its
+// puller to end the stream (Group.Close waits as long).
+const closeLinger = 2 * time.Second
+
+// endOp and endStep mark the end of a stream the sender closed (ops are
+// numbered from 1).
+const (
+	endOp   = 0
+	endStep = -1
+)
+
+// errStopped is a send on an outlet the group stopped (it left or aborted
+// the generation).
+var errStopped = errors.New("collective: the generation's stream to the right neighbour was stopped")
+
+// send hands m to the stream's handler and returns SendMsg's result. taken
+// reports whether the handler took m (then grpc has encoded it: a zero-copy
+// payload will be handed back). It gives up when ctx ends or the outlet
+// stops, even while the handler is still sending.
+func (o *outlet) send(ctx context.Context, m any) (taken bool, err error) {
+	select {
+	case <-o.attached:
+	default:
+		select {
+		case <-o.attached:
+		case <-o.gone:
+			return false, o.goneErr
+		case <-o.quit:
+			return false, errStopped
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	r := sendReq{m: m, res: make(chan error, 1)}
+	select {
+	case o.req <- r:
+	case <-o.gone:
+		return false, o.goneErr
+	case <-o.quit:
+		return false, errStopped
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	select {
+	case err := <-r.res:
+		return true, err
+	case <-o.quit:
+		return true, errStopped
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// Hub serves the Pull streams of every group this member belongs to: the
+// right neighbour of each pulls from it. Register it on the member's gRPC
+// server.
 type Hub struct {
 	pb.UnimplementedCollectiveServiceServer
 	mu      sync.Mutex
-	inboxes map[streamKey]*inbox
+	outlets map[streamKey]*outlet
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{inboxes: map[streamKey]*inbox{}} }
+func NewHub() *Hub { return &Hub{outlets: map[streamKey]*outlet{}} }
 
 // Register serves the hub on s.
 func (h *Hub) Register(s *grpc.Server) { pb.RegisterCollectiveServiceServer(s, h) }
 
-// inbox returns the inbox of one stream of a generation, creating it when
-// the left neighbour's stream arrives before the local member joined.
-func (h *Hub) inbox(k streamKey) *inbox {
+// outlet returns the outlet of one stream of a generation, creating it when
+// the right neighbour's pull arrives before the local member joined.
+func (h *Hub) outlet(k streamKey) *outlet {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	in, ok := h.inboxes[k]
-	if !ok {
-		in = &inbox{ch: make(chan *rxChunk, inboxDepth), done: make(chan struct{})}
-		h.inboxes[k] = in
-	}
-	return in
+	return h.outletLocked(k)
 }
 
-// forget drops a generation's inboxes (the group left it).
+func (h *Hub) outletLocked(k streamKey) *outlet {
+	o, ok := h.outlets[k]
+	if !ok {
+		o = newOutlet()
+		h.outlets[k] = o
+	}
+	return o
+}
+
+// attach gives a pulled stream to its outlet; nil when the outlet already
+// has one.
+func (h *Hub) attach(k streamKey) *outlet {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := h.outletLocked(k)
+	select {
+	case <-o.attached:
+		return nil
+	default:
+	}
+	close(o.attached)
+	return o
+}
+
+// forget drops a generation's outlets (the group left it).
 func (h *Hub) forget(k groupKey) {
 	h.mu.Lock()
-	var gone []*inbox
-	for sk, in := range h.inboxes {
+	defer h.mu.Unlock()
+	for sk := range h.outlets {
 		if sk.groupKey == k {
-			gone = append(gone, in)
-			delete(h.inboxes, sk)
+			delete(h.outlets, sk)
 		}
-	}
-	h.mu.Unlock()
-	for _, in := range gone {
-		in.close(errors.New("collective: group generation closed"))
 	}
 }
 
-// Ring receives one left neighbour's stream: its first chunk names the
-// group generation; every chunk goes to that generation's inbox in order,
-// still in grpc's receive buffers (rxChunk).
-func (h *Hub) Ring(stream pb.CollectiveService_RingServer) error {
-	first := &rxChunk{}
-	if err := stream.RecvMsg(first); err != nil {
-		return err
+// Pull serves one stream of a generation to the right neighbour: it sends
+// what the local member hands its outlet, in order, until the member stops
+// the outlet (leaving the generation, or aborting it) or the puller goes.
+func (h *Hub) Pull(req *pb.CollectivePull, stream grpc.ServerStreamingServer[pb.CollectiveChunk]) error {
+	if req.Group == "" {
+		return status.Error(codes.InvalidArgument, "collective: a pull must name its group")
 	}
-	first.free()
-	if first.hdr.Group == "" {
-		return fmt.Errorf("collective: a ring stream must start with its group")
+	o := h.attach(streamKey{groupKey{req.Group, req.Generation}, req.Stream})
+	if o == nil {
+		return status.Errorf(codes.AlreadyExists, "collective: stream %d of %s generation %d is already pulled", req.Stream, req.Group, req.Generation)
 	}
-	in := h.inbox(streamKey{groupKey{first.hdr.Group, first.hdr.Generation}, first.hdr.Stream})
+	defer close(o.ended)
 	ctx := stream.Context()
 	for {
-		msg := &rxChunk{}
-		err := stream.RecvMsg(msg)
-		if err == io.EOF {
-			in.close(nil)
-			return stream.SendAndClose(&pb.CollectiveAck{})
-		}
-		if err != nil {
-			in.close(fmt.Errorf("collective: stream from rank %d broke: %w", first.hdr.FromRank, err))
-			return err
-		}
 		select {
-		case in.ch <- msg:
-		case <-in.done:
-			msg.free()
-			return in.closeErr()
+		case r := <-o.req:
+			err := stream.SendMsg(r.m)
+			r.res <- err
+			if err != nil {
+				err = fmt.Errorf("collective: stream to rank %d broke: %w", req.Rank, err)
+				o.die(err)
+				return err
+			}
+		case <-o.quit:
+			o.die(errStopped)
+			if o.quitErr == nil {
+				// A clean end (Close): what was sent may still be queued
+				// in the transport. Mark the end in the stream, so that a
+				// puller still waiting on chunks fails at once, and keep the
+				// stream until the puller ends it (then it has read all it
+				// needs), so that a server stopped once Close returns does
+				// not cut the last chunks off.
+				if stream.SendMsg(&pb.CollectiveChunk{Op: endOp, Step: endStep}) == nil {
+					t := time.NewTimer(closeLinger)
+					select {
+					case <-ctx.Done():
+					case <-t.C:
+					}
+					t.Stop()
+				}
+			}
+			return o.quitErr
 		case <-ctx.Done():
-			msg.free()
-			in.close(ctx.Err())
-			return ctx.Err()
+			err := fmt.Errorf("collective: rank %d left the stream: %w", req.Rank, context.Cause(ctx))
+			o.die(err)
+			return err
 		}
 	}
 }

@@ -33,7 +33,7 @@ func (g *Group) smallAllReduce(ctx context.Context, op uint64, v []float32) erro
 		from := mod(r-t, n)
 		// The codec copies a CollectiveChunk's payload: the scratch may be
 		// reused by the next call.
-		if err := g.sendChunk(&pb.CollectiveChunk{Op: op, Step: int32(t), Data: f32bytes(all[from*l : (from+1)*l])}); err != nil {
+		if _, err := g.send(ctx, &pb.CollectiveChunk{Op: op, Step: int32(t), Data: f32bytes(all[from*l : (from+1)*l])}); err != nil {
 			g.abort()
 			return fmt.Errorf("collective: all-reduce to rank %d: %w", (r+1)%n, err)
 		}

@@ -1,9 +1,15 @@
 package model_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -114,4 +120,122 @@ func denseRecord(n, rows int) (arrow.Record, []model.Feature) {
 		c.Release()
 	}
 	return rec, feats
+}
+
+// The PyTorch comparison (scripts/bench/kernels.sh): an mlp 64→256→256→1
+// (binary) and a softmax 64→10, both on 64 numeric float64 columns with
+// non-trivial means and stds, He-scaled N(0, 2/in) weights drawn from a
+// fixed seed. BenchmarkScoreVsTorch times Predict on a 65536-row record:
+// the feature pipeline (standardising the float64 columns into float32
+// row-major blocks), the model, and the float64 output columns
+// (probabilities; and the class for softmax). TestWriteTorchFixture
+// writes the same inputs, weights and Predict's outputs for
+// scripts/bench/score_torch.py, which checks that PyTorch computes the same
+// probabilities and times the same work.
+
+const torchFeatures = 64
+
+// torchBenchModels returns the two models of the PyTorch comparison and
+// their 65536-row record.
+func torchBenchModels(tb testing.TB) (rec arrow.Record, mlp, softmax *model.Model) {
+	tb.Helper()
+	rec, feats := denseRecord(torchFeatures, benchRows)
+	for j := range feats {
+		feats[j].Mean, feats[j].Std = 0.05*float64(j%7)-0.1, 0.8+0.01*float64(j)
+	}
+	r := rand.New(rand.NewPCG(42, 7))
+	he := func(s model.Spec) []float32 {
+		var w []float32
+		for _, sh := range s.LayerShapes() {
+			sd := math.Sqrt(2 / float64(sh[0]))
+			for range sh[0]*sh[1] + sh[1] {
+				w = append(w, float32(r.NormFloat64()*sd))
+			}
+		}
+		return w
+	}
+	s := spec(model.FamilyMLP, model.ObjectiveBinary, []int{256, 256}, nil, feats...)
+	mlp, err := model.New(s, he(s))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s = spec(model.FamilySoftmax, "", nil, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, feats...)
+	softmax, err = model.New(s, he(s))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rec, mlp, softmax
+}
+
+// BenchmarkScoreVsTorch scores the PyTorch comparison's models: rows/s
+// per core with -cpu 1.
+func BenchmarkScoreVsTorch(b *testing.B) {
+	rec, mlp, softmax := torchBenchModels(b)
+	defer rec.Release()
+	b.Run("mlp", func(b *testing.B) {
+		b.ReportMetric(float64(2*(64*256+256*256+256)), "flop/row")
+		benchPredict(b, mlp, rec)
+	})
+	b.Run("softmax", func(b *testing.B) { benchPredict(b, softmax, rec) })
+}
+
+// TestWriteTorchFixture writes, when NIGHTSHIFT_TORCH_FIXTURE names a
+// folder, the PyTorch comparison's inputs and Go's outputs, all
+// little-endian: x.f64 (the 64 columns, column after column), mean.f64
+// and std.f64 (per feature), mlp.f32 and softmax.f32 (weights.bin),
+// mlp.out.f64 (one probability per row), softmax.out.f64 (10 columns of
+// probabilities, column after column) and softmax.cls.i32.
+func TestWriteTorchFixture(t *testing.T) {
+	dir := os.Getenv("NIGHTSHIFT_TORCH_FIXTURE")
+	if dir == "" {
+		t.Skip("NIGHTSHIFT_TORCH_FIXTURE not set")
+	}
+	rec, mlp, softmax := torchBenchModels(t)
+	defer rec.Release()
+	var x, mean, std []float64
+	for j := range torchFeatures {
+		x = append(x, rec.Column(j).(*array.Float64).Float64Values()...)
+		mean, std = append(mean, mlp.Spec.Features[j].Mean), append(std, mlp.Spec.Features[j].Std)
+	}
+	write := func(name string, data any) {
+		var buf bytes.Buffer
+		if err := binary.Write(&buf, binary.LittleEndian, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("x.f64", x)
+	write("mean.f64", mean)
+	write("std.f64", std)
+	for _, m := range []struct {
+		name string
+		m    *model.Model
+	}{{"mlp", mlp}, {"softmax", softmax}} {
+		write(m.name+".f32", m.m.Weights())
+		out, err := m.m.NewPredictor().Predict(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var probs []float64
+		for _, a := range out {
+			switch a := a.(type) {
+			case *array.Float64:
+				probs = append(probs, a.Float64Values()...)
+			case *array.String: // predicted_class: the classes are "0" … "9"
+				cls := make([]int32, a.Len())
+				for r := range cls {
+					c, err := strconv.Atoi(a.Value(r))
+					if err != nil {
+						t.Fatal(err)
+					}
+					cls[r] = int32(c)
+				}
+				write(m.name+".cls.i32", cls)
+			}
+			a.Release()
+		}
+		write(m.name+".out.f64", probs)
+	}
 }

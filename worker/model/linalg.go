@@ -1,10 +1,19 @@
 package model
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+	"weak"
 
-// The kernels below are plain Go written for the compiler: bounds checks
-// hoisted by re-slicing to a common length, inner loops unrolled 4×, and
-// no allocation. They are the hot loops of scoring and training.
+	"github.com/nightshift-ml/nightshift/worker/kernels"
+)
+
+// The float64 kernels below are scoring's own (linear and logistic models,
+// the feature pipeline, the links): plain Go written for the compiler,
+// bounds checks hoisted by re-slicing to a common length, inner loops
+// unrolled, no allocation. The float32 dense layers of softmax and mlp
+// models run on worker/kernels, shared with training (dense).
 
 // axpyStd adds (x[i]-mean)*ws to z[i]: one standardised numeric feature's
 // contribution to a linear predictor.
@@ -58,15 +67,35 @@ func axpyStdValid(z, x []float64, bitmap []byte, off int, mean, ws float64) {
 
 // fillStd writes float32((x[r]-mean)*inv) to dst[r*stride]: one numeric
 // feature's column of a row-major input block. It reports whether every
-// value written is finite.
+// value written is finite. Four rows per step, with four accumulators for
+// the finiteness check, so that no chain of dependent additions limits
+// the loop.
 func fillStd(dst []float32, stride int, x []float64, mean, inv float64) bool {
-	var acc float32
-	for r, v := range x {
-		f := float32((v - mean) * inv)
-		dst[r*stride] = f
-		acc += f * 0 // stays 0 unless some f is NaN or ±Inf
+	var a0, a1, a2, a3 float32
+	r := 0
+	if len(x) >= 4 {
+		_ = dst[(len(x)-1)*stride]
 	}
-	return acc == 0
+	for ; r+4 <= len(x); r += 4 {
+		f0 := float32((x[r] - mean) * inv)
+		f1 := float32((x[r+1] - mean) * inv)
+		f2 := float32((x[r+2] - mean) * inv)
+		f3 := float32((x[r+3] - mean) * inv)
+		dst[r*stride] = f0
+		dst[(r+1)*stride] = f1
+		dst[(r+2)*stride] = f2
+		dst[(r+3)*stride] = f3
+		a0 += f0 * 0 // stays 0 unless some f is NaN or ±Inf
+		a1 += f1 * 0
+		a2 += f2 * 0
+		a3 += f3 * 0
+	}
+	for ; r < len(x); r++ {
+		f := float32((x[r] - mean) * inv)
+		dst[r*stride] = f
+		a0 += f * 0
+	}
+	return (a0+a1)+(a2+a3) == 0
 }
 
 // allFinite reports whether no value of z is NaN or ±Inf.
@@ -102,175 +131,69 @@ func allFinite32(z []float32) bool {
 }
 
 // dense computes c = a·W + b for n rows: a is n×l.in and c n×l.out, both
-// row-major.
+// row-major. It runs the forward product of worker/kernels, the very
+// kernels training uses, with the set chosen for this CPU (AVX-512 or
+// AVX2 under GOEXPERIMENT=simd, else the portable one) and W packed for
+// that set once per model (packedW).
+//
+// Against the portable kernels, the vectorized ones change scoring
+// outputs in the last bits only (fused multiply-adds, inputs that are
+// zero not skipped): relative differences of the order of 1e-7 per
+// layer in float32, far inside the tolerances of the reference tests
+// (predict_test.go: 1e-5 for softmax and mlp). Either way the result is
+// deterministic: the same model and rows give the same bits on the same
+// machine and kernel set.
 func dense(c, a []float32, l *layer, n int) {
-	if l.wt != nil {
-		denseDot(c, a, l.wt, l.b, n, l.in, l.out)
-	} else {
-		denseRows(c, a, l.w, l.b, n, l.in, l.out)
+	ks := kernels.Default()
+	if l.in == 0 || l.out == 0 {
+		ks = kernels.Scalar() // no weights to pack: c = b
 	}
+	w := l.w
+	if ks.PanelWidth() > 0 {
+		w = packedW(ks, l)
+	}
+	sp := scratchPool.Get().(*[]float32)
+	s := grow(*sp, ks.ScratchLen(n, l.in, l.out))
+	ks.Forward(c[:n*l.out], a[:n*l.in], w, l.b, s, n, l.in, l.out, false)
+	*sp = s
+	scratchPool.Put(sp)
 }
 
-// denseRows is the wide-layer kernel: four rows at a time, it adds a[i,k]
-// times row k of W to row i of c for every k, so each row of W is loaded
-// once per four rows and the inner loop runs over contiguous memory. Input
-// values that are zero in all four rows (ReLU zeros, one-hot blanks) are
-// skipped.
-func denseRows(c, a, w, b []float32, n, in, out int) {
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		c0, c1, c2, c3 := c[i*out:][:out], c[(i+1)*out:][:out], c[(i+2)*out:][:out], c[(i+3)*out:][:out]
-		copy(c0, b)
-		copy(c1, b)
-		copy(c2, b)
-		copy(c3, b)
-		a0, a1, a2, a3 := a[i*in:][:in], a[(i+1)*in:][:in], a[(i+2)*in:][:in], a[(i+3)*in:][:in]
-		k := 0
-		for ; k+2 <= in; k += 2 {
-			x0, x1, x2, x3 := a0[k], a1[k], a2[k], a3[k]
-			y0, y1, y2, y3 := a0[k+1], a1[k+1], a2[k+1], a3[k+1]
-			xz := x0 == 0 && x1 == 0 && x2 == 0 && x3 == 0
-			yz := y0 == 0 && y1 == 0 && y2 == 0 && y3 == 0
-			switch {
-			case xz && yz:
-			case xz:
-				axpy4(c0, c1, c2, c3, w[(k+1)*out:][:out], y0, y1, y2, y3)
-			case yz:
-				axpy4(c0, c1, c2, c3, w[k*out:][:out], x0, x1, x2, x3)
-			default:
-				axpy4x2(c0, c1, c2, c3, w[k*out:][:out], w[(k+1)*out:][:out], x0, x1, x2, x3, y0, y1, y2, y3)
-			}
-		}
-		if k < in {
-			axpy4(c0, c1, c2, c3, w[k*out:][:out], a0[k], a1[k], a2[k], a3[k])
-		}
-	}
-	for ; i < n; i++ {
-		ci := c[i*out:][:out]
-		copy(ci, b)
-		ai := a[i*in:][:in]
-		for k, x := range ai {
-			if x != 0 {
-				axpy1(ci, w[k*out:][:out], x)
-			}
-		}
-	}
+// scratchPool holds the kernels' scratch (the packed rows of a block),
+// shared by the Predictors of all goroutines.
+var scratchPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// packKey identifies a layer's W packed for one kernel set: a weak
+// pointer to its first weight, so that the cache does not keep a Model
+// alive.
+type packKey struct {
+	w  weak.Pointer[float32]
+	ks *kernels.Set
 }
 
-// axpy4 adds x0..x3 times w to c0..c3.
-func axpy4(c0, c1, c2, c3, w []float32, x0, x1, x2, x3 float32) {
-	n := len(w)
-	c0, c1, c2, c3 = c0[:n], c1[:n], c2[:n], c3[:n]
-	j := 0
-	for ; j+4 <= n; j += 4 {
-		w0, w1, w2, w3 := w[j], w[j+1], w[j+2], w[j+3]
-		c0[j] += x0 * w0
-		c0[j+1] += x0 * w1
-		c0[j+2] += x0 * w2
-		c0[j+3] += x0 * w3
-		c1[j] += x1 * w0
-		c1[j+1] += x1 * w1
-		c1[j+2] += x1 * w2
-		c1[j+3] += x1 * w3
-		c2[j] += x2 * w0
-		c2[j+1] += x2 * w1
-		c2[j+2] += x2 * w2
-		c2[j+3] += x2 * w3
-		c3[j] += x3 * w0
-		c3[j+1] += x3 * w1
-		c3[j+2] += x3 * w2
-		c3[j+3] += x3 * w3
-	}
-	for ; j < n; j++ {
-		wj := w[j]
-		c0[j] += x0 * wj
-		c1[j] += x1 * wj
-		c2[j] += x2 * wj
-		c3[j] += x3 * wj
-	}
-}
+// packCache maps a packKey to W packed for its set ([]float32). Entries
+// are made on a layer's first block and dropped by a cleanup when the
+// layer's weights are collected. A Model is immutable after New, so
+// W never changes under its packed copy.
+var packCache sync.Map
 
-// axpy4x2 adds x0..x3 times v and y0..y3 times u to c0..c3: two input
-// columns per pass, so each output value is loaded and stored once per
-// two products.
-func axpy4x2(c0, c1, c2, c3, v, u []float32, x0, x1, x2, x3, y0, y1, y2, y3 float32) {
-	n := len(v)
-	u, c0, c1, c2, c3 = u[:n], c0[:n], c1[:n], c2[:n], c3[:n]
-	j := 0
-	for ; j+2 <= n; j += 2 {
-		v0, u0, v1, u1 := v[j], u[j], v[j+1], u[j+1]
-		c0[j] += x0*v0 + y0*u0
-		c1[j] += x1*v0 + y1*u0
-		c2[j] += x2*v0 + y2*u0
-		c3[j] += x3*v0 + y3*u0
-		c0[j+1] += x0*v1 + y0*u1
-		c1[j+1] += x1*v1 + y1*u1
-		c2[j+1] += x2*v1 + y2*u1
-		c3[j+1] += x3*v1 + y3*u1
+// packedW returns l.w packed for ks (PanelWidth > 0), packing it on the
+// first call for l.
+func packedW(ks *kernels.Set, l *layer) []float32 {
+	key := packKey{w: weak.Make(&l.w[0]), ks: ks}
+	if v, ok := packCache.Load(key); ok {
+		return v.([]float32)
 	}
-	for ; j < n; j++ {
-		vj, uj := v[j], u[j]
-		c0[j] += x0*vj + y0*uj
-		c1[j] += x1*vj + y1*uj
-		c2[j] += x2*vj + y2*uj
-		c3[j] += x3*vj + y3*uj
+	wp := ks.PackW(make([]float32, ks.PackedLen(l.in, l.out)), l.w, l.in, l.out)
+	if v, loaded := packCache.LoadOrStore(key, wp); loaded {
+		return v.([]float32)
 	}
-}
-
-// axpy1 adds x times w to c.
-func axpy1(c, w []float32, x float32) {
-	c = c[:len(w)]
-	j := 0
-	for ; j+4 <= len(w); j += 4 {
-		c[j] += x * w[j]
-		c[j+1] += x * w[j+1]
-		c[j+2] += x * w[j+2]
-		c[j+3] += x * w[j+3]
-	}
-	for ; j < len(w); j++ {
-		c[j] += x * w[j]
-	}
-}
-
-// denseDot is the narrow-layer kernel: each output is a dot product of an
-// input row with a row of W transposed (wt, out×in).
-func denseDot(c, a, wt, b []float32, n, in, out int) {
-	for i := range n {
-		ai := a[i*in:][:in]
-		ci := c[i*out:][:out]
-		for j := range ci {
-			ci[j] = b[j] + Dot(ai, wt[j*in:][:in])
-		}
-	}
-}
-
-// Dot returns the dot product of a and b (len(b) >= len(a)) with four
-// independent accumulators, in a fixed order: the same inputs give the same
-// bits. Scoring and training share it.
-func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	k := 0
-	for ; k+4 <= len(a); k += 4 {
-		s0 += a[k] * b[k]
-		s1 += a[k+1] * b[k+1]
-		s2 += a[k+2] * b[k+2]
-		s3 += a[k+3] * b[k+3]
-	}
-	for ; k < len(a); k++ {
-		s0 += a[k] * b[k]
-	}
-	return (s0 + s1) + (s2 + s3)
+	runtime.AddCleanup(&l.w[0], func(k packKey) { packCache.Delete(k) }, key)
+	return wp
 }
 
 // relu clamps negative values to zero in place (NaN stays NaN).
-func relu(x []float32) {
-	for i, v := range x {
-		if v < 0 {
-			x[i] = 0
-		}
-	}
-}
+func relu(x []float32) { kernels.ReLU(x) }
 
 // sigmoid is the logistic function, stable for large |z|: with
 // e = exp(-|z|) <= 1 it is 1/(1+e) for z >= 0 and e/(1+e) below.

@@ -1,5 +1,7 @@
 package train
 
+import "github.com/nightshift-ml/nightshift/worker/kernels"
+
 // mlpBlock is the number of rows pushed through the network at a time: the
 // activations of a block stay in cache between the forward and backward
 // passes.
@@ -8,8 +10,8 @@ const mlpBlock = 128
 // MLP is the objective of a ReLU network: dense layers with ReLU after
 // every hidden layer and a regression (squared error), binary (log loss)
 // or multiclass (cross-entropy) output. Rows go through in blocks of
-// mlpBlock with the float32 kernels of kernels.go (weights packed once
-// per call for the vectorized ones); gradients accumulate in float32,
+// mlpBlock with the float32 kernels of worker/kernels (weights packed
+// once per call for the vectorized ones); gradients accumulate in float32,
 // losses in float64. An MLP is not safe for concurrent use.
 type MLP struct {
 	shapes [][2]int // (in, out) per layer
@@ -19,9 +21,9 @@ type MLP struct {
 	act    [][]float32 // act[l+1]: layer l's output for one block
 	delta  [2][]float32
 	z      []float64 // one row's logits (multiclass)
-	ks     *kernelSet
-	wp     [][]float32 // per layer: W packed for ks.forward (nr > 0)
-	wtp    [][]float32 // per layer: Wᵀ packed for ks.inputGrad (nr > 0)
+	ks     *kernels.Set
+	wp     [][]float32 // per layer: W packed for ks.Forward (panels > 0)
+	wtp    [][]float32 // per layer: Wᵀ packed for ks.InputGrad (panels > 0)
 	s      []float32   // scratch of the kernels
 }
 
@@ -44,29 +46,29 @@ func NewMLP(in int, hidden []int, out, kind int, l2 float64) *MLP {
 	}
 	o.delta[0] = make([]float32, mlpBlock*widest)
 	o.delta[1] = make([]float32, mlpBlock*widest)
-	o.setKernels(kernels)
+	o.setKernels(kernels.Default())
 	return o
 }
 
 // setKernels makes o use ks, with the packing buffers it needs.
-func (o *MLP) setKernels(ks *kernelSet) {
+func (o *MLP) setKernels(ks *kernels.Set) {
 	o.ks = ks
 	o.wp, o.wtp = nil, nil
 	s := 0
 	for _, sh := range o.shapes {
-		s = max(s, ks.scratchLen(mlpBlock, sh[0], sh[1]))
+		s = max(s, ks.ScratchLen(mlpBlock, sh[0], sh[1]))
 	}
 	o.s = make([]float32, s)
-	if ks.nr == 0 {
+	if ks.PanelWidth() == 0 {
 		return
 	}
 	o.wp = make([][]float32, len(o.shapes))
 	o.wtp = make([][]float32, len(o.shapes))
 	for l, sh := range o.shapes {
 		in, out := sh[0], sh[1]
-		o.wp[l] = make([]float32, packedLen(in, out, ks.nr))
+		o.wp[l] = make([]float32, ks.PackedLen(in, out))
 		if l > 0 {
-			o.wtp[l] = make([]float32, packedLen(out, in, ks.nr))
+			o.wtp[l] = make([]float32, ks.PackedLen(in, out))
 		}
 	}
 }
@@ -92,12 +94,12 @@ func (o *MLP) LossGrad(params, X, y []float32, rows int, grad []float32) float64
 	checkArgs(o, params, X, y, rows, grad)
 	clear(grad)
 	in := o.Dim()
-	if o.ks.nr > 0 && rows > 0 {
+	if o.ks.PanelWidth() > 0 && rows > 0 {
 		for l, sh := range o.shapes {
 			w, _ := o.layer(params, l)
-			packPanels(o.wp[l], w, sh[0], sh[1], sh[1], o.ks.nr)
+			o.ks.PackW(o.wp[l], w, sh[0], sh[1])
 			if l > 0 {
-				packPanelsT(o.wtp[l], w, sh[1], sh[0], sh[1], o.ks.nr)
+				o.ks.PackWT(o.wtp[l], w, sh[0], sh[1])
 			}
 		}
 	}
@@ -122,11 +124,11 @@ func (o *MLP) block(params, x, y []float32, nb int, grad []float32) float64 {
 	o.act[0] = x
 	for l, sh := range o.shapes {
 		wp, b := o.layer(params, l)
-		if ks.nr > 0 {
+		if ks.PanelWidth() > 0 {
 			wp = o.wp[l]
 		}
 		c := o.act[l+1][:nb*sh[1]]
-		ks.forward(c, o.act[l][:nb*sh[0]], wp, b, o.s, nb, sh[0], sh[1], l < last)
+		ks.Forward(c, o.act[l][:nb*sh[0]], wp, b, o.s, nb, sh[0], sh[1], l < last)
 	}
 	nout := o.shapes[last][1]
 	d := o.delta[0][:nb*nout]
@@ -135,16 +137,16 @@ func (o *MLP) block(params, x, y []float32, nb int, grad []float32) float64 {
 		in, out := o.shapes[l][0], o.shapes[l][1]
 		gw, gb := o.layer(grad, l)
 		a := o.act[l][:nb*in]
-		ks.weightGrad(gw, gb, a, d, o.s, nb, in, out)
+		ks.WeightGrad(gw, gb, a, d, o.s, nb, in, out)
 		if l == 0 {
 			break
 		}
 		wtp, _ := o.layer(params, l)
-		if ks.nr > 0 {
+		if ks.PanelWidth() > 0 {
 			wtp = o.wtp[l]
 		}
 		prev := o.delta[(last-l+1)%2][:nb*in]
-		ks.inputGrad(prev, d, wtp, a, o.s, nb, in, out)
+		ks.InputGrad(prev, d, wtp, a, o.s, nb, in, out)
 		d = prev
 	}
 	return loss

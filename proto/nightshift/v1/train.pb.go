@@ -69,7 +69,16 @@ type TrainSpec struct {
 	// holdout rows. Set by the coordinator when it plans the job (it
 	// replaces a submitted value); empty when the model has no production
 	// version then.
-	Champion      *ChampionRef `protobuf:"bytes,20,opt,name=champion,proto3" json:"champion,omitempty"`
+	Champion *ChampionRef `protobuf:"bytes,20,opt,name=champion,proto3" json:"champion,omitempty"`
+	// Memory each member may use for training data, in MiB; 0 =
+	// jobspec.DefaultMemoryBudgetMB. It sizes the shuffle window (so it is
+	// part of the training order, the same on every member) and decides
+	// whether the dataset is held in memory or streamed from its shards.
+	MemoryBudgetMb int64 `protobuf:"varint,21,opt,name=memory_budget_mb,json=memoryBudgetMb,proto3" json:"memory_budget_mb,omitempty"`
+	// "auto" (or empty): hold the dataset in memory when it fits the
+	// budget, else stream it; "memory" or "stream" force a path. Both paths
+	// visit the same rows in the same order and give the same weights.
+	DataPath      string `protobuf:"bytes,22,opt,name=data_path,json=dataPath,proto3" json:"data_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,6 +251,20 @@ func (x *TrainSpec) GetChampion() *ChampionRef {
 		return x.Champion
 	}
 	return nil
+}
+
+func (x *TrainSpec) GetMemoryBudgetMb() int64 {
+	if x != nil {
+		return x.MemoryBudgetMb
+	}
+	return 0
+}
+
+func (x *TrainSpec) GetDataPath() string {
+	if x != nil {
+		return x.DataPath
+	}
+	return ""
 }
 
 // EvaluationSpec configures the end-of-training evaluation.
@@ -1374,8 +1397,12 @@ type TrainStatus struct {
 	HoldoutRows     int64         `protobuf:"varint,19,opt,name=holdout_rows,json=holdoutRows,proto3" json:"holdout_rows,omitempty"`
 	// Generation of the last restart counted (a generation counts once).
 	LastRestartGeneration uint64 `protobuf:"varint,20,opt,name=last_restart_generation,json=lastRestartGeneration,proto3" json:"last_restart_generation,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The data path the group took ("memory" or "stream") and the estimate
+	// of what holding the dataset in memory would take, in bytes.
+	DataPath      string `protobuf:"bytes,21,opt,name=data_path,json=dataPath,proto3" json:"data_path,omitempty"`
+	InMemoryBytes int64  `protobuf:"varint,22,opt,name=in_memory_bytes,json=inMemoryBytes,proto3" json:"in_memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainStatus) Reset() {
@@ -1544,6 +1571,20 @@ func (x *TrainStatus) GetHoldoutRows() int64 {
 func (x *TrainStatus) GetLastRestartGeneration() uint64 {
 	if x != nil {
 		return x.LastRestartGeneration
+	}
+	return 0
+}
+
+func (x *TrainStatus) GetDataPath() string {
+	if x != nil {
+		return x.DataPath
+	}
+	return ""
+}
+
+func (x *TrainStatus) GetInMemoryBytes() int64 {
+	if x != nil {
+		return x.InMemoryBytes
 	}
 	return 0
 }
@@ -1903,8 +1944,12 @@ type TrainProgress struct {
 	// Set when this generation found no live state and resumed from the
 	// checkpoint of this step: the whole previous group was lost.
 	ResumedFromStep int64 `protobuf:"varint,13,opt,name=resumed_from_step,json=resumedFromStep,proto3" json:"resumed_from_step,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The data path the members took ("memory" or "stream") and the
+	// estimate of what holding the dataset in memory would take, in bytes.
+	DataPath      string `protobuf:"bytes,14,opt,name=data_path,json=dataPath,proto3" json:"data_path,omitempty"`
+	InMemoryBytes int64  `protobuf:"varint,15,opt,name=in_memory_bytes,json=inMemoryBytes,proto3" json:"in_memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainProgress) Reset() {
@@ -2028,11 +2073,25 @@ func (x *TrainProgress) GetResumedFromStep() int64 {
 	return 0
 }
 
+func (x *TrainProgress) GetDataPath() string {
+	if x != nil {
+		return x.DataPath
+	}
+	return ""
+}
+
+func (x *TrainProgress) GetInMemoryBytes() int64 {
+	if x != nil {
+		return x.InMemoryBytes
+	}
+	return 0
+}
+
 var File_nightshift_v1_train_proto protoreflect.FileDescriptor
 
 const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
-	"\x19nightshift/v1/train.proto\x12\rnightshift.v1\"\xad\x06\n" +
+	"\x19nightshift/v1/train.proto\x12\rnightshift.v1\"\xf4\x06\n" +
 	"\tTrainSpec\x12\x18\n" +
 	"\adataset\x18\x01 \x01(\tR\adataset\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x126\n" +
@@ -2059,7 +2118,9 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
 	"evaluation\x18\x13 \x01(\v2\x1d.nightshift.v1.EvaluationSpecR\n" +
 	"evaluation\x126\n" +
-	"\bchampion\x18\x14 \x01(\v2\x1a.nightshift.v1.ChampionRefR\bchampion\"B\n" +
+	"\bchampion\x18\x14 \x01(\v2\x1a.nightshift.v1.ChampionRefR\bchampion\x12(\n" +
+	"\x10memory_budget_mb\x18\x15 \x01(\x03R\x0ememoryBudgetMb\x12\x1b\n" +
+	"\tdata_path\x18\x16 \x01(\tR\bdataPath\"B\n" +
 	"\x0eEvaluationSpec\x12\x16\n" +
 	"\x06slices\x18\x01 \x03(\tR\x06slices\x12\x18\n" +
 	"\abuckets\x18\x02 \x01(\x05R\abuckets\"M\n" +
@@ -2175,7 +2236,7 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\faudited_rows\x18\x06 \x01(\x03R\vauditedRows\x1a:\n" +
 	"\fHoldoutEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd8\x06\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9d\a\n" +
 	"\vTrainStatus\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -2203,7 +2264,9 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
 	"train_rows\x18\x12 \x01(\x03R\ttrainRows\x12!\n" +
 	"\fholdout_rows\x18\x13 \x01(\x03R\vholdoutRows\x126\n" +
-	"\x17last_restart_generation\x18\x14 \x01(\x04R\x15lastRestartGeneration\x1a:\n" +
+	"\x17last_restart_generation\x18\x14 \x01(\x04R\x15lastRestartGeneration\x12\x1b\n" +
+	"\tdata_path\x18\x15 \x01(\tR\bdataPath\x12&\n" +
+	"\x0fin_memory_bytes\x18\x16 \x01(\x03R\rinMemoryBytes\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x8f\x03\n" +
@@ -2246,7 +2309,7 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"evaluation\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xbf\x03\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x84\x04\n" +
 	"\rTrainProgress\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n" +
 	"\n" +
@@ -2265,7 +2328,9 @@ const file_nightshift_v1_train_proto_rawDesc = "" +
 	"\n" +
 	"train_rows\x18\v \x01(\x03R\ttrainRows\x12!\n" +
 	"\fholdout_rows\x18\f \x01(\x03R\vholdoutRows\x12*\n" +
-	"\x11resumed_from_step\x18\r \x01(\x03R\x0fresumedFromStepBFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"
+	"\x11resumed_from_step\x18\r \x01(\x03R\x0fresumedFromStep\x12\x1b\n" +
+	"\tdata_path\x18\x0e \x01(\tR\bdataPath\x12&\n" +
+	"\x0fin_memory_bytes\x18\x0f \x01(\x03R\rinMemoryBytesBFZDgithub.com/nightshift-ml/nightshift/proto/nightshift/v1;nightshiftv1b\x06proto3"
 
 var (
 	file_nightshift_v1_train_proto_rawDescOnce sync.Once

@@ -1,13 +1,13 @@
 //go:build goexperiment.simd && amd64
 
-package train
+package kernels
 
 import (
 	"simd/archsimd"
 	"unsafe"
 )
 
-// The AVX-512 micro-kernels: the AVX2 ones (kernels_simd_amd64.go) at
+// The AVX-512 micro-kernels: the AVX2 ones (simd_amd64.go) at
 // twice the width, 4×32 tiles in eight 16-lane accumulators. Same
 // per-element order of operations, so bit-identical results. Chosen at
 // init only where the CPU and the OS support AVX-512 (archsimd checks
@@ -18,8 +18,8 @@ func useAVX512() bool {
 	return archsimd.X86.AVX512() && archsimd.X86.AVX2() && archsimd.X86.FMA()
 }
 
-// avx512Kernels: 4×32 tiles of eight 16-lane accumulators.
-var avx512Kernels = simdKernels("avx512", 32)
+// avx512Set: 4×32 tiles of eight 16-lane accumulators.
+var avx512Set = simdSet("avx512", 32)
 
 type f32x16 = archsimd.Float32x16
 

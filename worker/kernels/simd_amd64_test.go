@@ -1,6 +1,6 @@
 //go:build goexperiment.simd && amd64
 
-package train
+package kernels
 
 import (
 	"math"
@@ -8,45 +8,33 @@ import (
 	"os"
 	"simd/archsimd"
 	"testing"
-
-	"github.com/nightshift-ml/nightshift/worker/model"
 )
-
-func init() {
-	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
-		testKernelSets = append(testKernelSets, &avx2Kernels)
-	}
-	if useAVX512() {
-		testKernelSets = append(testKernelSets, &avx512Kernels)
-	}
-}
 
 // TestKernelsDispatch checks that the CPU gets the widest vectorized
 // kernels it supports, so that the tests exercise them, and the limits
 // NIGHTSHIFT_KERNELS sets.
 func TestKernelsDispatch(t *testing.T) {
-	want := &scalarKernels
+	want := &scalarSet
 	switch {
 	case useAVX512():
-		want = &avx512Kernels
+		want = &avx512Set
 	case archsimd.X86.AVX2() && archsimd.X86.FMA():
-		want = &avx2Kernels
+		want = &avx2Set
 	}
-	if got := pickKernels(""); got != want {
-		t.Fatalf("pickKernels: %s, want %s", got.name, want.name)
+	if got := pick(""); got != want {
+		t.Fatalf("pick: %s, want %s", got.name, want.name)
 	}
-	if os.Getenv("NIGHTSHIFT_KERNELS") == "" && kernels != want {
-		t.Fatalf("kernels in use: %s, want %s", kernels.name, want.name)
+	if os.Getenv("NIGHTSHIFT_KERNELS") == "" && Default() != want {
+		t.Fatalf("kernels in use: %s, want %s", Default().name, want.name)
 	}
-	if got := pickKernels("scalar"); got != &scalarKernels {
-		t.Fatalf("pickKernels(scalar): %s", got.name)
+	if got := pick("scalar"); got != &scalarSet {
+		t.Fatalf("pick(scalar): %s", got.name)
 	}
-	if got := pickKernels("avx2"); want != &scalarKernels && got != &avx2Kernels {
-		t.Fatalf("pickKernels(avx2): %s", got.name)
+	if got := pick("avx2"); want != &scalarSet && got != &avx2Set {
+		t.Fatalf("pick(avx2): %s", got.name)
 	}
-	o := NewMLP(3, []int{4}, 1, outBinary, 0)
-	if o.ks != kernels {
-		t.Fatalf("NewMLP took the %s kernels, want %s", o.ks.name, kernels.name)
+	if a := Available(); a[len(a)-1] != want {
+		t.Fatalf("Available ends with %s, want %s", a[len(a)-1].name, want.name)
 	}
 }
 
@@ -84,16 +72,16 @@ func TestPackA4(t *testing.T) {
 	}
 }
 
-// TestPackPanels checks packPanelsSIMD against packPanels, and
-// packPanelsT against the definition.
+// TestPackPanels checks packPanelsSIMD against PackPanels, and
+// PackPanelsT against the definition.
 func TestPackPanels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, nr := range []int{16, 32} {
 		for _, k := range []int{1, 5, 33} {
 			for _, n := range []int{1, 16, 17, 32, 64, 96} {
 				src := kernelData(rng, k*n)
-				want, got := kernelData(rng, packedLen(k, n, nr)), kernelData(rng, packedLen(k, n, nr))
-				packPanels(want, src, k, n, n, nr)
+				want, got := kernelData(rng, PackedLen(k, n, nr)), kernelData(rng, PackedLen(k, n, nr))
+				PackPanels(want, src, k, n, n, nr)
 				packPanelsSIMD(got, src, k, n, n, nr)
 				if i, ok := sameBits(got, want); !ok {
 					t.Fatalf("nr %d k %d n %d: [%d] %v, want %v", nr, k, n, i, got[i], want[i])
@@ -109,18 +97,18 @@ func TestPackPanels(t *testing.T) {
 								break
 							}
 							if v := want[j0*k+r*nr+c]; v != w {
-								t.Fatalf("packPanels nr %d k %d n %d: (%d, %d) = %v, want %v", nr, k, n, r, j0+c, v, w)
+								t.Fatalf("PackPanels nr %d k %d n %d: (%d, %d) = %v, want %v", nr, k, n, r, j0+c, v, w)
 							}
 						}
 					}
 				}
 				srcT := kernelData(rng, n*k) // n×k; its transpose is k×n
-				pt := kernelData(rng, packedLen(k, n, nr))
-				packPanelsT(pt, srcT, k, n, k, nr)
+				pt := kernelData(rng, PackedLen(k, n, nr))
+				PackPanelsT(pt, srcT, k, n, k, nr)
 				for r := range k {
 					for j := range n {
 						if v, w := pt[j/nr*nr*k+r*nr+j%nr], srcT[j*k+r]; v != w {
-							t.Fatalf("packPanelsT nr %d k %d n %d: (%d, %d) = %v, want %v", nr, k, n, r, j, v, w)
+							t.Fatalf("PackPanelsT nr %d k %d n %d: (%d, %d) = %v, want %v", nr, k, n, r, j, v, w)
 						}
 					}
 				}
@@ -130,7 +118,8 @@ func TestPackPanels(t *testing.T) {
 }
 
 // TestKernelsAVX512MatchAVX2 checks the AVX-512 kernels give exactly the
-// AVX2 kernels' bits, kernel by kernel and for a whole LossGrad, so that
+// AVX2 kernels' bits, kernel by kernel (worker/train checks a whole
+// LossGrad), so that
 // members on either kind of CPU keep identical weights.
 func TestKernelsAVX512MatchAVX2(t *testing.T) {
 	if !useAVX512() {
@@ -139,8 +128,8 @@ func TestKernelsAVX512MatchAVX2(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, sh := range [][3]int{{1, 1, 1}, {5, 7, 3}, {37, 65, 257}, {128, 256, 256}, {131, 64, 256}, {128, 256, 1}, {9, 33, 47}} {
 		c := newKernelCase(rng, sh[0], sh[1], sh[2])
-		f1, r1, g1, gb1, p1 := c.run(&avx2Kernels)
-		f2, r2, g2, gb2, p2 := c.run(&avx512Kernels)
+		f1, r1, g1, gb1, p1 := c.run(&avx2Set)
+		f2, r2, g2, gb2, p2 := c.run(&avx512Set)
 		for _, x := range []struct {
 			name string
 			a, b []float32
@@ -150,28 +139,13 @@ func TestKernelsAVX512MatchAVX2(t *testing.T) {
 			}
 		}
 	}
-	spec := testSpec(model.FamilyMLP, model.ObjectiveBinary, []int{256, 256}, 0, 64, 0)
-	obj, _ := NewObjective(spec, 1e-4)
-	o := obj.(*MLP)
-	params, X, y := randomProblem(rand.New(rand.NewPCG(1, 2)), o, 1000, outBinary, 0)
-	g1, g2 := make([]float32, o.NumParams()), make([]float32, o.NumParams())
-	o.setKernels(&avx2Kernels)
-	l1 := o.LossGrad(params, X, y, 1000, g1)
-	o.setKernels(&avx512Kernels)
-	l2 := o.LossGrad(params, X, y, 1000, g2)
-	if l1 != l2 {
-		t.Fatalf("loss: avx2 %v, avx512 %v", l1, l2)
-	}
-	if i, ok := sameBits(g1, g2); !ok {
-		t.Fatalf("grad[%d]: avx2 %v, avx512 %v", i, g1[i], g2[i])
-	}
 }
 
 // TestKernelsNarrowMatchGEMM checks the out == 1 paths (forward and
 // weight gradient) give exactly the GEMM's bits for that column: the
 // order of operations per element is the same.
 func TestKernelsNarrowMatchGEMM(t *testing.T) {
-	for _, ks := range testKernelSets[1:] {
+	for _, ks := range Available()[1:] {
 		rng := rand.New(rand.NewPCG(11, 12))
 		for _, sh := range [][2]int{{1, 1}, {5, 3}, {37, 65}, {128, 256}, {131, 36}, {16, 40}} {
 			n, in := sh[0], sh[1]

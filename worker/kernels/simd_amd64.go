@@ -1,6 +1,6 @@
 //go:build goexperiment.simd && amd64
 
-package train
+package kernels
 
 import (
 	"os"
@@ -8,10 +8,10 @@ import (
 	"unsafe"
 )
 
-// Vectorized MLP kernels, built only with GOEXPERIMENT=simd and installed
-// at init only when the CPU has the features: AVX-512
-// (kernels_avx512_amd64.go) or else AVX2+FMA; otherwise the scalar
-// kernels of kernels.go stay in place.
+// The vectorized kernels, built only with GOEXPERIMENT=simd and chosen
+// at init only when the CPU has the features: AVX-512 (avx512_amd64.go)
+// or else AVX2+FMA; otherwise the scalar kernels of kernels.go stay the
+// default.
 //
 // All three products of a layer run through one GEMM driver (gemm): the
 // output is cut into tiles of 4 rows × nr columns, each held in registers
@@ -19,12 +19,13 @@ import (
 // by broadcast-FMA and written once, with the bias, ReLU or ReLU mask
 // applied on the way out:
 //
-//	forward      act(l+1) = act(l)·W + b      B: W packed once per call
+//	forward      act(l+1) = act(l)·W + b      B: W packed (PackW)
 //	weight grad  gW      += act(l)ᵀ·δ         B: δ packed per block
-//	input grad   δ(l)     = (δ·Wᵀ) ⊙ [a > 0]  B: Wᵀ packed once per call
+//	input grad   δ(l)     = (δ·Wᵀ) ⊙ [a > 0]  B: Wᵀ packed (PackWT)
 //
-// B is packed in panels of nr columns (packPanels), A in groups of four
-// rows interleaved (packA4), so the micro-kernel reads two sequential
+// Training packs W and Wᵀ once per LossGrad call, scoring packs W once per
+// model. B is packed in panels of nr columns (PackPanels), A in groups of
+// four rows interleaved (packA4), so the micro-kernel reads two sequential
 // streams at constant offsets. The B panel (kc×nr floats: 16 KB for a
 // 256-wide layer under AVX2) stays in L1 while the row groups stream
 // past it from L2.
@@ -52,32 +53,40 @@ import (
 // cores (math.Exp took 18% of LossGrad, the 4-lane output layer 13×
 // its time, without it).
 
-func init() { kernels = pickKernels(os.Getenv("NIGHTSHIFT_KERNELS")) }
-
-// pickKernels returns the widest set the CPU supports, no wider than
-// limit: NIGHTSHIFT_KERNELS=avx2 keeps an AVX-512 machine on the AVX2
-// kernels (same results, to compare with AVX2-only machines),
-// NIGHTSHIFT_KERNELS=scalar on the portable ones (different last bits).
-// Anything else: no limit.
-func pickKernels(limit string) *kernelSet {
-	switch {
-	case limit == "scalar":
-		return &scalarKernels
-	case limit != "avx2" && useAVX512():
-		return &avx512Kernels
-	case archsimd.X86.AVX2() && archsimd.X86.FMA():
-		return &avx2Kernels
+func init() {
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
+		available = append(available, &avx2Set)
 	}
-	return &scalarKernels
+	if useAVX512() {
+		available = append(available, &avx512Set)
+	}
+	defaultSet = pick(os.Getenv("NIGHTSHIFT_KERNELS"))
 }
 
-// avx2Kernels: 4×16 tiles of eight 8-lane accumulators.
-var avx2Kernels = simdKernels("avx2", 16)
+// pick returns the widest set the CPU supports, no wider than limit:
+// NIGHTSHIFT_KERNELS=avx2 keeps an AVX-512 machine on the AVX2 kernels
+// (same results, to compare with AVX2-only machines),
+// NIGHTSHIFT_KERNELS=scalar on the portable ones (different last bits).
+// Anything else: no limit.
+func pick(limit string) *Set {
+	switch {
+	case limit == "scalar":
+		return &scalarSet
+	case limit != "avx2" && useAVX512():
+		return &avx512Set
+	case archsimd.X86.AVX2() && archsimd.X86.FMA():
+		return &avx2Set
+	}
+	return &scalarSet
+}
 
-// simdKernels returns the vectorized set with panels nr wide: 16 (AVX2)
-// or 32 (AVX-512).
-func simdKernels(name string, nr int) kernelSet {
-	return kernelSet{
+// avx2Set: 4×16 tiles of eight 8-lane accumulators.
+var avx2Set = simdSet("avx2", 16)
+
+// simdSet returns the vectorized set with panels nr wide: 16 (AVX2) or
+// 32 (AVX-512).
+func simdSet(name string, nr int) Set {
+	return Set{
 		name:       name,
 		nr:         nr,
 		scratchLen: func(n, in, out int) int { return simdScratchLen(nr, n, in, out) },
@@ -90,11 +99,26 @@ func simdKernels(name string, nr int) kernelSet {
 		inputGrad: func(prev, d, wtp, a, s []float32, n, in, out int) {
 			inputGradSIMD(nr, prev, d, wtp, a, s, n, in, out)
 		},
+		relu: reluSIMD,
 	}
 }
 
+// reluSIMD is reluScalar eight lanes at a time, without branches (the
+// signs of activations are random, and a branch per element mispredicts
+// half the time): max(x, 0) with NaN kept, as the forward epilogue does.
+func reluSIMD(x []float32) {
+	var zero f32x8
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		v := load8(x[i:])
+		store8(zero.Merge(v, v.Less(zero)), x[i:])
+	}
+	archsimd.ClearAVXUpperBits()
+	reluScalar(x[i:])
+}
+
 // a4Len is the length of a buffer for an m×k matrix packed by packA4,
-// with two steps of slack (see packedLen).
+// with two steps of slack (see PackedLen).
 func a4Len(m, k int) int { return (m+3)/4*4*k + 8 }
 
 // packA4 packs the m×k matrix A, A(r, c) = src[r·rs + c·cs], in groups of
@@ -171,13 +195,13 @@ func transpose4x8(p, s0, s1, s2, s3 []float32) {
 	store8(o2.Select128FromPair(1, 3, o3), p[24:])
 }
 
-// packPanelsSIMD is packPanels with vector moves for whole panels.
+// packPanelsSIMD is PackPanels with vector moves for whole panels.
 func packPanelsSIMD(dst, src []float32, k, n, ld, nr int) {
 	if n%nr != 0 || nr%8 != 0 {
-		packPanels(dst, src, k, n, ld, nr)
+		PackPanels(dst, src, k, n, ld, nr)
 		return
 	}
-	dst = dst[:packedLen(k, n, nr)]
+	dst = dst[:PackedLen(k, n, nr)]
 	clear(dst[len(dst)-2*nr:])
 	for r := range k {
 		row := src[r*ld:][:n]
@@ -194,7 +218,7 @@ func packPanelsSIMD(dst, src []float32, k, n, ld, nr int) {
 // simdScratchLen: forward packs a (n×in), inputGrad d (n×out), weightGrad
 // d in panels and aᵀ (in×n).
 func simdScratchLen(nr, n, in, out int) int {
-	return max(a4Len(n, in), a4Len(n, out), packedLen(n, out, nr)+a4Len(in, n))
+	return max(a4Len(n, in), a4Len(n, out), PackedLen(n, out, nr)+a4Len(in, n))
 }
 
 // Epilogues: what happens to a tile's accumulators on the way out.
@@ -241,7 +265,7 @@ func gemm(nr int, g gemmArgs, m, n int, ap, bp []float32) {
 		return
 	}
 	kc := g.kc
-	ap, bp = ap[:a4Len(m, kc)], bp[:packedLen(kc, n, nr)]
+	ap, bp = ap[:a4Len(m, kc)], bp[:PackedLen(kc, n, nr)]
 	t := g
 	for j0 := 0; j0 < n; j0 += nr {
 		t.b = unsafe.Pointer(&bp[j0*kc])
@@ -333,7 +357,7 @@ func forwardSIMD(nr int, c, a, wp, b, s []float32, n, in, out int, relu bool) {
 // vector (one group of ap), four groups at a time. wp holds w[k] at k·nr.
 func forwardNarrow(c, ap, wp []float32, b float32, n, in, nr int, relu bool) {
 	archsimd.ClearAVXUpperBits() // 4-lane code: its moves and spills are SSE
-	ap, wp = ap[:a4Len(n, in)], wp[:packedLen(in, 1, nr)]
+	ap, wp = ap[:a4Len(n, in)], wp[:PackedLen(in, 1, nr)]
 	groups := (n + 3) / 4
 	init := archsimd.BroadcastFloat32x4(b)
 	var t [16]float32
@@ -367,7 +391,7 @@ func forwardNarrow(c, ap, wp []float32, b float32, n, in, nr int, relu bool) {
 		acc3.Store((*[4]float32)(t[12:]))
 		rows := t[:min(16, n-4*g)]
 		if relu {
-			reluInPlace(rows)
+			reluScalar(rows)
 		}
 		copy(c[4*g:], rows)
 	}
@@ -380,7 +404,7 @@ func weightGradSIMD(nr int, g, gb, a, d, s []float32, n, in, out int) {
 		weightGradNarrow(g[:in], a[:n*in], d[:n], n, in)
 	} else if n > 0 && in > 0 && out > 0 {
 		g, a, d = g[:in*out], a[:n*in], d[:n*out]
-		dp := s[:packedLen(n, out, nr)]
+		dp := s[:PackedLen(n, out, nr)]
 		ap := s[len(dp):][:a4Len(in, n)]
 		packPanelsSIMD(dp, d, n, out, out, nr)
 		packA4(ap, a, in, n, 1, in)

@@ -44,11 +44,13 @@ func (a *Agent) runTrain(at *attempt, sp *nightshiftv1.TrainSpec) (*nightshiftv1
 		return nil, classifyOpen(ctx, err)
 	}
 	defer data.Release()
-	if err := data.CheckSlices(sp); err != nil {
+	if err := data.CheckSlices(ctx, sp); err != nil {
 		return nil, permanent(err)
 	}
 	m := &member{a: a, at: at, sp: sp, tr: train.NewTrainer(sp, data),
 		log: a.log.With("job", at.key.job, "task", at.key.task, "attempt", at.key.attempt)}
+	m.log.Info("training data", "path", data.Path, "requested", sp.GetDataPath(), "held_mib", float64(data.Held)/(1<<20),
+		"budget_mib", sp.GetMemoryBudgetMb(), "rows", data.Rows, "chunks", data.Chunks(), "window_chunks", data.Window())
 	m.rep = newTrainReporter(a.client, a.cfg.ID, m.log)
 	defer m.rep.stop()
 	return m.run(ctx)
@@ -182,7 +184,7 @@ func (m *member) hooks() train.Hooks {
 				m.rep.must(p)
 			}
 		},
-		Applied: func(int64, []int32) {
+		Applied: func(int64, []int64) {
 			m.a.metrics.trainSteps.Inc()
 			if d := m.a.cfg.TrainStepDelay; d > 0 {
 				time.Sleep(d)
@@ -198,7 +200,8 @@ func (m *member) progress(st *train.State, total int64) *nightshiftv1.TrainProgr
 		loss = st.LossSum / float64(st.LossSteps)
 	}
 	return &nightshiftv1.TrainProgress{JobId: m.at.key.job, Generation: m.gen, Step: st.Step, Epoch: st.Epoch, Loss: loss,
-		Samples: st.Samples, TotalSteps: total, TrainRows: int64(len(d.Train)), HoldoutRows: int64(d.HoldRows)}
+		Samples: st.Samples, TotalSteps: total, TrainRows: d.TrainRows, HoldoutRows: int64(d.HoldRows),
+		DataPath: d.Path, InMemoryBytes: d.Held}
 }
 
 // finish writes the artifact with its lineage and returns the result

@@ -35,7 +35,7 @@ func (m *member) evaluate(ctx context.Context, challenger *model.Model) (*nights
 	if loadErr != nil && ctx.Err() != nil {
 		return nil, ctx.Err() // cancelled, not a verdict on the production version
 	}
-	ev, err := train.Compare(d, challenger, champion, m.sp)
+	ev, err := train.Compare(ctx, d, challenger, champion, m.sp)
 	if err != nil {
 		return nil, fmt.Errorf("comparing the new model with production: %w", err)
 	}

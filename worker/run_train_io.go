@@ -184,7 +184,7 @@ func (m *member) saveProfile(ctx context.Context, artifact string) error {
 	// than compute it again while the group waits.
 	p, err := m.datasetProfile(ctx)
 	if err != nil {
-		if p, err = profile.FromRecords(d.Schema(), d.ShardRecords()); err != nil {
+		if p, err = trainingProfile(ctx, d); err != nil {
 			return err
 		}
 		p.Dataset, p.Fingerprint = d.URI, d.Fingerprint
@@ -210,4 +210,29 @@ func (m *member) datasetProfile(ctx context.Context) (*nightshiftv1.DatasetProfi
 		return nil, err
 	}
 	return profile.ReadDataset(ctx, b, dir, d.Fingerprint)
+}
+
+// trainingProfile profiles the training dataset: from the batches the
+// member holds on the memory path, else shard by shard from storage (each
+// scanned once, one batch at a time), merged in shard order — the same
+// message either way.
+func trainingProfile(ctx context.Context, d *train.Data) (*nightshiftv1.DatasetProfile, error) {
+	if recs := d.ShardRecords(); recs != nil {
+		return profile.FromRecords(d.Schema(), recs)
+	}
+	ds := d.Dataset()
+	var out *nightshiftv1.DatasetProfile
+	for i := range ds.NumShards() {
+		part, err := profile.Shard(ctx, ds, i)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = part
+		} else if err := profile.Merge(out, part); err != nil {
+			return nil, fmt.Errorf("profile: shard %d: %w", i, err)
+		}
+	}
+	profile.Finish(out)
+	return out, nil
 }

@@ -52,5 +52,5 @@ func truthHoldout(ctx context.Context, st storage.Config, spec sample.Spec, data
 		return nil, err
 	}
 	defer d.Release()
-	return train.EvaluateHoldout(d, m)
+	return train.EvaluateHoldout(ctx, d, m)
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -62,7 +63,7 @@ const nullSlice = "(null)"
 // that does not slice, or of more than jobspec.MaxSliceValues values; the
 // errors of the data wrap ErrBadData. Metrics that are NaN are left out of
 // the maps, and then there is no gain. UnixMs is left for the caller.
-func Compare(d *Data, challenger, champion *model.Model, sp *pb.TrainSpec) (*pb.Evaluation, error) {
+func Compare(ctx context.Context, d *Data, challenger, champion *model.Model, sp *pb.TrainSpec) (*pb.Evaluation, error) {
 	if challenger == nil {
 		return nil, fmt.Errorf("%w: no challenger to evaluate", ErrBadArgument)
 	}
@@ -71,11 +72,11 @@ func Compare(d *Data, challenger, champion *model.Model, sp *pb.TrainSpec) (*pb.
 	}
 	// The slices are read first: a bad slice column fails before any
 	// scoring is spent.
-	slicing, err := d.sliceColumns(sp)
+	slicing, err := d.sliceColumns(ctx, sp)
 	if err != nil {
 		return nil, err
 	}
-	ch, chm, err := d.scoreModel(challenger)
+	ch, chm, err := d.scoreModel(ctx, challenger)
 	if err != nil {
 		if !errors.Is(err, ErrBadData) { // the challenger was trained on these rows: a broken invariant
 			err = fmt.Errorf("%w: %v", ErrBadArgument, err)
@@ -87,7 +88,7 @@ func Compare(d *Data, challenger, champion *model.Model, sp *pb.TrainSpec) (*pb.
 		Challenger: metricMap(chm), ChampionVersion: sp.GetChampion().GetVersion()}
 	var cp *EvalPart
 	if champion != nil {
-		part, m, err := d.scoreModel(champion)
+		part, m, err := d.scoreModel(ctx, champion)
 		if err != nil {
 			// Without holdoutPart's "bad training data" prefix: the rows
 			// are fine, the champion does not fit them.
@@ -121,11 +122,11 @@ func championName(sp *pb.TrainSpec) string {
 // scoreModel predicts every holdout row with m and evaluates it. A model
 // whose predictions do not fit this dataset's labels is refused before
 // scoring, because holdoutPart would read them as the wrong task.
-func (d *Data) scoreModel(m *model.Model) (EvalPart, map[string]float64, error) {
+func (d *Data) scoreModel(ctx context.Context, m *model.Model) (EvalPart, map[string]float64, error) {
 	if err := d.fits(m); err != nil {
 		return EvalPart{}, nil, err
 	}
-	part, err := d.holdoutPart(m, d.HoldBlocks)
+	part, err := d.holdoutPart(ctx, m, d.HoldBlocks)
 	if err != nil {
 		return EvalPart{}, nil, err
 	}
@@ -147,8 +148,8 @@ func (d *Data) fits(m *model.Model) error {
 		return fmt.Errorf("its %d classes %s are not this job's %d classes %s",
 			len(m.Spec.Classes), abbreviate(m.Spec.Classes), len(d.Spec.Classes), abbreviate(d.Spec.Classes))
 	}
-	if len(d.Records) > 0 {
-		return m.Check(d.Records[0].Schema())
+	if d.ds != nil {
+		return m.Check(d.Schema())
 	}
 	return nil
 }
@@ -468,17 +469,17 @@ type sliceGroup struct {
 // that is missing, of a type that does not slice or of too many values
 // fails the job before any training is spent (Compare slices again at
 // the end; the cost is one read of those columns).
-func (d *Data) CheckSlices(sp *pb.TrainSpec) error {
+func (d *Data) CheckSlices(ctx context.Context, sp *pb.TrainSpec) error {
 	if len(sp.GetEvaluation().GetSlices()) == 0 || d.HoldRows == 0 {
 		return nil
 	}
-	_, err := d.sliceColumns(sp)
+	_, err := d.sliceColumns(ctx, sp)
 	return err
 }
 
 // sliceColumns partitions the holdout rows by each of sp's slice columns,
 // in the spec's order.
-func (d *Data) sliceColumns(sp *pb.TrainSpec) ([]slicing, error) {
+func (d *Data) sliceColumns(ctx context.Context, sp *pb.TrainSpec) ([]slicing, error) {
 	cols := sp.GetEvaluation().GetSlices()
 	if len(cols) == 0 {
 		return nil, nil
@@ -495,7 +496,7 @@ func (d *Data) sliceColumns(sp *pb.TrainSpec) ([]slicing, error) {
 	}
 	out := make([]slicing, 0, len(cols))
 	for _, col := range cols {
-		groups, err := d.sliceColumn(col, buckets)
+		groups, err := d.sliceColumn(ctx, col, buckets)
 		if err != nil {
 			return nil, err
 		}
@@ -507,11 +508,11 @@ func (d *Data) sliceColumns(sp *pb.TrainSpec) ([]slicing, error) {
 // sliceColumn partitions the holdout rows by one column: string, boolean
 // and dictionary-of-string columns by value, integer and float columns
 // into quantile buckets; nulls (and NaN) in a slice of their own, last.
-func (d *Data) sliceColumn(col string, buckets int) ([]sliceGroup, error) {
-	if len(d.Records) == 0 {
-		return nil, fmt.Errorf("%w: dataset %s: slice column %q: no record batches", ErrBadData, d.URI, col)
+func (d *Data) sliceColumn(ctx context.Context, col string, buckets int) ([]sliceGroup, error) {
+	if d.ds == nil {
+		return nil, fmt.Errorf("%w: slice column %q: the data has no dataset", ErrBadData, col)
 	}
-	schema := d.Records[0].Schema()
+	schema := d.Schema()
 	idx := schema.FieldIndices(col)
 	switch len(idx) {
 	case 0:
@@ -523,9 +524,9 @@ func (d *Data) sliceColumn(col string, buckets int) ([]sliceGroup, error) {
 	dt := schema.Field(idx[0]).Type
 	switch {
 	case byValue(dt):
-		return d.valueSlices(col)
+		return d.valueSlices(ctx, col)
 	case numericType(dt):
-		return d.bucketSlices(col, buckets)
+		return d.bucketSlices(ctx, col, buckets)
 	}
 	return nil, fmt.Errorf("%w: dataset %s: slice column %q has type %s: slice by a string, boolean or numeric column",
 		ErrBadData, d.URI, col, dt)
@@ -553,8 +554,8 @@ func numericType(dt arrow.DataType) bool {
 
 // eachHoldout calls fn with column col's array and row index for every
 // holdout row, in holdoutPart's order (block by block), until fn fails.
-func (d *Data) eachHoldout(col string, fn func(a arrow.Array, i int) error) error {
-	return d.holdoutRuns(d.HoldBlocks, func(rec arrow.Record, ri int, _, off, n int64) error {
+func (d *Data) eachHoldout(ctx context.Context, col string, fn func(a arrow.Array, i int) error) error {
+	return d.holdoutRuns(ctx, d.HoldBlocks, func(rec arrow.Record, ri int, _, off, n int64) error {
 		idx := rec.Schema().FieldIndices(col)
 		if len(idx) != 1 {
 			return fmt.Errorf("%w: dataset %s: record batch %d has %d columns %q", ErrBadData, d.URI, ri, len(idx), col)
@@ -572,12 +573,12 @@ func (d *Data) eachHoldout(col string, fn func(a arrow.Array, i int) error) erro
 // valueSlices groups the holdout rows by the column's value: the values
 // in byte order, then the nulls. More than jobspec.MaxSliceValues values
 // is an error (an ID, not a segment), found as soon as one too many shows.
-func (d *Data) valueSlices(col string) ([]sliceGroup, error) {
+func (d *Data) valueSlices(ctx context.Context, col string) ([]sliceGroup, error) {
 	index := map[string]int{}
 	var groups []sliceGroup
 	var nulls []int
 	pos := 0
-	err := d.eachHoldout(col, func(a arrow.Array, i int) error {
+	err := d.eachHoldout(ctx, col, func(a arrow.Array, i int) error {
 		v, ok := sliceString(a, i)
 		switch g, seen := index[v]; {
 		case !ok:
@@ -629,9 +630,9 @@ func sliceString(a arrow.Array, i int) (string, bool) {
 // distinct values gets fewer buckets), each bucket reads "[lo, hi)" up to
 // the next start, and the last "[lo, max]". The edges are values of the
 // column, so every bucket holds a row. Nulls and NaN go to "(null)".
-func (d *Data) bucketSlices(col string, buckets int) ([]sliceGroup, error) {
+func (d *Data) bucketSlices(ctx context.Context, col string, buckets int) ([]sliceGroup, error) {
 	vals := make([]float64, 0, d.HoldRows)
-	err := d.eachHoldout(col, func(a arrow.Array, i int) error {
+	err := d.eachHoldout(ctx, col, func(a arrow.Array, i int) error {
 		v, ok := model.NumericAt(a, i)
 		if !ok {
 			v = math.NaN()

@@ -95,7 +95,7 @@ func withPromotion(sp *pb.TrainSpec, metric string, confidence float64, bootstra
 
 func mustCompare(t *testing.T, d *Data, a, b *model.Model, sp *pb.TrainSpec) *pb.Evaluation {
 	t.Helper()
-	ev, err := Compare(d, a, b, sp)
+	ev, err := Compare(context.Background(), d, a, b, sp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestCompareWithoutChampion(t *testing.T) {
 	sp = withPromotion(sp, "", 0.95, 200)
 	sp.Champion = nil
 	ev := mustCompare(t, d, truth, nil, sp)
-	want, err := EvaluateHoldout(d, truth)
+	want, err := EvaluateHoldout(context.Background(), d, truth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,13 +201,9 @@ func holdoutRows(d *Data) []int64 {
 
 // cellAt is column col of global row r.
 func cellAt(d *Data, col string, r int64) (arrow.Array, int) {
-	for i := range d.Records {
-		if r < d.starts[i+1] {
-			rec := d.Records[i]
-			return rec.Column(rec.Schema().FieldIndices(col)[0]), int(r - d.starts[i])
-		}
-	}
-	panic("row out of range")
+	ci := d.chunkOf(r)
+	rec := d.Records[ci]
+	return rec.Column(rec.Schema().FieldIndices(col)[0]), int(r - d.plan.chunks[ci].start)
 }
 
 // inSlice reports whether a holdout row belongs to the slice of value,
@@ -253,11 +249,11 @@ func TestCompareSlices(t *testing.T) {
 	cols := []string{"region", "tenure_months", "income", "plan"}
 	sp.Evaluation = &pb.EvaluationSpec{Slices: cols, Buckets: 5}
 	ev := mustCompare(t, d, truth, constant, sp)
-	ch, err := d.holdoutPart(truth, d.HoldBlocks)
+	ch, err := d.holdoutPart(context.Background(), truth, d.HoldBlocks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := d.holdoutPart(constant, d.HoldBlocks)
+	cp, err := d.holdoutPart(context.Background(), constant, d.HoldBlocks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +403,7 @@ func TestCompareSliceErrors(t *testing.T) {
 		{[]string{"flag", "nope"}, []string{`"nope"`, "not in the dataset"}},
 	} {
 		sp.Evaluation = &pb.EvaluationSpec{Slices: c.slices}
-		_, err := Compare(d, a, b, sp)
+		_, err := Compare(context.Background(), d, a, b, sp)
 		if !errors.Is(err, ErrBadData) {
 			t.Fatalf("slices %q: error %v, want ErrBadData", c.slices, err)
 		}
@@ -503,7 +499,7 @@ func TestRowTermsIdentityMatchesEvaluate(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	d, _ := compareData(t)
 	truth, _ := truthModels(t)
-	real, err := d.holdoutPart(truth, d.HoldBlocks)
+	real, err := d.holdoutPart(context.Background(), truth, d.HoldBlocks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,24 +40,29 @@ type EpochRecord struct {
 type State struct {
 	Step        int64     // global steps applied
 	Epoch       int32     // current epoch (0-based)
-	Offset      int64     // rows of the current epoch's permutation consumed
+	Segment     int32     // current segment of the epoch (plan.go)
+	SegMembers  int32     // the group size the segment is cut for
+	SegSteps    int64     // steps of the segment applied
 	Samples     int64     // training rows consumed over all epochs
 	LossSum     float64   // sum of per-step mean losses in the current epoch
 	LossSteps   int64     // steps in LossSum
 	Params      []float32 // the model's parameters (see the package doc)
 	Opt         []float32 // optimiser state (Optimizer.State())
-	Coverage    []float32 // per training row use count in the current epoch (audit); nil when not auditing
+	Consumed    []uint64  // dataset rows used by the epoch's earlier segments, a bitset; nil when none
+	Coverage    []uint8   // per dataset row, uses in the current epoch (audit); nil when not auditing
 	Means, Stds []float64 // feature standardisation statistics, one per pipeline feature (0 for non-numeric)
 	Classes     []string  // class labels of a classifier, in output order
 	History     []Generation
 	Epochs      []EpochRecord
 }
 
-// The encoding of a State, version 1, little-endian throughout:
+// The encoding of a State, version 2, little-endian throughout:
 //
 //	"NSTRAIN" version:u8 length:u64 (of the whole encoding)
-//	step:i64 epoch:i32 offset:i64 samples:i64 loss_sum:f64 loss_steps:i64
-//	params, opt, coverage: n:u64 then n float32 bits each
+//	step:i64 epoch:i32 segment:i32 seg_members:i32 seg_steps:i64 samples:i64 loss_sum:f64 loss_steps:i64
+//	params, opt:           n:u64 then n float32 bits each
+//	consumed:              n:u64 then n u64 words
+//	coverage:              n:u64 then n bytes
 //	means, stds:           n:u64 then n float64 bits each
 //	classes:               n:u32 then n strings
 //	history:               n:u32 then n × (generation:u64 step:i64 members:(n:u32 strings) source:string)
@@ -72,9 +77,9 @@ type State struct {
 // nil, map keys are sorted, so a decodable input re-encodes to itself.
 const (
 	stateMagic   = "NSTRAIN"
-	stateVersion = 1
+	stateVersion = 2 // 1: before streamed training (a row permutation's offset)
 	stateHeader  = len(stateMagic) + 1 + 8
-	stateFixed   = 8 + 4 + 8 + 8 + 8 + 8
+	stateFixed   = 8 + 4 + 4 + 4 + 8 + 8 + 8 + 8
 )
 
 // Minimal encoded sizes of the list entries, which bound how many entries
@@ -92,7 +97,7 @@ func (s *State) check() error {
 	for _, c := range []struct {
 		name string
 		v    int64
-	}{{"step", s.Step}, {"epoch", int64(s.Epoch)}, {"offset", s.Offset}, {"samples", s.Samples}, {"loss steps", s.LossSteps}} {
+	}{{"step", s.Step}, {"epoch", int64(s.Epoch)}, {"segment", int64(s.Segment)}, {"segment members", int64(s.SegMembers)}, {"segment steps", s.SegSteps}, {"samples", s.Samples}, {"loss steps", s.LossSteps}} {
 		if c.v < 0 {
 			return fmt.Errorf("%s %d is negative", c.name, c.v)
 		}
@@ -126,23 +131,31 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("%w: state: %v", ErrBadArgument, err)
 	}
-	size := stateHeader + stateFixed + 5*8 + 4*(len(s.Params)+len(s.Opt)+len(s.Coverage)) + 8*(len(s.Means)+len(s.Stds)) + 3*4 + 4
+	size := stateHeader + stateFixed + 6*8 + 4*(len(s.Params)+len(s.Opt)) + 8*len(s.Consumed) + len(s.Coverage) + 8*(len(s.Means)+len(s.Stds)) + 3*4 + 4
 	b := make([]byte, 0, size+256)
 	b = append(b, stateMagic...)
 	b = append(b, stateVersion)
 	b = binary.LittleEndian.AppendUint64(b, 0) // the length, patched below
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.Step))
 	b = binary.LittleEndian.AppendUint32(b, uint32(s.Epoch))
-	b = binary.LittleEndian.AppendUint64(b, uint64(s.Offset))
+	b = binary.LittleEndian.AppendUint32(b, uint32(s.Segment))
+	b = binary.LittleEndian.AppendUint32(b, uint32(s.SegMembers))
+	b = binary.LittleEndian.AppendUint64(b, uint64(s.SegSteps))
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.Samples))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.LossSum))
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.LossSteps))
-	for _, v := range [][]float32{s.Params, s.Opt, s.Coverage} {
+	for _, v := range [][]float32{s.Params, s.Opt} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(len(v)))
 		for _, f := range v {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
 		}
 	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Consumed)))
+	for _, w := range s.Consumed {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Coverage)))
+	b = append(b, s.Coverage...)
 	for _, v := range [][]float64{s.Means, s.Stds} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(len(v)))
 		for _, f := range v {
@@ -246,13 +259,16 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	var t State
 	t.Step = int64(r.u64("step"))
 	t.Epoch = int32(r.u32("epoch"))
-	t.Offset = int64(r.u64("offset"))
+	t.Segment = int32(r.u32("segment"))
+	t.SegMembers = int32(r.u32("segment members"))
+	t.SegSteps = int64(r.u64("segment steps"))
 	t.Samples = int64(r.u64("samples"))
 	t.LossSum = math.Float64frombits(r.u64("loss sum"))
 	t.LossSteps = int64(r.u64("loss steps"))
 	t.Params = r.f32s("params")
 	t.Opt = r.f32s("optimiser state")
-	t.Coverage = r.f32s("coverage")
+	t.Consumed = r.u64s("consumed rows")
+	t.Coverage = r.bytes("coverage")
 	t.Means = r.f64s("means")
 	t.Stds = r.f64s("stds")
 	t.Classes = r.strs("classes")
@@ -359,6 +375,27 @@ func (r *stateReader) f32s(what string) []float32 {
 	return v
 }
 
+func (r *stateReader) u64s(what string) []uint64 {
+	n := r.array(what, 8)
+	if n == 0 {
+		return nil
+	}
+	p := r.take(8*uint64(n), what)
+	v := make([]uint64, n)
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint64(p[8*i:])
+	}
+	return v
+}
+
+func (r *stateReader) bytes(what string) []byte {
+	n := r.array(what, 1)
+	if n == 0 {
+		return nil
+	}
+	return append([]byte(nil), r.take(uint64(n), what)...)
+}
+
 func (r *stateReader) f64s(what string) []float64 {
 	n := r.array(what, 8)
 	if n == 0 {
@@ -423,6 +460,7 @@ func (s *State) Clone() *State {
 	c := *s
 	c.Params = slices.Clone(s.Params)
 	c.Opt = slices.Clone(s.Opt)
+	c.Consumed = slices.Clone(s.Consumed)
 	c.Coverage = slices.Clone(s.Coverage)
 	c.Means = slices.Clone(s.Means)
 	c.Stds = slices.Clone(s.Stds)

@@ -27,10 +27,11 @@ var (
 
 func sampleState() *State {
 	return &State{
-		Step: 1234, Epoch: 2, Offset: 640, Samples: 123_456_789_012, LossSum: math.Float64frombits(0x7ff8_0000_0000_0042), LossSteps: 17,
+		Step: 1234, Epoch: 2, Segment: 3, SegMembers: 2, SegSteps: 40, Samples: 123_456_789_012, LossSum: math.Float64frombits(0x7ff8_0000_0000_0042), LossSteps: 17,
 		Params:   slices.Concat(oddFloat32s, []float32{0.25, -0.5}),
 		Opt:      slices.Concat([]float32{1234, 0}, oddFloat32s),
-		Coverage: []float32{1, 0, 2, 1},
+		Consumed: []uint64{0, 1 << 63, 0xdead_beef},
+		Coverage: []uint8{1, 0, 2, 1, 255},
 		Means:    oddFloat64s,
 		Stds:     slices.Concat(oddFloat64s[1:], []float64{1}),
 		Classes:  []string{"cat", "", "dög"},
@@ -59,11 +60,11 @@ func bitsEqual64(a, b []float64) bool {
 // sameState reports whether a and b hold the same bits; nil and empty
 // slices and maps are alike (the encoding does not tell them apart).
 func sameState(a, b *State) bool {
-	if a.Step != b.Step || a.Epoch != b.Epoch || a.Offset != b.Offset || a.Samples != b.Samples ||
+	if a.Step != b.Step || a.Epoch != b.Epoch || a.Segment != b.Segment || a.SegMembers != b.SegMembers || a.SegSteps != b.SegSteps || a.Samples != b.Samples ||
 		math.Float64bits(a.LossSum) != math.Float64bits(b.LossSum) || a.LossSteps != b.LossSteps {
 		return false
 	}
-	if !bitsEqual32(a.Params, b.Params) || !bitsEqual32(a.Opt, b.Opt) || !bitsEqual32(a.Coverage, b.Coverage) ||
+	if !bitsEqual32(a.Params, b.Params) || !bitsEqual32(a.Opt, b.Opt) || !slices.Equal(a.Coverage, b.Coverage) || !slices.Equal(a.Consumed, b.Consumed) ||
 		!bitsEqual64(a.Means, b.Means) || !bitsEqual64(a.Stds, b.Stds) || !slices.Equal(a.Classes, b.Classes) {
 		return false
 	}
@@ -118,7 +119,7 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	// Empty slices decode as nil: in particular an empty Coverage means
 	// "not auditing" and an empty Opt "no optimiser state" after a round trip.
-	if got := new(State); got.UnmarshalBinary(mustMarshalState(t, &State{Opt: []float32{}, Coverage: []float32{}})) != nil || got.Opt != nil || got.Coverage != nil {
+	if got := new(State); got.UnmarshalBinary(mustMarshalState(t, &State{Opt: []float32{}, Coverage: []uint8{}, Consumed: []uint64{}})) != nil || got.Opt != nil || got.Coverage != nil || got.Consumed != nil {
 		t.Fatal("empty slices did not decode as nil")
 	}
 }
@@ -189,9 +190,9 @@ func TestStateDecodeErrors(t *testing.T) {
 	small := &State{Params: []float32{1}, Means: []float64{2}, Stds: []float64{3},
 		Epochs: []EpochRecord{{Holdout: map[string]float64{"aa": 1, "bb": 2}}}}
 	b := mustMarshalState(t, small)
-	paramsAt := stateHeader + stateFixed // params count
-	meansAt := paramsAt + 8 + 4 + 8 + 8  // after params, empty opt and coverage
-	stdsAt := meansAt + 8 + 8            // stds count
+	paramsAt := stateHeader + stateFixed    // params count
+	meansAt := paramsAt + 8 + 4 + 8 + 8 + 8 // after params, empty opt, consumed and coverage
+	stdsAt := meansAt + 8 + 8               // stds count
 	edit := func(f func(c []byte) []byte) []byte { return resealState(f(bytes.Clone(b))) }
 	put64 := func(off int, v uint64) []byte {
 		return edit(func(c []byte) []byte { binary.LittleEndian.PutUint64(c[off:], v); return c })
@@ -264,7 +265,7 @@ func TestStateDecodeBoundedAlloc(t *testing.T) {
 func TestStateMarshalRejects(t *testing.T) {
 	for _, s := range []*State{
 		{Step: -1},
-		{Offset: -5},
+		{SegSteps: -5},
 		{Means: []float64{1}},
 		{History: []Generation{{Step: -1}}},
 		{Epochs: []EpochRecord{{Epoch: -1}}},
@@ -303,8 +304,8 @@ func TestStateClone(t *testing.T) {
 // interesting input in time quadratic in its length, and seeds the size of
 // sampleState stall short fuzz runs (make test gives each target 5s).
 func FuzzState(f *testing.F) {
-	seed := &State{ // one entry in each list: 216 bytes
-		Step: 3, Epoch: 1, Offset: 2, Samples: 9, LossSum: math.Float64frombits(0x7ff8_0000_0000_0042), LossSteps: 1,
+	seed := &State{ // one entry in each list
+		Step: 3, Epoch: 1, SegMembers: 1, SegSteps: 2, Samples: 9, LossSum: math.Float64frombits(0x7ff8_0000_0000_0042), LossSteps: 1,
 		Params: []float32{float32(math.Copysign(0, -1))}, Means: []float64{0.5}, Stds: []float64{1}, Classes: []string{"a"},
 		History: []Generation{{Generation: 1, Members: []string{"w"}, Source: "i"}},
 		Epochs:  []EpochRecord{{Step: 1, TrainLoss: 0.5, Holdout: map[string]float64{"a": 1}, AuditedRows: 1}},

@@ -39,8 +39,8 @@ type Hooks struct {
 	// with where the state came from: "init", "peer" or "checkpoint".
 	Synced func(st *State, source string)
 	// Applied follows every applied step on every member with the rows
-	// (global indices) this member computed in it; tests count them.
-	Applied func(step int64, rows []int32)
+	// (dataset row numbers) this member computed in it; tests count them.
+	Applied func(step int64, rows []int64)
 }
 
 // Trainer is one member's side of a data-parallel training job. Its state
@@ -53,19 +53,21 @@ type Trainer struct {
 	mspec model.Spec // with statistics, once known
 	obj   Objective
 	opt   Optimizer
-	st    *State // nil until the first generation synchronised it
+	st    *State           // nil until the first generation synchronised it
+	pred  *model.Predictor // the pipeline, for windows read from storage
 
-	perm      []int32 // current epoch's permutation of Train positions
-	permEpoch int32
-	xb, yb    []float32
-	buf       []float32
-	rows      []int32
-	lastCkpt  time.Time
+	seg      *segment // the current segment's plan
+	cur      *cursor  // this member's place in it
+	buf      []float32
+	lastCkpt time.Time
+
+	lbX, lbY, lbTX, lbTY []float32 // full-batch scratch: a chunk, its training rows
 }
 
 // NewTrainer returns a trainer over data, which it owns from now on.
 func NewTrainer(spec *pb.TrainSpec, data *Data) *Trainer {
-	return &Trainer{spec: spec, data: data, permEpoch: -1}
+	data.plan.batch = int64(max(1, spec.BatchPerMember))
+	return &Trainer{spec: spec, data: data}
 }
 
 // State returns the trainer's state (nil before the first generation).
@@ -104,9 +106,12 @@ func (t *Trainer) Generation(ctx context.Context, comm Comm, gen uint64, members
 	if t.spec.GetOptimizer().GetName() == "lbfgs" {
 		return t.fullBatch(ctx, comm, hooks)
 	}
+	t.beginSegment(comm.Size())
+	defer t.closeCursor()
 	for !t.Done() {
-		if t.st.Offset < int64(len(t.data.Train)) {
-			if err := t.step(ctx, comm, hooks); err != nil {
+		seg := t.segment(comm.Size())
+		if t.st.SegSteps < seg.steps() {
+			if err := t.step(ctx, comm, seg, hooks); err != nil {
 				return err
 			}
 			continue
@@ -116,6 +121,44 @@ func (t *Trainer) Generation(ctx context.Context, comm Comm, gen uint64, members
 		}
 	}
 	return nil
+}
+
+// beginSegment adapts the epoch's plan to a group of n members at the
+// start of a generation: a group of another size than the segment's
+// marks the rows the segment's steps used as consumed and starts a new
+// segment over the rest. Every member does this to the same synchronised
+// state, so all agree.
+func (t *Trainer) beginSegment(n int) {
+	st := t.st
+	if int(st.SegMembers) == n {
+		return
+	}
+	if st.SegSteps > 0 {
+		old := t.data.plan.segment(st.Epoch, st.Segment, int(st.SegMembers), st.Consumed)
+		st.Consumed = old.consume(st.SegSteps)
+		st.Segment++
+		st.SegSteps = 0
+	}
+	st.SegMembers = int32(n)
+	t.closeCursor()
+	t.seg = nil
+}
+
+// segment returns the plan of the state's current segment.
+func (t *Trainer) segment(n int) *segment {
+	st := t.st
+	if s := t.seg; s == nil || s.epoch != st.Epoch || s.index != st.Segment || s.n != n {
+		t.closeCursor()
+		t.seg = t.data.plan.segment(st.Epoch, st.Segment, n, st.Consumed)
+	}
+	return t.seg
+}
+
+func (t *Trainer) closeCursor() {
+	if t.cur != nil {
+		t.cur.close()
+		t.cur = nil
+	}
 }
 
 // sync makes every member's state the group's: the member with the most
@@ -192,12 +235,10 @@ func (t *Trainer) sync(ctx context.Context, comm Comm, ckptStep int64, hooks Hoo
 // adopt makes st this member's state, building what depends on it (the
 // feature matrix, the objective, the optimiser) the first time.
 func (t *Trainer) adopt(st *State) error {
-	if t.data.X == nil {
-		if err := t.data.Build(st.Means, st.Stds); err != nil {
+	if t.obj == nil {
+		if err := t.data.Build(st.Means, st.Stds, st.Classes); err != nil {
 			return err
 		}
-	}
-	if t.obj == nil {
 		spec, err := t.data.SpecWith(st.Means, st.Stds)
 		if err != nil {
 			return err
@@ -210,6 +251,11 @@ func (t *Trainer) adopt(st *State) error {
 		if t.opt, err = t.newOptimizer(); err != nil {
 			return err
 		}
+		if t.data.X == nil {
+			if t.pred, err = t.data.predictor(st.Means, st.Stds); err != nil {
+				return err
+			}
+		}
 	}
 	if len(st.Params) != t.obj.NumParams() {
 		return fmt.Errorf("%w: %d parameters, the model has %d", ErrBadState, len(st.Params), t.obj.NumParams())
@@ -219,6 +265,14 @@ func (t *Trainer) adopt(st *State) error {
 			return err
 		}
 	}
+	if st.Coverage != nil && len(st.Coverage) != t.data.Rows {
+		return fmt.Errorf("%w: a sample audit of %d rows, the dataset has %d", ErrBadState, len(st.Coverage), t.data.Rows)
+	}
+	if st.Consumed != nil && int64(len(st.Consumed)) != (int64(t.data.Rows)+63)/64 {
+		return fmt.Errorf("%w: %d words of consumed rows for %d rows", ErrBadState, len(st.Consumed), t.data.Rows)
+	}
+	t.closeCursor()
+	t.seg = nil
 	t.st = st
 	return nil
 }
@@ -227,24 +281,11 @@ func (t *Trainer) adopt(st *State) error {
 // member its share of the training rows, exchanged exactly as float64)
 // and the initial parameters from the seed.
 func (t *Trainer) initialise(ctx context.Context, comm Comm) error {
-	lo, hi := Share(len(t.data.Train), comm.Size(), comm.Rank())
-	mine := t.data.Moments(lo, hi)
-	parts, err := allGather(ctx, comm, encodeMoments(mine))
+	means, stds, classes, err := t.data.statistics(ctx, comm)
 	if err != nil {
 		return err
 	}
-	total := make([]Moments, len(mine))
-	for r, p := range parts {
-		ms, err := decodeMoments(p, len(mine))
-		if err != nil {
-			return fmt.Errorf("statistics from rank %d: %w", r, err)
-		}
-		for i := range total {
-			total[i].Merge(ms[i])
-		}
-	}
-	means, stds := Standardisation(total)
-	st := &State{Means: means, Stds: stds, Classes: t.data.Spec.Classes}
+	st := &State{Means: means, Stds: stds, Classes: classes}
 	spec, err := t.data.SpecWith(means, stds)
 	if err != nil {
 		return err
@@ -256,7 +297,7 @@ func (t *Trainer) initialise(ctx context.Context, comm Comm) error {
 	}
 	st.Params = initParams(spec, obj.NumParams(), t.spec.Seed)
 	if t.spec.AuditSamples {
-		st.Coverage = make([]float32, len(t.data.Train))
+		st.Coverage = make([]uint8, t.data.Rows)
 	}
 	return t.adopt(st)
 }
@@ -294,55 +335,59 @@ func (t *Trainer) totalSteps(n int) int64 {
 		return int64(max(1, t.spec.GetOptimizer().GetMaxIterations()))
 	}
 	b := int64(max(1, t.spec.BatchPerMember)) * int64(n)
-	per := (int64(len(t.data.Train)) + b - 1) / b
+	per := (t.data.TrainRows + b - 1) / b
 	return per * int64(t.epochs())
 }
 
-// step runs one synchronous step: this member's share of the next global
-// batch of the epoch's permutation, the gradient all-reduce, the update.
-func (t *Trainer) step(ctx context.Context, comm Comm, hooks Hooks) error {
+// step runs one synchronous step: this member's rows of step SegSteps of
+// the segment (the next rows of its stream), the gradient all-reduce, the
+// update. With the sample audit on, the all-reduce also carries every
+// member's dataset row ids, so that every member counts every row used.
+func (t *Trainer) step(ctx context.Context, comm Comm, seg *segment, hooks Hooks) error {
 	n, rank := comm.Size(), comm.Rank()
 	st := t.st
-	perm := t.permutation(st.Epoch)
-	size := int(min(int64(t.spec.BatchPerMember)*int64(n), int64(len(perm))-st.Offset))
-	lo, hi := Share(size, n, rank)
-	rows := t.gather(perm[st.Offset+int64(lo) : st.Offset+int64(hi)])
+	if t.cur == nil {
+		t.cur = newCursor(ctx, t.data, t.pred, seg, rank, st.SegSteps*t.data.plan.batch)
+	}
+	k := st.SegSteps
+	rows := seg.take(rank, k)
+	size := seg.batchSize(k)
+	x, y, ids, err := t.cur.next(rows)
+	if err != nil {
+		return err
+	}
 	np := t.obj.NumParams()
 	width := np + 1
+	b := t.data.plan.batch
 	if st.Coverage != nil {
-		width += len(st.Coverage)
+		width += 2 * n * int(b)
 	}
 	t.buf = grow(t.buf, width)
 	buf := t.buf[:width]
 	clear(buf)
 	loss := 0.0
 	if rows > 0 {
-		loss = t.obj.LossGrad(st.Params, t.xb[:rows*t.data.Dim], t.yb[:rows], rows, buf[:np])
+		loss = t.obj.LossGrad(st.Params, x, y, int(rows), buf[:np])
 	}
 	buf[np] = float32(loss)
 	if st.Coverage != nil {
-		cov := buf[np+1:]
-		for _, p := range perm[st.Offset+int64(lo) : st.Offset+int64(hi)] {
-			cov[p]++
-		}
+		putRowIDs(buf[np+1+2*rank*int(b):], ids)
 	}
 	if err := comm.AllReduce(ctx, buf); err != nil {
 		return err
 	}
 	// The step is complete on this member from here on: apply it whole.
-	t.opt.Step(st.Params, buf[:np], size)
+	t.opt.Step(st.Params, buf[:np], int(size))
 	if st.Coverage != nil {
-		for i, c := range buf[np+1:] {
-			st.Coverage[i] += c
-		}
+		countRowIDs(st.Coverage, buf[np+1:])
 	}
 	st.Step++
-	st.Offset += int64(size)
-	st.Samples += int64(size)
+	st.SegSteps++
+	st.Samples += size
 	st.LossSum += float64(buf[np]) / float64(size)
 	st.LossSteps++
 	if hooks.Applied != nil {
-		hooks.Applied(st.Step, t.rowsOf(perm[st.Offset-int64(size)+int64(lo):st.Offset-int64(size)+int64(hi)]))
+		hooks.Applied(st.Step, ids)
 	}
 	if rank == 0 {
 		if hooks.Progress != nil {
@@ -353,6 +398,29 @@ func (t *Trainer) step(ctx context.Context, comm Comm, hooks Hooks) error {
 		}
 	}
 	return nil
+}
+
+// putRowIDs writes dataset row ids into an all-reduce buffer as id+1 in
+// two float32 halves of 24 bits (exact in float32), 0 marking no row: a
+// member writes only its own region, so the sum is every member's ids.
+func putRowIDs(dst []float32, ids []int64) {
+	for i, id := range ids {
+		v := uint64(id) + 1
+		dst[2*i], dst[2*i+1] = float32(v>>24), float32(v&(1<<24-1))
+	}
+}
+
+// countRowIDs adds one use to coverage for every row id in src.
+func countRowIDs(coverage []uint8, src []float32) {
+	for i := 0; i+1 < len(src); i += 2 {
+		v := uint64(src[i])<<24 | uint64(src[i+1])
+		if v == 0 {
+			continue
+		}
+		if c := &coverage[v-1]; *c < 255 {
+			*c++
+		}
+	}
 }
 
 // maybeCheckpoint stores a checkpoint when one is due by steps or time.
@@ -379,67 +447,12 @@ func (t *Trainer) maybeCheckpoint(ctx context.Context, hooks Hooks) error {
 	return nil
 }
 
-// ShuffleBlock is how many consecutive training rows an epoch's order
-// keeps together: the permutation is of blocks of this many rows (the
-// training contract allows rows or fixed-size row blocks;
-// docs/architecture.md §8). Gathering a batch then copies
-// 4 KiB runs (at 64 float32 inputs) the prefetcher streams, instead of
-// one cache-missing row at a time — the difference between the gather
-// costing as much as a logistic step and costing next to nothing.
+// ShuffleBlock is how many consecutive rows of a window stay together in
+// its shuffle (the training contract allows rows or fixed-size row blocks;
+// docs/architecture.md §8): a window is filled 4 KiB runs at a time (at
+// 64 float32 inputs), which the prefetcher streams, instead of one
+// cache-missing row at a time.
 const ShuffleBlock = 16
-
-// permutation returns the epoch's order of training positions.
-func (t *Trainer) permutation(epoch int32) []int32 {
-	if t.permEpoch != epoch {
-		t.perm = EpochOrder(t.spec.Seed, int(epoch), len(t.data.Train))
-		t.permEpoch = epoch
-	}
-	return t.perm
-}
-
-// EpochOrder returns the order in which an epoch visits n training
-// positions: a Permutation of ShuffleBlock-row blocks, each block's rows
-// in order. It depends only on (seed, epoch, n).
-func EpochOrder(seed uint64, epoch, n int) []int32 {
-	nb := (n + ShuffleBlock - 1) / ShuffleBlock
-	out := make([]int32, 0, n)
-	for _, b := range Permutation(seed, epoch, nb) {
-		for p := int(b) * ShuffleBlock; p < min(int(b+1)*ShuffleBlock, n); p++ {
-			out = append(out, int32(p))
-		}
-	}
-	return out
-}
-
-// gather copies the rows at the given training positions into the
-// contiguous batch buffers, a run of consecutive rows at a time, and
-// returns how many rows.
-func (t *Trainer) gather(pos []int32) int {
-	dim := t.data.Dim
-	t.xb = grow(t.xb, len(pos)*dim)
-	t.yb = grow(t.yb, len(pos))
-	train := t.data.Train
-	for i := 0; i < len(pos); {
-		r := int(train[pos[i]])
-		j := i + 1
-		for j < len(pos) && int(train[pos[j]]) == r+(j-i) {
-			j++
-		}
-		n := j - i
-		copy(t.xb[i*dim:(i+n)*dim], t.data.X[r*dim:(r+n)*dim])
-		copy(t.yb[i:i+n], t.data.Label[r:r+n])
-		i = j
-	}
-	return len(pos)
-}
-
-func (t *Trainer) rowsOf(pos []int32) []int32 {
-	t.rows = t.rows[:0]
-	for _, p := range pos {
-		t.rows = append(t.rows, t.data.Train[p])
-	}
-	return t.rows
-}
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -461,17 +474,24 @@ func (t *Trainer) endEpoch(ctx context.Context, comm Comm, hooks Hooks) error {
 		rec.TrainLoss = st.LossSum / float64(st.LossSteps)
 	}
 	if st.Coverage != nil {
+		h := heldBlocks{p: &t.data.plan, block: -1}
 		for i, c := range st.Coverage {
-			if c != 1 {
-				return fmt.Errorf("%w: sample audit: epoch %d used training row %d %v times (want exactly once)", ErrBadData, st.Epoch+1, t.data.Train[i], c)
+			want := uint8(1)
+			if h.at(int64(i)) {
+				want = 0
+			}
+			if c != want {
+				return fmt.Errorf("%w: sample audit: epoch %d used %s (dataset row %d) %d times (want %d)", ErrBadData, st.Epoch+1, t.data.where(int64(i)), i, c, want)
 			}
 		}
-		rec.AuditedRows = int64(len(st.Coverage))
+		rec.AuditedRows = t.data.TrainRows
 		clear(st.Coverage)
 	}
 	st.Epochs = append(st.Epochs, rec)
 	st.Epoch++
-	st.Offset, st.LossSum, st.LossSteps = 0, 0, 0
+	st.Segment, st.SegSteps, st.Consumed, st.LossSum, st.LossSteps = 0, 0, nil, 0, 0
+	t.closeCursor()
+	t.seg = nil
 	if comm.Rank() == 0 && hooks.Epoch != nil {
 		hooks.Epoch(st, rec)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -27,7 +26,7 @@ func (t *Trainer) evaluate(ctx context.Context, comm Comm) (map[string]float64, 
 		return nil, err
 	}
 	lo, hi := Share(len(blocks), comm.Size(), comm.Rank())
-	part, err := t.data.holdoutPart(m, blocks[lo:hi])
+	part, err := t.data.holdoutPart(ctx, m, blocks[lo:hi])
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +50,8 @@ func (t *Trainer) evaluate(ctx context.Context, comm Comm) (map[string]float64, 
 // EvaluateHoldout scores the whole holdout with m in this process and
 // returns its metrics: a reference point (another model, a baseline) for
 // what a training group reported.
-func EvaluateHoldout(d *Data, m *model.Model) (map[string]float64, error) {
-	part, err := d.holdoutPart(m, d.HoldBlocks)
+func EvaluateHoldout(ctx context.Context, d *Data, m *model.Model) (map[string]float64, error) {
+	part, err := d.holdoutPart(ctx, m, d.HoldBlocks)
 	if err != nil {
 		return nil, err
 	}
@@ -61,20 +60,30 @@ func EvaluateHoldout(d *Data, m *model.Model) (map[string]float64, error) {
 
 // holdoutPart predicts the given holdout blocks with m through the
 // scoring code, on slices of the dataset's own record batches.
-func (d *Data) holdoutPart(m *model.Model, blocks []int64) (EvalPart, error) {
+func (d *Data) holdoutPart(ctx context.Context, m *model.Model, blocks []int64) (EvalPart, error) {
+	if d.Task == EvalMulticlass && d.classIndex == nil {
+		if err := d.setClasses(m.Spec.Classes); err != nil {
+			return EvalPart{}, err
+		}
+	}
 	p := m.NewPredictor()
 	part := EvalPart{Task: d.Task, Classes: len(m.Spec.Classes)}
 	pred := make([]float64, max(1, part.Classes))
-	err := d.holdoutRuns(blocks, func(rec arrow.Record, _ int, r, off, n int64) error {
+	var lab []float32
+	err := d.holdoutRuns(ctx, blocks, func(rec arrow.Record, _ int, r, off, n int64) error {
 		slice := rec.NewSlice(off, off+n)
+		defer slice.Release()
+		lab = grow(lab, int(n))
+		if err := d.labels(slice, r, lab); err != nil {
+			return err
+		}
 		out, err := p.Predict(slice)
-		slice.Release()
 		if err != nil {
 			return fmt.Errorf("%w: evaluating %s: %v", ErrBadData, d.where(r), err)
 		}
 		for i := range int(n) {
 			fillPrediction(pred, out, i, part.Task)
-			part.Append(pred, float64(d.Label[r+int64(i)]))
+			part.Append(pred, float64(lab[i]))
 		}
 		for _, a := range out {
 			a.Release()
@@ -85,19 +94,37 @@ func (d *Data) holdoutPart(m *model.Model, blocks []int64) (EvalPart, error) {
 }
 
 // holdoutRuns walks the given holdout blocks in order as runs of rows
-// within one record batch: fn gets the batch, its index, the first row's
-// global number r, its offset in the batch and the run's length. Every
-// reader of the holdout (predictions, slice columns) walks it through
-// here, so row k of one is row k of the other.
-func (d *Data) holdoutRuns(blocks []int64, fn func(rec arrow.Record, ri int, r, off, n int64) error) error {
+// within one chunk: fn gets the chunk's record batch, its index, the first
+// row's dataset number r, its offset in the batch and the run's length.
+// Every reader of the holdout (predictions, slice columns) walks it
+// through here, so row k of one is row k of the other. On the stream path
+// each chunk is read once, when its first run comes, and released after
+// its last: one chunk in memory at a time.
+func (d *Data) holdoutRuns(ctx context.Context, blocks []int64, fn func(rec arrow.Record, ci int, r, off, n int64) error) error {
+	var rec arrow.Record
+	ci := -1
+	defer func() {
+		if rec != nil {
+			rec.Release()
+		}
+	}()
 	for _, b := range blocks {
 		start, end := b*HoldoutBlock, min((b+1)*HoldoutBlock, int64(d.Rows))
 		for r := start; r < end; {
-			ri, _ := slices.BinarySearch(d.starts, r+1)
-			ri--
-			off := r - d.starts[ri]
-			n := min(end, d.starts[ri+1]) - r
-			if err := fn(d.Records[ri], ri, r, off, n); err != nil {
+			if c := d.chunkOf(r); c != ci {
+				if rec != nil {
+					rec.Release()
+					rec = nil
+				}
+				var err error
+				if rec, err = d.record(ctx, c); err != nil {
+					return err
+				}
+				ci = c
+			}
+			c := d.plan.chunks[ci]
+			n := min(end, c.start+c.rows) - r
+			if err := fn(rec, ci, r, r-c.start, n); err != nil {
 				return err
 			}
 			r += n

@@ -18,24 +18,19 @@ func (t *Trainer) fullBatch(ctx context.Context, comm Comm, hooks Hooks) error {
 	st := t.st
 	if st.Epoch == 0 {
 		n, rank := comm.Size(), comm.Rank()
-		lo, hi := Share(len(t.data.Train), n, rank)
-		pos := make([]int32, hi-lo)
-		for i := range pos {
-			pos[i] = int32(lo + i)
-		}
-		rows := t.gather(pos)
 		np := t.obj.NumParams()
-		buf := make([]float32, np)
-		total := float64(len(t.data.Train))
+		buf, scratch := make([]float32, np), make([]float32, np)
+		total := float64(t.data.TrainRows)
 		var commErr error
 		f := func(p, g []float32) float64 {
 			if commErr != nil {
 				return math.Inf(1) // the generation broke: end the run quickly
 			}
 			clear(buf)
-			loss := 0.0
-			if rows > 0 {
-				loss = t.obj.LossGrad(p, t.xb[:rows*t.data.Dim], t.yb[:rows], rows, buf)
+			loss, err := t.shareGrad(ctx, n, rank, p, buf, scratch)
+			if err != nil {
+				commErr = err
+				return math.Inf(1)
 			}
 			if err := comm.AllReduce(ctx, buf); err != nil {
 				commErr = err
@@ -74,9 +69,8 @@ func (t *Trainer) fullBatch(ctx context.Context, comm Comm, hooks Hooks) error {
 		}
 		copy(st.Params, params)
 		st.Step += int64(res.Iterations)
-		st.Samples += int64(res.Evaluations) * int64(len(t.data.Train))
+		st.Samples += int64(res.Evaluations) * t.data.TrainRows
 		st.LossSum, st.LossSteps = res.Loss, 1
-		st.Offset = int64(len(t.data.Train))
 		if rank == 0 && hooks.Progress != nil {
 			hooks.Progress(st, st.Step)
 		}

@@ -141,7 +141,7 @@ func TestTrainGroupDeterministic(t *testing.T) {
 		if len(a.Epochs) != 2 {
 			t.Fatalf("run %d: %d epoch records, want 2", run, len(a.Epochs))
 		}
-		train := int64(len(ms[0].tr.Data().Train))
+		train := ms[0].tr.Data().TrainRows
 		for _, e := range a.Epochs {
 			if e.AuditedRows != train {
 				t.Fatalf("epoch %d audited %d rows, want %d", e.Epoch, e.AuditedRows, train)
@@ -175,25 +175,32 @@ func (d *dying) AllReduce(ctx context.Context, v []float32) error {
 	return d.Group.AllReduce(ctx, v)
 }
 
-// TestTrainGroupLosesMember kills one member of three mid-epoch: the two
+// TestTrainGroupLosesMember kills one member of three mid-epoch, on each
+// data path (the stream path with one chunk per window): the two
 // survivors regroup in a new generation without a checkpoint and finish
 // from the last completed step; the audit proves no training row of any
 // epoch was used twice or skipped. Replaying the same membership history
 // gives bit-identical weights, and a worker joining later receives the
 // state from a peer.
 func TestTrainGroupLosesMember(t *testing.T) {
+	for _, path := range []string{train.PathMemory, train.PathStream} {
+		t.Run(path, func(t *testing.T) { testLosesMember(t, path) })
+	}
+}
+
+func testLosesMember(t *testing.T, path string) {
 	ds := trainDataset(t, 3000)
 	const killAt = 7
 	run := func() (*train.State, *train.State) {
 		sp := logisticSpec(ds)
 		r := newRing(t, 4)
-		ms := []member{{newTrainer(t, sp), 0}, {newTrainer(t, sp), 1}, {newTrainer(t, sp), 2}}
+		ms := []member{{newPathTrainer(t, sp, path, 1), 0}, {newPathTrainer(t, sp, path, 1), 1}, {newPathTrainer(t, sp, path, 1), 2}}
 		errs := runGenerationWrapped(t, r, "job", 1, ms, 0, func(rank int, g *collective.Group) (train.Comm, train.Hooks) {
 			if rank != 2 {
 				return g, train.Hooks{}
 			}
 			d := &dying{Group: g, dieAfter: killAt}
-			return d, train.Hooks{Applied: func(step int64, _ []int32) { d.applied = step }}
+			return d, train.Hooks{Applied: func(step int64, _ []int64) { d.applied = step }}
 		})
 		for rank, err := range errs {
 			if err == nil {
@@ -218,13 +225,13 @@ func TestTrainGroupLosesMember(t *testing.T) {
 			t.Fatal("survivors did not finish with identical parameters")
 		}
 		for _, e := range st.Epochs {
-			if e.AuditedRows != int64(len(ms[0].tr.Data().Train)) {
+			if e.AuditedRows != ms[0].tr.Data().TrainRows {
 				t.Fatalf("epoch %d audited %d rows", e.Epoch, e.AuditedRows)
 			}
 		}
 		// Generation 3: a new worker joins the finished group and gets
 		// everything from a peer.
-		joiner := member{newTrainer(t, sp), 3}
+		joiner := member{newPathTrainer(t, sp, path, 1), 3}
 		noErrors(t, runGeneration(t, r, "job", 3, []member{ms[1], ms[0], joiner}, 0, nil))
 		if !sameBits(joiner.tr.State().Params, st.Params) || joiner.tr.State().Step != st.Step {
 			t.Fatal("the joiner did not receive the group's state")
@@ -265,7 +272,7 @@ func TestTrainGroupResumesFromCheckpoint(t *testing.T) {
 				st := &train.State{}
 				return st, st.UnmarshalBinary(ckpts[step])
 			},
-			Applied: func(step int64, _ []int32) {
+			Applied: func(step int64, _ []int64) {
 				if die != nil {
 					die.applied = step
 				}
@@ -296,7 +303,7 @@ func TestTrainGroupResumesFromCheckpoint(t *testing.T) {
 		t.Fatalf("generation 2 started from %s at step %d, want the checkpoint at %d", g.Source, g.Step, last)
 	}
 	for _, e := range st.Epochs {
-		if e.AuditedRows != int64(len(fresh[0].tr.Data().Train)) {
+		if e.AuditedRows != fresh[0].tr.Data().TrainRows {
 			t.Fatalf("epoch %d audited %d rows", e.Epoch, e.AuditedRows)
 		}
 	}

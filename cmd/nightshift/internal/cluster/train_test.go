@@ -15,6 +15,7 @@ import (
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/testkit"
+	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/worker"
 	"github.com/nightshift-ml/nightshift/worker/model"
 )
@@ -89,6 +90,21 @@ func workerByID(c *Cluster, id string) *Worker {
 	return nil
 }
 
+// datasetBytes is the size of the fixture dataset's shards (uncompressed
+// Arrow IPC: about the size of its decoded batches).
+func datasetBytes(t *testing.T, f *fixture) int64 {
+	t.Helper()
+	ds, err := shard.OpenDataset(context.Background(), f.st, f.dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, s := range ds.Manifest.Shards {
+		n += s.Bytes
+	}
+	return n
+}
+
 // checkAudited asserts every epoch's sample audit covered all training rows.
 func checkAudited(t *testing.T, j *pb.Job, epochs int) {
 	t.Helper()
@@ -103,7 +119,8 @@ func checkAudited(t *testing.T, j *pb.Job, epochs int) {
 	}
 }
 
-// TestTrainElastic trains on three members of a 3-voter cluster and, mid
+// TestTrainElastic trains on three members of a 3-voter cluster, each
+// streaming a dataset several times its 1 MiB memory budget, and, mid
 // epoch, kills one member's worker: the survivors regroup in a new
 // generation and step again within 5 s, without a checkpoint. A worker
 // added later joins at the next generation; a leader failover does not
@@ -111,12 +128,19 @@ func checkAudited(t *testing.T, j *pb.Job, epochs int) {
 // was used twice or skipped; the model is registered and promoted, and a
 // scoring job by name@production uses it.
 func TestTrainElastic(t *testing.T) {
-	f := newFixture(t, 2, 3000, 1000)
+	f := newFixture(t, 2, 15000, 1000)
 	c := startCluster(t, 3, 3, func(o *Options) {
-		o.Worker = func(_ int, cfg *worker.Config) { cfg.TrainStepDelay = 10 * time.Millisecond }
+		o.Worker = func(_ int, cfg *worker.Config) { cfg.TrainStepDelay = 5 * time.Millisecond }
 		o.Logger = failureLog(t)
 	})
-	job := submitSpec(t, c, &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: trainSpec(f, "churn", 2, 3)}})
+	// A 1 MiB budget per member for a dataset several times larger: the
+	// automatic choice streams it.
+	sp := trainSpec(f, "churn", 2, 3)
+	sp.BatchPerMember, sp.MemoryBudgetMb = 32, 1
+	if b := datasetBytes(t, f); b < 3<<20 {
+		t.Fatalf("the dataset's shards hold %d bytes, want several times the 1 MiB budget", b)
+	}
+	job := submitSpec(t, c, &pb.JobSpec{Kind: &pb.JobSpec_Train{Train: sp}})
 
 	j := waitTrain(t, c, job.Id, time.Minute, "a 3-member group at step 30", func(j *pb.Job) bool {
 		return len(j.GetTrain().GetMembers()) == 3 && j.GetTrain().GetStep() >= 30
@@ -159,6 +183,9 @@ func TestTrainElastic(t *testing.T) {
 	}
 	checkAudited(t, final, 2)
 	ts := final.Train
+	if ts.DataPath != "stream" || ts.InMemoryBytes <= 0 || ts.InMemoryBytes > 1<<20 {
+		t.Fatalf("data path %q holding %d bytes, want the stream path within the 1 MiB budget", ts.DataPath, ts.InMemoryBytes)
+	}
 	if ts.Registered.GetVersion() != 1 || !ts.Promoted {
 		t.Fatalf("registered %v promoted %v (%s), want v1 promoted", ts.Registered, ts.Promoted, ts.PromotionReason)
 	}

@@ -90,9 +90,9 @@ func Load(ctx context.Context, st storage.Config, sp *pb.TrainSpec) (*Data, erro
 	if d.plan.window, err = windowChunks(budget, int64(ds.Manifest.BatchRows), d.recordBytes, d.Dim); err != nil {
 		return nil, fmt.Errorf("%w: dataset %s: %v", ErrBadData, ds.URI, err)
 	}
-	d.Path = choosePath(sp.DataPath, d.memoryBytes(), budget)
+	d.Path = choosePath(sp.DataPath, d.memoryBytes(), budget/dataShare) // the rest: the collector's headroom (windowChunks)
 	if d.Path == PathStream {
-		d.Held = d.windowBytes() + d.recordBytes + int64(ds.Manifest.BatchRows)*int64(d.Dim)*4
+		d.Held = d.windowBytes() + d.recordBytes + 2*int64(ds.Manifest.BatchRows)*int64(d.Dim)*4
 		return d, nil
 	}
 	d.Held = d.memoryBytes()
@@ -116,13 +116,13 @@ const (
 )
 
 // choosePath resolves data.path: "auto" keeps the dataset in memory when
-// it fits the budget.
-func choosePath(want string, memory, budget int64) string {
+// it fits (limit: the budget's data share, as for windows).
+func choosePath(want string, memory, limit int64) string {
 	switch want {
 	case PathMemory, PathStream:
 		return want
 	}
-	if memory <= budget {
+	if memory <= limit {
 		return PathMemory
 	}
 	return PathStream

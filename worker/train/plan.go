@@ -309,15 +309,21 @@ func rowBytes(dim int) int64 { return int64(dim)*4 + 4 + 8 }
 
 // windowChunks is how many chunk pieces a window may hold so that two
 // windows (the one training and the one being read ahead) and the decoding
-// of one chunk (its Arrow buffers, recordBytes, and its inputs) fit in
-// budget bytes. It depends only on the spec and the dataset, so every
-// member and both data paths get the same windows.
+// of one chunk (its Arrow buffers, recordBytes, and its inputs, twice) fit
+// in a third of budget bytes: the rest is the garbage collector's headroom
+// (at GOGC=100 the heap grows to twice what is live before a collection)
+// and the garbage of chunk reads. It depends only on the spec and the
+// dataset, so every member and both data paths get the same windows.
 func windowChunks(budget, batchRows, recordBytes int64, dim int) (int, error) {
-	fixed := recordBytes + batchRows*int64(dim)*4
+	fixed := recordBytes + 2*batchRows*int64(dim)*4
 	per := 2 * batchRows * rowBytes(dim)
-	if budget-fixed < per {
-		return 0, fmt.Errorf("a memory budget of %d MiB holds less than two windows of one %d-row chunk (%.1f MiB with a chunk's decoding): raise data.memory_budget_mb or ingest the dataset with a smaller batch_rows",
-			budget>>20, batchRows, float64(fixed+per)/(1<<20))
+	if budget/dataShare-fixed < per {
+		return 0, fmt.Errorf("a memory budget of %d MiB is too small for windows of %d-row chunks (%.1f MiB, %d times that with the collector's headroom): raise data.memory_budget_mb or ingest the dataset with a smaller batch_rows",
+			budget>>20, batchRows, float64(fixed+per)/(1<<20), dataShare)
 	}
-	return int((budget - fixed) / per), nil
+	return int((budget/dataShare - fixed) / per), nil
 }
+
+// dataShare is the fraction (1/dataShare) of the memory budget the data
+// itself may take.
+const dataShare = 3

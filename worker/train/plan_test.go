@@ -149,7 +149,7 @@ func TestWindowChunks(t *testing.T) {
 	if err != nil || w < 1 {
 		t.Fatalf("64 MiB: %d, %v", w, err)
 	}
-	if got := 2*int64(w)*4096*rowBytes(32) + 1<<20 + 4096*32*4; got > 64<<20 {
+	if got := 2*int64(w)*4096*rowBytes(32) + 1<<20 + 2*4096*32*4; got > (64<<20)/dataShare {
 		t.Fatalf("%d windows take %d bytes, over the budget", w, got)
 	}
 	if _, err := windowChunks(1<<20, 65536, 1<<20, 64); err == nil {

@@ -11,11 +11,10 @@ import (
 // and y: copied from the matrix on the memory path; on the stream path
 // each piece's chunk is read from storage, put through the pipeline (p)
 // and released. Both give the same bits: the same pipeline on the same
-// record batch.
-func (d *Data) fill(ctx context.Context, p *model.Predictor, win *window, x, y []float32) error {
+// record batch. sc holds one chunk's inputs and labels between calls.
+func (d *Data) fill(ctx context.Context, p *model.Predictor, win *window, x, y []float32, sc *chunkScratch) error {
 	dim := int64(d.Dim)
 	i := 0
-	var cx, cy []float32
 	for k, q := range win.pieces {
 		ids := win.ids[k]
 		if d.X != nil {
@@ -32,7 +31,8 @@ func (d *Data) fill(ctx context.Context, p *model.Predictor, win *window, x, y [
 		if err != nil {
 			return err
 		}
-		cx, cy = grow(cx, int(c.rows*dim)), grow(cy, int(c.rows))
+		sc.x, sc.y = grow(sc.x, int(c.rows*dim)), grow(sc.y, int(c.rows))
+		cx, cy := sc.x, sc.y
 		err = d.features(p, rec, c.start, cx, cy)
 		rec.Release()
 		if err != nil {
@@ -47,6 +47,9 @@ func (d *Data) fill(ctx context.Context, p *model.Predictor, win *window, x, y [
 	}
 	return nil
 }
+
+// chunkScratch is one chunk's inputs and labels, reused chunk after chunk.
+type chunkScratch struct{ x, y []float32 }
 
 // winBuf is one window's rows, filled.
 type winBuf struct {
@@ -68,6 +71,7 @@ type cursor struct {
 	spare *winBuf
 	ahead chan error // the read-ahead of window w+1 into spare, if started
 	pred  *model.Predictor
+	sc    chunkScratch // used by one read at a time
 	ctx   context.Context
 	xb    []float32
 	yb    []float32
@@ -109,7 +113,7 @@ func (c *cursor) read(b *winBuf, w int) error {
 	b.win = c.seg.window(c.rank, w, c.wins[w])
 	n, dim := b.win.len(), c.d.Dim
 	b.x, b.y = grow(b.x, n*dim), grow(b.y, n)
-	return c.d.fill(c.ctx, c.pred, b.win, b.x, b.y)
+	return c.d.fill(c.ctx, c.pred, b.win, b.x, b.y, &c.sc)
 }
 
 // next returns the next n rows of the stream: inputs, labels, dataset row

@@ -128,7 +128,7 @@ func checkAudited(t *testing.T, j *pb.Job, epochs int) {
 // was used twice or skipped; the model is registered and promoted, and a
 // scoring job by name@production uses it.
 func TestTrainElastic(t *testing.T) {
-	f := newFixture(t, 2, 15000, 1000)
+	f := newFixture(t, 2, 15000, 300)
 	c := startCluster(t, 3, 3, func(o *Options) {
 		o.Worker = func(_ int, cfg *worker.Config) { cfg.TrainStepDelay = 5 * time.Millisecond }
 		o.Logger = failureLog(t)

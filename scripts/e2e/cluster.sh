@@ -7,6 +7,11 @@
 #   4. shard it again as a distributed job into 200 shards (through a follower);
 #   5. train a logistic model on both workers from a job file (ring
 #      all-reduce between the worker processes), register it as "churn";
+#   5b. train again, streaming the 200,000-row dataset under a 4 MiB budget
+#      per member (several times smaller than the data), kill one worker's
+#      process mid-epoch and start it again: the new process joins the
+#      group, and the sample audit must count every training row exactly
+#      once per epoch;
 #   6. score with churn@production, kill the leader's process mid-job, and
 #      follow the job to its end through a surviving coordinator;
 #   7. check the committed output holds every row exactly once;
@@ -82,6 +87,22 @@ sed -e "s|file:///tmp/nightshift-demo|$S|g" -e 's/members: {min: 1, max: 2}/memb
   deploy/examples/train-logistic.yaml >"$ROOT/train.yaml"
 "$NS" train -f "$ROOT/train.yaml" --wait
 "$NS" models get churn
+
+log "stream a dataset 4 MiB can't hold; kill a worker mid-epoch, a new process joins"
+sed -e "s|datasets/churn$|datasets/churn-200|" -e 's/^model_name: churn/model_name: churn-stream/' \
+  -e 's/^epochs: 3/epochs: 4/' -e 's/^batch_per_member: 1024/batch_per_member: 32/' -e '/^promotion:/d' \
+  "$ROOT/train.yaml" >"$ROOT/train-stream.yaml"
+printf 'audit_samples: true\ndata: {memory_budget_mb: 4, path: auto}\n' >>"$ROOT/train-stream.yaml"
+stream=$("$NS" train -f "$ROOT/train-stream.yaml" -o json | jsonfield id)
+step() { "$NS" jobs get "$stream" -o json | grep -o '"step": *"[0-9]*"' | head -1 | grep -o '[0-9][0-9]*' || echo 0; }
+for _ in $(seq 600); do [ "$(step)" -ge 600 ] && break; sleep 0.1; done
+log "killing worker-2 at step $(step) of $stream"
+kill -9 "$pid_w2"
+start w2 worker --config "$ROOT/worker-2.yaml"
+"$NS" jobs watch "$stream"
+"$NS" jobs get "$stream" -o json >"$ROOT/stream.json"
+"$NS" jobs get "$stream"
+go run ./scripts/e2e/trainaudit -job "$ROOT/stream.json" -epochs 4 -path stream
 
 log "score with churn@production, killing the leader mid-job"
 job=$("$NS" score --model churn@production --input "$S/datasets/churn-200" --output "$S/scored" \

@@ -9,6 +9,8 @@
 //
 //	streambench -write URI -rows N            generate (parquet) and ingest a dataset
 //	streambench -rank R -world N -dataset URI -path memory|stream -budget MB
+//	streambench -export DIR -dataset URI      write the training rows' model inputs and
+//	                                          labels (X.f32, y.f32) for PyTorch's side
 package main
 
 import (
@@ -19,8 +21,10 @@ import (
 	"log"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
 	"github.com/nightshift-ml/nightshift/proto/rpc"
@@ -33,6 +37,7 @@ import (
 
 func main() {
 	write := flag.String("write", "", "generate and ingest a dataset at this URI, then exit")
+	export := flag.String("export", "", "write the training rows' inputs and labels to this folder, then exit")
 	rows := flag.Int("rows", 1<<20, "rows to generate")
 	rank := flag.Int("rank", 0, "this member's rank")
 	world := flag.Int("world", 1, "members")
@@ -59,6 +64,10 @@ func main() {
 	}
 	for _, c := range []string{"region", "device", "plan"} {
 		sp.Features = append(sp.Features, &pb.FeatureSpec{Column: c, Kind: "categorical", Buckets: 16})
+	}
+	if *export != "" {
+		*world, *rank, *epochs, sp.Epochs, sp.DataPath, sp.MemoryBudgetMb = 1, 0, 1, 1, "memory", 1<<20
+		sp.MinMembers, sp.MaxMembers = 1, 1
 	}
 	data, err := train.Load(ctx, st, sp)
 	must(err)
@@ -87,6 +96,10 @@ func main() {
 	start := time.Now()
 	must(tr.Generation(ctx, g, 1, addrs, 0, train.Hooks{}))
 	el := time.Since(start)
+	if *export != "" {
+		must(exportRows(*export, data))
+		return
+	}
 	st2 := tr.State()
 	fmt.Printf("| %s | %d | %d | %d | %.0f | %.0f | %.1f | %.4f |\n", data.Path, data.Rows, *budget, *rank,
 		float64(st2.Samples)/el.Seconds(), float64(peakRSS())/(1<<20), float64(data.Held)/(1<<20), st2.Epochs[len(st2.Epochs)-1].Holdout["logloss"])
@@ -100,6 +113,9 @@ func benchSpec(rows int) sample.Spec {
 // 8 Gaussian ones, 3 categorical, id and label) as parquet and ingests
 // them into 65536-row batches at uri.
 func writeDataset(ctx context.Context, st storage.Config, uri string, rows int) error {
+	if err := storage.MakeBucket(ctx, uri, st); err != nil {
+		return err
+	}
 	b, key, err := storage.Open(ctx, uri+"-raw", st)
 	if err != nil {
 		return err
@@ -112,6 +128,32 @@ func writeDataset(ctx context.Context, st storage.Config, uri string, rows int) 
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "streambench: %s: %d rows in %d shards\n", res.URI, res.Manifest.TotalRows, len(res.Manifest.Shards))
+	return nil
+}
+
+// exportRows writes the training rows (holdout blocks left out) of data,
+// after a training run built its matrix, as raw little-endian float32.
+func exportRows(dir string, d *train.Data) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	held := map[int64]bool{}
+	for _, b := range d.HoldBlocks {
+		held[b] = true
+	}
+	var X, y []float32
+	for r := range int64(d.Rows) {
+		if !held[r/train.HoldoutBlock] {
+			X = append(X, d.X[r*int64(d.Dim):(r+1)*int64(d.Dim)]...)
+			y = append(y, d.Label[r])
+		}
+	}
+	for name, v := range map[string][]float32{"X.f32": X, "y.f32": y} {
+		if err := os.WriteFile(filepath.Join(dir, name), unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "streambench: %d training rows × %d inputs in %s\n", len(y), d.Dim, dir)
 	return nil
 }
 

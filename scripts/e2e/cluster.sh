@@ -97,7 +97,7 @@ stream=$("$NS" train -f "$ROOT/train-stream.yaml" -o json | jsonfield id)
 step() { "$NS" jobs get "$stream" -o json | grep -o '"step": *"[0-9]*"' | head -1 | grep -o '[0-9][0-9]*' || echo 0; }
 for _ in $(seq 600); do [ "$(step)" -ge 600 ] && break; sleep 0.1; done
 log "killing worker-2 at step $(step) of $stream"
-kill -9 "$pid_w2"
+kill -9 "$pid_w2"; wait "$pid_w2" 2>/dev/null || true   # its ports are free once it is gone
 start w2 worker --config "$ROOT/worker-2.yaml"
 "$NS" jobs watch "$stream"
 "$NS" jobs get "$stream" -o json >"$ROOT/stream.json"

@@ -40,6 +40,15 @@
 // options give the same bits on the same GOARCH. State and SetState move
 // the optimiser's state (step count and moments) to a joining member.
 //
+// # Data
+//
+// Load opens a dataset and picks its data path (memory or stream, under
+// the spec's memory budget); plan.go is the epoch plan every member
+// computes alike (chunk order, one stream per member, windows shuffled in
+// blocks, segments across group-size changes); window.go fills windows
+// ahead of training; stats.go is the statistics pass. Trainer runs one
+// member's side of a group generation over them (trainer.go).
+//
 // # Concurrency
 //
 // An Objective holds scratch buffers and is for one goroutine at a time;

@@ -3,7 +3,6 @@ package train_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
@@ -156,23 +155,7 @@ func TestStreamResumesMidEpoch(t *testing.T) {
 	ds := trainDataset(t, 3000)
 	sp := logisticSpec(ds)
 	sp.CheckpointEverySteps = 5
-	var mu sync.Mutex
-	ckpts := map[int64][]byte{}
-	hooks := train.Hooks{
-		Checkpoint: func(_ context.Context, st *train.State) error {
-			b, err := st.MarshalBinary()
-			mu.Lock()
-			ckpts[st.Step] = b
-			mu.Unlock()
-			return err
-		},
-		LoadCheckpoint: func(_ context.Context, step int64) (*train.State, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			st := &train.State{}
-			return st, st.UnmarshalBinary(ckpts[step])
-		},
-	}
+	hooks := newCheckpointStore().hooks()
 	r := newRing(t, 6)
 	whole := []member{{newPathTrainer(t, sp, train.PathStream, 1), 0}, {newPathTrainer(t, sp, train.PathStream, 1), 1}}
 	runUntil(t, r, 1, whole, 0, 0, train.Hooks{})

@@ -255,29 +255,15 @@ func TestTrainGroupResumesFromCheckpoint(t *testing.T) {
 	ds := trainDataset(t, 3000)
 	sp := logisticSpec(ds)
 	sp.CheckpointEverySteps = 5
-	var mu sync.Mutex
-	ckpts := map[int64][]byte{}
+	store := newCheckpointStore()
 	hooks := func(die *dying) train.Hooks {
-		return train.Hooks{
-			Checkpoint: func(_ context.Context, st *train.State) error {
-				b, err := st.MarshalBinary()
-				mu.Lock()
-				ckpts[st.Step] = b
-				mu.Unlock()
-				return err
-			},
-			LoadCheckpoint: func(_ context.Context, step int64) (*train.State, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				st := &train.State{}
-				return st, st.UnmarshalBinary(ckpts[step])
-			},
-			Applied: func(step int64, _ []int64) {
-				if die != nil {
-					die.applied = step
-				}
-			},
+		h := store.hooks()
+		h.Applied = func(step int64, _ []int64) {
+			if die != nil {
+				die.applied = step
+			}
 		}
+		return h
 	}
 	r := newRing(t, 4)
 	ms := []member{{newTrainer(t, sp), 0}, {newTrainer(t, sp), 1}}
@@ -285,12 +271,7 @@ func TestTrainGroupResumesFromCheckpoint(t *testing.T) {
 		d := &dying{Group: g, dieAfter: 12}
 		return d, hooks(d)
 	})
-	mu.Lock()
-	last := int64(0)
-	for s := range ckpts {
-		last = max(last, s)
-	}
-	mu.Unlock()
+	last := store.last()
 	if last != 10 {
 		t.Fatalf("last checkpoint at step %d, want 10", last)
 	}
@@ -307,6 +288,44 @@ func TestTrainGroupResumesFromCheckpoint(t *testing.T) {
 			t.Fatalf("epoch %d audited %d rows", e.Epoch, e.AuditedRows)
 		}
 	}
+}
+
+// checkpointStore keeps a group's checkpoints in memory.
+type checkpointStore struct {
+	mu    sync.Mutex
+	ckpts map[int64][]byte
+}
+
+func newCheckpointStore() *checkpointStore { return &checkpointStore{ckpts: map[int64][]byte{}} }
+
+// hooks writes checkpoints to the store and reads them back.
+func (c *checkpointStore) hooks() train.Hooks {
+	return train.Hooks{
+		Checkpoint: func(_ context.Context, st *train.State) error {
+			b, err := st.MarshalBinary()
+			c.mu.Lock()
+			c.ckpts[st.Step] = b
+			c.mu.Unlock()
+			return err
+		},
+		LoadCheckpoint: func(_ context.Context, step int64) (*train.State, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			st := &train.State{}
+			return st, st.UnmarshalBinary(c.ckpts[step])
+		},
+	}
+}
+
+// last is the step of the newest checkpoint (0: none).
+func (c *checkpointStore) last() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := int64(0)
+	for s := range c.ckpts {
+		last = max(last, s)
+	}
+	return last
 }
 
 // runGenerationWrapped is runGeneration with a per-rank Comm and hooks.

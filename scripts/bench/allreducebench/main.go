@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -19,9 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-
-	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/scripts/bench/benchgroup"
 	"github.com/nightshift-ml/nightshift/worker/collective"
 )
 
@@ -52,32 +49,12 @@ func main() {
 }
 
 func run(rank int, members []string, sizes string, reps, chunk, streams int) error {
-	ln, err := net.Listen("tcp", members[rank])
-	if err != nil {
-		return err
-	}
-	opts, err := rpc.ServerOptions(rpc.TLSConfig{})
-	if err != nil {
-		return err
-	}
-	srv := grpc.NewServer(opts...)
-	hub := collective.NewHub()
-	hub.Register(srv)
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Stop()
 	ctx := context.Background()
-	var g *collective.Group
-	for start := time.Now(); ; {
-		g, err = hub.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: rank, Addrs: members, ChunkBytes: chunk, Streams: streams})
-		if err == nil {
-			break
-		}
-		if time.Since(start) > 30*time.Second {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
+	g, leave, err := benchgroup.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: rank, Addrs: members, ChunkBytes: chunk, Streams: streams})
+	if err != nil {
+		return err
 	}
-	defer g.Close()
+	defer leave()
 	n := len(members)
 	if rank == 0 {
 		fmt.Printf("| size | median | bus bandwidth | CPU per all-reduce |\n|---|---|---|---|\n")

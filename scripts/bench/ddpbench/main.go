@@ -16,14 +16,13 @@ import (
 	"fmt"
 	"log"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"time"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
-	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/scripts/bench/benchgroup"
 	"github.com/nightshift-ml/nightshift/worker/collective"
 	"github.com/nightshift-ml/nightshift/worker/model"
 	"github.com/nightshift-ml/nightshift/worker/train"
@@ -61,26 +60,11 @@ func main() {
 	}
 	tr := train.NewTrainer(sp, data)
 
-	addrs := make([]string, *world)
-	for r := range addrs {
-		addrs[r] = fmt.Sprintf("127.0.0.1:%d", *port+r)
-	}
-	ln, err := net.Listen("tcp", addrs[*rank])
-	must(err)
-	hub, stop, err := collective.Serve(ln, rpc.TLSConfig{})
-	must(err)
-	defer stop()
-
+	addrs := benchgroup.Addrs(*world, *port)
 	ctx := context.Background()
-	var g *collective.Group
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if g, err = hub.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: *rank, Addrs: addrs}); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // the neighbour is still starting
-	}
+	g, leave, err := benchgroup.Join(ctx, collective.Config{Group: "bench", Generation: 1, Rank: *rank, Addrs: addrs})
 	must(err)
-	defer g.Close()
+	defer leave()
 	must(g.Barrier(ctx))
 	if *prof != "" {
 		f, err := os.Create(*prof)

@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +26,7 @@ import (
 	"unsafe"
 
 	pb "github.com/nightshift-ml/nightshift/proto/nightshift/v1"
-	"github.com/nightshift-ml/nightshift/proto/rpc"
+	"github.com/nightshift-ml/nightshift/scripts/bench/benchgroup"
 	"github.com/nightshift-ml/nightshift/shard"
 	"github.com/nightshift-ml/nightshift/shard/sample"
 	"github.com/nightshift-ml/nightshift/storage"
@@ -74,24 +73,10 @@ func main() {
 	defer data.Release()
 	tr := train.NewTrainer(sp, data)
 
-	addrs := make([]string, *world)
-	for r := range addrs {
-		addrs[r] = fmt.Sprintf("127.0.0.1:%d", *port+r)
-	}
-	ln, err := net.Listen("tcp", addrs[*rank])
+	addrs := benchgroup.Addrs(*world, *port)
+	g, leave, err := benchgroup.Join(ctx, collective.Config{Group: "stream", Generation: 1, Rank: *rank, Addrs: addrs})
 	must(err)
-	hub, stop, err := collective.Serve(ln, rpc.TLSConfig{})
-	must(err)
-	defer stop()
-	var g *collective.Group
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if g, err = hub.Join(ctx, collective.Config{Group: "stream", Generation: 1, Rank: *rank, Addrs: addrs}); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	must(err)
-	defer g.Close()
+	defer leave()
 	must(g.Barrier(ctx))
 	start := time.Now()
 	must(tr.Generation(ctx, g, 1, addrs, 0, train.Hooks{}))

@@ -149,6 +149,7 @@ func TestConfigErrorsNameFieldAndLine(t *testing.T) {
 		{"bad nested duration", "coordinator", "raft:\n  election_timeout: soon\n", []string{"line 2", "raft.election_timeout", `"soon"`}},
 		{"bad byte size", "worker", "id: w\nmemory_bytes: lots\n", []string{"line 2", "memory_bytes", "byte size"}},
 		{"bad integer", "worker", "id: w\n\nslots: many\n", []string{"line 3", "slots", "want an integer", `"many"`}},
+		{"float for an integer", "worker", "id: w\nslots: 2.5\n", []string{"line 2", "slots", "want an integer", `"2.5"`}},
 		{"bad bool", "coordinator", "bootstrap: maybe\n", []string{"line 1", "bootstrap", "true or false"}},
 		{"bad list item", "worker", "seeds:\n  - a:1\n  - [x]\n", []string{"line 3: seeds[1]: want a string"}},
 		{"bad base64", "coordinator", "gossip_key: '!!'\n", []string{"line 1", "gossip_key", "base64"}},

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nightshift-ml/nightshift/proto/jobspec"
 	"github.com/nightshift-ml/nightshift/storage"
 )
 
@@ -45,7 +46,7 @@ func decodeYAML(path string, data []byte, into any) error {
 	if errors.Is(err, io.EOF) {
 		return nil // an empty file: every field keeps its default
 	}
-	if err != nil {
+	if err = jobspec.WithIntegerErrors(err, data, into); err != nil {
 		return fmt.Errorf("%s: %s", path, explainYAML(data, err))
 	}
 	var extra yaml.Node

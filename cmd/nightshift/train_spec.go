@@ -66,7 +66,7 @@ func decodeDocFile(path, kind string, data []byte, fields yamlFieldList, doc any
 	dec.KnownFields(true)
 	if err := dec.Decode(doc); errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: the %s is empty", path, kind)
-	} else if err != nil {
+	} else if err = jobspec.WithIntegerErrors(err, data, doc); err != nil {
 		return errors.New(strings.Join(explainTrainYAML(path, fields, err), "; "))
 	}
 	var extra yaml.Node

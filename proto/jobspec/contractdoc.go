@@ -346,7 +346,7 @@ func decodeStrict(data []byte, kind string, doc any) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(doc); errors.Is(err, io.EOF) {
 		return fmt.Errorf("the %s is empty", kind)
-	} else if err != nil {
+	} else if err = WithIntegerErrors(err, data, doc); err != nil {
 		return yamlError(err)
 	}
 	var extra yaml.Node

@@ -108,25 +108,19 @@ func (b bitset) count() int64 {
 // remaining appends to dst the rows of chunk c still to train on in this
 // epoch: neither held out nor consumed, in dataset order.
 func (p *plan) remaining(dst []int64, c chunk, consumed bitset) []int64 {
-	h := heldBlocks{p: p, block: -1}
-	for r := c.start; r < c.start+c.rows; r++ {
-		if !h.at(r) && !consumed.has(r) {
-			dst = append(dst, r)
-		}
-	}
+	p.eachRemaining(c, consumed, func(r int64) { dst = append(dst, r) })
 	return dst
 }
 
-// trainRows counts the training rows (those not held out).
-func (p *plan) trainRows() int64 {
-	var n int64
+// eachRemaining calls fn with every row of chunk c neither held out nor
+// consumed, in dataset order: the one filter of the plan.
+func (p *plan) eachRemaining(c chunk, consumed bitset, fn func(r int64)) {
 	h := heldBlocks{p: p, block: -1}
-	for b := int64(0); b*HoldoutBlock < p.rows; b++ {
-		if !h.at(b * HoldoutBlock) {
-			n += min(HoldoutBlock, p.rows-b*HoldoutBlock)
+	for r := c.start; r < c.start+c.rows; r++ {
+		if !h.at(r) && !consumed.has(r) {
+			fn(r)
 		}
 	}
-	return n
 }
 
 // segment is one segment's plan (see above).
@@ -146,14 +140,8 @@ func (p *plan) segment(epoch, index int32, n int, consumed bitset) *segment {
 	s.counts = make([]int64, len(s.order))
 	s.cum = make([]int64, len(s.order)+1)
 	for j, ci := range s.order {
-		c := p.chunks[ci]
-		h := heldBlocks{p: p, block: -1}
 		var k int64
-		for r := c.start; r < c.start+c.rows; r++ {
-			if !h.at(r) && !consumed.has(r) {
-				k++
-			}
-		}
+		p.eachRemaining(p.chunks[ci], consumed, func(int64) { k++ })
 		s.counts[j] = k
 		s.cum[j+1] = s.cum[j] + k
 	}

@@ -38,6 +38,22 @@ func out16(v f32x16, p unsafe.Pointer, ep int, m unsafe.Pointer) {
 	v.Store((*[16]float32)(p))
 }
 
+// kern12x32 is kern4x32 for three row groups at once (kern12x32_amd64.s):
+// a 12×32 tile in 24 accumulators, A's groups 16·kc bytes apart from a.
+// Written in assembly because it needs registers the compiler does not
+// give SIMD code (X16–X31): 24 accumulators keep both FMA units busy
+// where kern4x32's eight cannot, and each broadcast feeds two FMAs from
+// a register. The same chain per element as kern4x32, so the same bits.
+//
+//go:noescape
+func kern12x32(c unsafe.Pointer, ldc uintptr, a, b unsafe.Pointer, kc int, ini unsafe.Pointer, ldi uintptr, mask unsafe.Pointer, ldm uintptr, ep int)
+
+// kern12 runs kern12x32 on the tile g describes (rows of its A group and
+// the two groups after it).
+func kern12(g *gemmArgs) {
+	kern12x32(g.c, g.ldc, g.a, g.b, g.kc, g.init, g.ldi, g.mask, g.ldm, g.ep)
+}
+
 // kern4x32 is kern4x16 at 16 lanes.
 func kern4x32(g *gemmArgs) {
 	pi, ldi := g.init, g.ldi

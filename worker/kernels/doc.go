@@ -22,7 +22,8 @@
 // The portable Set ("scalar") is plain Go and runs everywhere. Built with
 // GOEXPERIMENT=simd on amd64 (make build, the benchmark scripts), the
 // package also has AVX2+FMA ("avx2": 4×16 register tiles) and AVX-512
-// ("avx512": 4×32 tiles) sets written with simd/archsimd, and Default
+// ("avx512": 4×32 tiles, and 12×32 tiles in assembly where a whole one
+// fits) sets written with simd/archsimd, and Default
 // returns the widest one the CPU and the OS support, chosen once at init.
 // NIGHTSHIFT_KERNELS=avx2 holds an AVX-512 machine to the AVX2 set,
 // NIGHTSHIFT_KERNELS=scalar to the portable one. Available lists every set

@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// tempPrefix starts the name of every file the file backend is still
-// writing. List skips such files and keys may not use the prefix.
-const tempPrefix = ".nightshift-tmp-"
+// TempPrefix starts the name of every file the file backend is still
+// writing. List skips such files and keys may not use the prefix; tools
+// that walk a folder themselves (scripts/e2e/checkout) recognise them by it.
+const TempPrefix = ".nightshift-tmp-"
 
 // fileBucket is the file backend: a Bucket over the directory tree at root.
 // Writes go to a temp file in the target directory and are renamed (or
@@ -67,8 +68,8 @@ func (b *fileBucket) path(key string, prefix bool) (string, error) {
 		return "", err
 	}
 	for seg := range strings.SplitSeq(key, "/") {
-		if strings.HasPrefix(seg, tempPrefix) {
-			return "", fmt.Errorf("%w: %q: segments may not start with %q", ErrInvalidKey, key, tempPrefix)
+		if strings.HasPrefix(seg, TempPrefix) {
+			return "", fmt.Errorf("%w: %q: segments may not start with %q", ErrInvalidKey, key, TempPrefix)
 		}
 	}
 	p := filepath.Join(b.root, filepath.FromSlash(key))

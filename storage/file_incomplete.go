@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// A write to the file backend goes to a temp file named tempPrefix+random in
+// A write to the file backend goes to a temp file named TempPrefix+random in
 // the object's folder, renamed into place when it is complete. A writer
 // killed mid-write (a crashed process, a SIGKILL) leaves its temp file
 // behind, and the name does not say which key it was for: only its folder
@@ -105,7 +105,7 @@ func (b *fileBucket) walkTemp(ctx context.Context, op, prefix string, fn func(fo
 			}
 			return nil
 		}
-		if !strings.HasPrefix(d.Name(), tempPrefix) {
+		if !strings.HasPrefix(d.Name(), TempPrefix) {
 			return nil
 		}
 		return fn(b.folderKey(filepath.Dir(p)), p, d)

@@ -70,7 +70,7 @@ func (b *fileBucket) readDir(dir, prefix string) ([]listEntry, error) {
 	out := make([]listEntry, 0, len(des))
 	for _, de := range des {
 		name := de.Name()
-		if strings.HasPrefix(name, tempPrefix) {
+		if strings.HasPrefix(name, TempPrefix) {
 			continue
 		}
 		key := dir + name

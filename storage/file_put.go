@@ -96,7 +96,7 @@ func writeTemp(ctx context.Context, p string, r io.Reader, size int64) (tmp stri
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), tempPrefix+"*")
+	f, err := os.CreateTemp(filepath.Dir(p), TempPrefix+"*")
 	if err != nil {
 		return "", err
 	}

@@ -119,7 +119,7 @@ log "killed $leader; following job $job through $NIGHTSHIFT_ADDR"
 "$NS" jobs get "$job" -o json >"$ROOT/job.json"
 
 log "check the committed output"
-go run ./scripts/e2e/checkout -job "$ROOT/job.json" -rows 200000 -objects 200
+go run ./scripts/e2e/checkout -job "$ROOT/job.json" -rows 200000 -objects 200 -killed-committer
 
 log "restart the whole cluster in reverse order: workers, then coordinators 3, 2, 1"
 cleanup; pids=()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nightshift-ml/nightshift/shard/scoreout"
 	"github.com/nightshift-ml/nightshift/storage"
@@ -31,10 +32,10 @@ func TestCheck(t *testing.T) {
 	if err := os.WriteFile(jobFile, []byte(job), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := check(jobFile, 5, 1, ""); err != nil {
+	if err := check(jobFile, 5, 1, "", false); err != nil {
 		t.Fatalf("a committed folder: %v", err)
 	}
-	if err := check(jobFile, 6, 1, ""); err == nil {
+	if err := check(jobFile, 6, 1, "", false); err == nil {
 		t.Error("a wrong row count passed")
 	}
 	leftover := filepath.Join(root, "job-1", scoreout.TemporaryDir, ".nightshift-tmp-1")
@@ -44,7 +45,31 @@ func TestCheck(t *testing.T) {
 	if err := os.WriteFile(leftover, []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := check(jobFile, 5, 1, ""); err == nil || !strings.Contains(err.Error(), ".nightshift-tmp-1") {
-		t.Errorf("a folder with a hidden temp file: %v, want an error naming it", err)
+	for _, killed := range []bool{false, true} {
+		if err := check(jobFile, 5, 1, "", killed); err == nil || !strings.Contains(err.Error(), ".nightshift-tmp-1") {
+			t.Errorf("killed committer %v: a hidden temp file under _temporary/: %v, want an error naming it", killed, err)
+		}
+	}
+	if err := os.Remove(leftover); err != nil {
+		t.Fatal(err)
+	}
+	// A killed committer's copy to a final name: accepted only with the
+	// flag, and only while younger than scoreout.StaleAge.
+	copyLeft := filepath.Join(root, "job-1", storage.TempPrefix+"2")
+	if err := os.WriteFile(copyLeft, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(jobFile, 5, 1, "", false); err == nil || !strings.Contains(err.Error(), storage.TempPrefix+"2") {
+		t.Errorf("a fresh temp file in the folder, no killed committer: %v, want an error naming it", err)
+	}
+	if err := check(jobFile, 5, 1, "", true); err != nil {
+		t.Errorf("a fresh temp file in the folder after a killed committer: %v", err)
+	}
+	old := time.Now().Add(-scoreout.StaleAge - time.Minute)
+	if err := os.Chtimes(copyLeft, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(jobFile, 5, 1, "", true); err == nil {
+		t.Error("a temp file older than StaleAge passed: the sweep should have removed it")
 	}
 }

@@ -34,13 +34,17 @@ func word(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 func finiteNonNegative(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }
 
 // CanonicalURI trims spaces and the trailing slashes of a folder URI, so
-// "x/" and "x" are the same spec (and the same idempotency key).
+// "x/" and "x" are the same spec (and the same idempotency key). It trims
+// until neither is left ("x /" is "x", not "x "), so that a canonical URI
+// is its own canonical form (FuzzNormalize found "file:///0/0 /").
 func CanonicalURI(u string) string {
-	u = strings.TrimSpace(u)
-	for strings.HasSuffix(u, "/") && !strings.HasSuffix(u, "://") && !strings.HasSuffix(u, ":///") {
+	for {
+		u = strings.TrimSpace(u)
+		if !strings.HasSuffix(u, "/") || strings.HasSuffix(u, "://") || strings.HasSuffix(u, ":///") {
+			return u
+		}
 		u = strings.TrimSuffix(u, "/")
 	}
-	return u
 }
 
 // checkURI records a missing or malformed storage URI.

@@ -78,3 +78,61 @@ func BenchmarkSigmoid(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(z))*float64(b.N)/b.Elapsed().Seconds(), "values/s")
 }
+
+// TestExpNonPos4 checks each lane gives expNonPos's bits, including lanes
+// below expMin and NaN beside ordinary ones.
+func TestExpNonPos4(t *testing.T) {
+	xs := []float64{0, -1, -0.3, -708.5, -1e9, math.NaN(), -20, math.Inf(-1), -707.9}
+	for i := 0; i+4 <= len(xs); i++ {
+		var got [4]float64
+		got[0], got[1], got[2], got[3] = expNonPos4(xs[i], xs[i+1], xs[i+2], xs[i+3])
+		for k, x := range xs[i : i+4] {
+			want := expNonPos(x)
+			if math.Float64bits(got[k]) != math.Float64bits(want) && !(want != want && got[k] != got[k]) {
+				t.Fatalf("expNonPos4 lane %d: e^%v = %v, expNonPos %v", k, x, got[k], want)
+			}
+		}
+	}
+}
+
+// TestSoftmax checks softmax against its definition with math.Exp, for
+// every length through two groups of four and a tail, with logits far
+// apart (terms that underflow to 0) and ties (the first one wins).
+func TestSoftmax(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 1; n <= 13; n++ {
+		for trial := range 50 {
+			l := make([]float32, n)
+			for i := range l {
+				l[i] = float32(r.NormFloat64() * 5)
+				if trial%5 == 0 && i%3 == 1 {
+					l[i] = -1000
+				}
+			}
+			if n > 2 && trial%7 == 0 {
+				l[n-1] = l[0] + 50
+				l[n-2] = l[n-1]
+			}
+			p := make([]float64, n)
+			best := softmax(p, l)
+			wantBest, sum := 0, 0.0
+			for i, v := range l {
+				if v > l[wantBest] {
+					wantBest = i
+				}
+			}
+			for _, v := range l {
+				sum += math.Exp(float64(v) - float64(l[wantBest]))
+			}
+			if best != wantBest {
+				t.Fatalf("%v: arg max %d, want %d", l, best, wantBest)
+			}
+			for i, v := range l {
+				want := math.Exp(float64(v)-float64(l[wantBest])) / sum
+				if math.Abs(p[i]-want) > 1e-15 {
+					t.Fatalf("%v: p[%d] = %v, want %v", l, i, p[i], want)
+				}
+			}
+		}
+	}
+}

@@ -3,8 +3,7 @@ package kernels
 // The float32 kernels of a dense layer, per block of rows: the forward
 // product (c = a·W + b, then ReLU on hidden layers), the weight gradient
 // (gW += aᵀ·d, gb += column sums of d) and the gradient with respect to
-// the layer's input (prev = (d·Wᵀ) ⊙ [a > 0]). Row-major throughout, but for
-// ForwardT's input, which comes transposed from columnar data.
+// the layer's input (prev = (d·Wᵀ) ⊙ [a > 0]). Row-major throughout.
 //
 // A Set bundles one implementation. The vectorized sets (see
 // simd_amd64.go) take W and Wᵀ packed into panels of nr columns (PackW,
@@ -21,7 +20,6 @@ type Set struct {
 	// for n rows of a layer in→out.
 	scratchLen func(n, in, out int) int
 	forward    func(c, a, wp, b, s []float32, n, in, out int, relu bool)
-	forwardT   func(c, at, wp, b, s []float32, n, in, out int, relu bool)
 	weightGrad func(g, gb, a, d, s []float32, n, in, out int)
 	inputGrad  func(prev, d, wtp, a, s []float32, n, in, out int)
 	relu       func(x []float32)
@@ -77,14 +75,6 @@ func (s *Set) Forward(c, a, wp, b, scratch []float32, n, in, out int, relu bool)
 	s.forward(c, a, wp, b, scratch, n, in, out, relu)
 }
 
-// ForwardT is Forward with the input given transposed: at is aᵀ (in×n,
-// row-major), each input's values for the n rows in a row of their own,
-// as scoring's feature pipeline writes them from columnar data (no
-// transposition on its side). It gives Forward's bits.
-func (s *Set) ForwardT(c, at, wp, b, scratch []float32, n, in, out int, relu bool) {
-	s.forwardT(c, at, wp, b, scratch, n, in, out, relu)
-}
-
 // WeightGrad adds aᵀ·d to g (in×out) and the column sums of d (n×out) to
 // gb (out); a is n×in.
 func (s *Set) WeightGrad(g, gb, a, d, scratch []float32, n, in, out int) {
@@ -106,17 +96,8 @@ func (s *Set) ReLU(x []float32) { s.relu(x) }
 // one-hot blanks) skipped.
 var scalarSet = Set{
 	name:       "scalar",
-	scratchLen: func(n, in, out int) int { return n * in }, // ForwardT's a
+	scratchLen: func(n, in, out int) int { return 0 },
 	forward:    forwardScalar,
-	forwardT: func(c, at, w, b, s []float32, n, in, out int, relu bool) {
-		a := s[:n*in]
-		for k := range in {
-			for i, v := range at[k*n : (k+1)*n] {
-				a[i*in+k] = v
-			}
-		}
-		forwardScalar(c, a, w, b, nil, n, in, out, relu)
-	},
 	weightGrad: weightGradScalar,
 	inputGrad: func(prev, d, w, a, _ []float32, n, in, out int) {
 		backReLUScalar(prev, d, w, a, n, in, out)
@@ -423,53 +404,4 @@ func axpy1(c, w []float32, x float32) {
 	for ; j < len(w); j++ {
 		c[j] += x * w[j]
 	}
-}
-
-// Standardise writes float32((x[r]-mean)*inv) to dst[r*stride] for every
-// r: a numeric feature's column on its way into a dense layer, into a
-// row-major block of rows (stride: the row width) or a transposed one
-// (stride 1, vectorized). It reports whether every value written is
-// finite. Every path gives the scalar loop's bits (no fused operations).
-func Standardise(dst []float32, stride int, x []float64, mean, inv float64) bool {
-	if len(x) == 0 {
-		return true
-	}
-	if stride == 1 {
-		return standardise(dst[:len(x)], x, mean, inv)
-	}
-	return standardiseStrided(dst[:(len(x)-1)*stride+1], stride, x, mean, inv)
-}
-
-// standardise is Standardise with stride 1: standardiseScalar unless init
-// finds a vectorized one.
-var standardise = func(dst []float32, x []float64, mean, inv float64) bool {
-	return standardiseStrided(dst, 1, x, mean, inv)
-}
-
-// standardiseStrided is Standardise four rows per step, with four
-// accumulators for the finiteness check (f·0 stays 0 unless f is NaN or
-// ±Inf) so that no chain of dependent additions limits the loop.
-func standardiseStrided(dst []float32, stride int, x []float64, mean, inv float64) bool {
-	var a0, a1, a2, a3 float32
-	r := 0
-	for ; r+4 <= len(x); r += 4 {
-		f0 := float32((x[r] - mean) * inv)
-		f1 := float32((x[r+1] - mean) * inv)
-		f2 := float32((x[r+2] - mean) * inv)
-		f3 := float32((x[r+3] - mean) * inv)
-		dst[r*stride] = f0
-		dst[(r+1)*stride] = f1
-		dst[(r+2)*stride] = f2
-		dst[(r+3)*stride] = f3
-		a0 += f0 * 0
-		a1 += f1 * 0
-		a2 += f2 * 0
-		a3 += f3 * 0
-	}
-	for ; r < len(x); r++ {
-		f := float32((x[r] - mean) * inv)
-		dst[r*stride] = f
-		a0 += f * 0
-	}
-	return (a0+a1)+(a2+a3) == 0
 }

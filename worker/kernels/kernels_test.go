@@ -205,35 +205,6 @@ func sameBits(x, y []float32) (int, bool) {
 	return 0, true
 }
 
-// TestForwardTMatchesForward checks, for every set, that ForwardT on the
-// transposed input gives Forward's bits, with and without ReLU, over
-// shapes with partial row groups, partial panels and a single output.
-func TestForwardTMatchesForward(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
-	for _, ks := range Available() {
-		for _, sh := range [][3]int{{1, 1, 1}, {5, 7, 3}, {13, 64, 10}, {37, 65, 257}, {128, 64, 256}, {131, 9, 1}} {
-			n, in, out := sh[0], sh[1], sh[2]
-			a, w, b := kernelData(rng, n*in), kernelData(rng, in*out), kernelData(rng, out)
-			at := make([]float32, in*n)
-			for i := range n {
-				for k := range in {
-					at[k*n+i] = a[i*in+k]
-				}
-			}
-			wp, _ := packFor(ks, w, in, out)
-			s := make([]float32, ks.ScratchLen(n, in, out))
-			for _, relu := range []bool{false, true} {
-				want, got := make([]float32, n*out), make([]float32, n*out)
-				ks.Forward(want, a, wp, b, s, n, in, out, relu)
-				ks.ForwardT(got, at, wp, b, s, n, in, out, relu)
-				if i, ok := sameBits(got, want); !ok {
-					t.Fatalf("%s %v relu %v: element %d: ForwardT %v, Forward %v", ks.name, sh, relu, i, got[i], want[i])
-				}
-			}
-		}
-	}
-}
-
 // TestKernelsReLUNaN checks the forward ReLU keeps NaN (as the scalar
 // kernels do) and zeroes negatives, and that the ReLU mask of the input
 // gradient treats NaN activations as inactive.
@@ -351,40 +322,6 @@ func TestDot(t *testing.T) {
 		}
 		if Dot(a, b) != got {
 			t.Fatalf("n %d: Dot not deterministic", n)
-		}
-	}
-}
-
-// TestStandardise checks Standardise against its definition, bit for bit,
-// for every length through two vector steps and a tail, contiguous and
-// strided, and its
-// finiteness report with NaN, ±Inf and values that overflow float32.
-func TestStandardise(t *testing.T) {
-	rng := rand.New(rand.NewPCG(31, 32))
-	for n := range 40 {
-		for _, bad := range []float64{0, math.NaN(), math.Inf(1), math.Inf(-1), 1e300} {
-			x := make([]float64, n)
-			for i := range x {
-				x[i] = rng.NormFloat64() * 100
-			}
-			at := -1
-			if bad != 0 && n > 0 {
-				at = rng.IntN(n)
-				x[at] = bad
-			}
-			const mean, inv = 0.25, 1 / 3.5
-			for _, stride := range []int{1, 3} {
-				dst := make([]float32, n*stride)
-				finite := Standardise(dst, stride, x, mean, inv)
-				for i, v := range x {
-					if want := float32((v - mean) * inv); math.Float32bits(dst[i*stride]) != math.Float32bits(want) {
-						t.Fatalf("n %d stride %d: dst[%d] = %v, want %v", n, stride, i*stride, dst[i*stride], want)
-					}
-				}
-				if finite != (at < 0) {
-					t.Fatalf("n %d stride %d, %v at %d: finite = %v", n, stride, bad, at, finite)
-				}
-			}
 		}
 	}
 }

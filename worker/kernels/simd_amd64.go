@@ -61,7 +61,6 @@ import (
 func init() {
 	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
 		available = append(available, &avx2Set)
-		standardise = standardiseSIMD
 	}
 	if useAVX512() {
 		available = append(available, &avx512Set)
@@ -97,10 +96,7 @@ func simdSet(name string, nr int) Set {
 		nr:         nr,
 		scratchLen: func(n, in, out int) int { return simdScratchLen(nr, n, in, out) },
 		forward: func(c, a, wp, b, s []float32, n, in, out int, relu bool) {
-			forwardSIMD(nr, c, a, in, 1, wp, b, s, n, in, out, relu)
-		},
-		forwardT: func(c, at, wp, b, s []float32, n, in, out int, relu bool) {
-			forwardSIMD(nr, c, at, 1, n, wp, b, s, n, in, out, relu)
+			forwardSIMD(nr, c, a, wp, b, s, n, in, out, relu)
 		},
 		weightGrad: func(g, gb, a, d, s []float32, n, in, out int) {
 			weightGradSIMD(nr, g, gb, a, d, s, n, in, out)
@@ -124,30 +120,6 @@ func reluSIMD(x []float32) {
 	}
 	archsimd.ClearAVXUpperBits()
 	reluScalar(x[i:])
-}
-
-// standardiseSIMD is standardiseStrided with stride 1, four values per vector, eight per
-// step: subtract and multiply in float64, round to float32 (the same
-// operations, so the same bits), and f−f summed per lane for the
-// finiteness check (0 unless f is NaN or ±Inf).
-func standardiseSIMD(dst []float32, x []float64, mean, inv float64) bool {
-	dst = dst[:len(x)]
-	m, s := archsimd.BroadcastFloat64x4(mean), archsimd.BroadcastFloat64x4(inv)
-	var acc0, acc1 archsimd.Float32x4
-	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		f0 := archsimd.LoadFloat64x4((*[4]float64)(x[i:])).Sub(m).Mul(s).ConvertToFloat32()
-		f1 := archsimd.LoadFloat64x4((*[4]float64)(x[i+4:])).Sub(m).Mul(s).ConvertToFloat32()
-		f0.Store((*[4]float32)(dst[i:]))
-		f1.Store((*[4]float32)(dst[i+4:]))
-		acc0 = acc0.Add(f0.Sub(f0))
-		acc1 = acc1.Add(f1.Sub(f1))
-	}
-	archsimd.ClearAVXUpperBits()
-	var t [4]float32
-	acc0.Add(acc1).Store(&t)
-	tail := standardiseStrided(dst[i:], 1, x[i:], mean, inv)
-	return (t[0]+t[1])+(t[2]+t[3]) == 0 && tail
 }
 
 // a4Len is the length of a buffer for an m×k matrix packed by packA4,
@@ -370,15 +342,14 @@ func gemmPartial(nr int, t, g *gemmArgs, i, rows, cols int, col uintptr) {
 }
 
 // forwardSIMD computes c = a·W + b (then ReLU when relu) with wp the
-// packed W, A(r, k) = a[r·rs + k·cs]: a row-major (rs = in, cs = 1) or
-// transposed (rs = 1, cs = n), both packed by a vector path of packA4.
-func forwardSIMD(nr int, c, a []float32, rs, cs int, wp, b, s []float32, n, in, out int, relu bool) {
+// packed W.
+func forwardSIMD(nr int, c, a, wp, b, s []float32, n, in, out int, relu bool) {
 	if n == 0 || out == 0 {
 		return
 	}
 	c, b = c[:n*out], b[:out]
 	ap := s[:a4Len(n, in)]
-	packA4(ap, a[:n*in], n, in, rs, cs)
+	packA4(ap, a[:n*in], n, in, in, 1)
 	if out == 1 {
 		forwardNarrow(c, ap, wp, b[0], n, in, nr, relu)
 		archsimd.ClearAVXUpperBits()

@@ -6,8 +6,7 @@ import (
 )
 
 // predictBlocks scores softmax and mlp models: rows go through the layers
-// in float32 blocks of p.rows (the first layer's inputs transposed, see
-// fillSparse; row-major after it).
+// in row-major float32 blocks of p.rows.
 func (p *Predictor) predictBlocks(rec arrow.Record) []arrow.Array {
 	m := p.m
 	n := int(rec.NumRows())
@@ -64,17 +63,15 @@ func grow[T any](s []T, n int) []T {
 }
 
 // fillSparse writes rows [lo, hi) as the first layer consumes them: the
-// numeric inputs into the dense block x transposed (first.in × nb: each
-// input's values for the block's rows side by side, written as they lie
-// in the columns, with no transposition) and each categorical feature's
-// active input into cat (nb × ncat, -1 for none).
+// numeric inputs into the dense block x (nb × first.in) and each
+// categorical feature's active input into cat (nb × ncat, -1 for none).
 func (p *Predictor) fillSparse(rec arrow.Record, lo, hi int, x []float32, cat []int32) {
 	m := p.m
-	nb, ncat := hi-lo, m.ncat
+	nd, ncat := m.first.in, m.ncat
 	for f := range m.spec.Features {
 		feat, a := &m.spec.Features[f], rec.Column(p.cols[f])
 		if feat.Kind == KindNumeric {
-			p.numericInto(x[m.denseOff[f]*nb:], 1, nb, a, lo, hi, feat)
+			p.numericInto(x[m.denseOff[f]:], nd, a, lo, hi, feat)
 			continue
 		}
 		c, in := m.catPos[f], m.inputs[f]
@@ -91,13 +88,12 @@ func (p *Predictor) fillSparse(rec arrow.Record, lo, hi int, x []float32, cat []
 	}
 }
 
-// forward runs nb rows through the layers, from their dense inputs
-// transposed (x, as fillSparse writes them), and returns the output
-// layer's values, nb × out row-major.
+// forward runs nb rows through the layers and returns the output layer's
+// values, nb × out row-major.
 func (p *Predictor) forward(x []float32, cat []int32, nb int) []float32 {
 	m := p.m
 	c := p.h[0][:nb*m.first.out]
-	denseT(c, x, &m.first, nb)
+	dense(c, x, &m.first, nb)
 	if m.ncat > 0 {
 		l0 := &m.layers[0]
 		out := l0.out

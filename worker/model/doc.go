@@ -37,11 +37,9 @@
 //
 // Predictor works on whole Arrow record batches: linear and logistic
 // models accumulate the linear predictor column by column in float64;
-// softmax and mlp models push float32 blocks of rows through the shared
-// dense kernels (worker/kernels), the first layer's inputs standardised
-// column by column into a transposed block (kernels.Set.ForwardT), so the
-// columnar data is never transposed into rows; hashed categoricals are
-// added as single weight rows rather than one-hot columns. Outputs are float64 (see OutputFields).
+// softmax and mlp models push row-major float32 blocks through blocked
+// matrix products, with hashed categoricals added as single weight rows
+// rather than one-hot columns. Outputs are float64 (see OutputFields).
 //
 // # Concurrency
 //

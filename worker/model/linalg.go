@@ -65,6 +65,39 @@ func axpyStdValid(z, x []float64, bitmap []byte, off int, mean, ws float64) {
 	}
 }
 
+// fillStd writes float32((x[r]-mean)*inv) to dst[r*stride]: one numeric
+// feature's column of a row-major input block. It reports whether every
+// value written is finite. Four rows per step, with four accumulators for
+// the finiteness check, so that no chain of dependent additions limits
+// the loop.
+func fillStd(dst []float32, stride int, x []float64, mean, inv float64) bool {
+	var a0, a1, a2, a3 float32
+	r := 0
+	if len(x) >= 4 {
+		_ = dst[(len(x)-1)*stride]
+	}
+	for ; r+4 <= len(x); r += 4 {
+		f0 := float32((x[r] - mean) * inv)
+		f1 := float32((x[r+1] - mean) * inv)
+		f2 := float32((x[r+2] - mean) * inv)
+		f3 := float32((x[r+3] - mean) * inv)
+		dst[r*stride] = f0
+		dst[(r+1)*stride] = f1
+		dst[(r+2)*stride] = f2
+		dst[(r+3)*stride] = f3
+		a0 += f0 * 0 // stays 0 unless some f is NaN or ±Inf
+		a1 += f1 * 0
+		a2 += f2 * 0
+		a3 += f3 * 0
+	}
+	for ; r < len(x); r++ {
+		f := float32((x[r] - mean) * inv)
+		dst[r*stride] = f
+		a0 += f * 0
+	}
+	return (a0+a1)+(a2+a3) == 0
+}
+
 // allFinite reports whether no value of z is NaN or ±Inf.
 func allFinite(z []float64) bool {
 	var a0, a1, a2, a3 float64
@@ -111,18 +144,6 @@ func allFinite32(z []float32) bool {
 // deterministic: the same model and rows give the same bits on the same
 // machine and kernel set.
 func dense(c, a []float32, l *layer, n int) {
-	forwardLayer(c, a, l, n, (*kernels.Set).Forward)
-}
-
-// denseT is dense with a given transposed (l.in × n, see
-// kernels.Set.ForwardT).
-func denseT(c, at []float32, l *layer, n int) {
-	forwardLayer(c, at, l, n, (*kernels.Set).ForwardT)
-}
-
-// forwardLayer runs the forward product fwd of the default kernel set
-// with l's packed W and pooled scratch.
-func forwardLayer(c, a []float32, l *layer, n int, fwd func(ks *kernels.Set, c, a, wp, b, scratch []float32, n, in, out int, relu bool)) {
 	ks := kernels.Default()
 	if l.in == 0 || l.out == 0 {
 		ks = kernels.Scalar() // no weights to pack: c = b
@@ -133,7 +154,7 @@ func forwardLayer(c, a []float32, l *layer, n int, fwd func(ks *kernels.Set, c, 
 	}
 	sp := scratchPool.Get().(*[]float32)
 	s := grow(*sp, ks.ScratchLen(n, l.in, l.out))
-	fwd(ks, c[:n*l.out], a[:n*l.in], w, l.b, s, n, l.in, l.out, false)
+	ks.Forward(c[:n*l.out], a[:n*l.in], w, l.b, s, n, l.in, l.out, false)
 	*sp = s
 	scratchPool.Put(sp)
 }
@@ -192,40 +213,29 @@ func logistic(z, e float64) float64 {
 	return math.Float64frombits(math.Float64bits(r)&^neg | math.Float64bits(e*r)&neg)
 }
 
-// sigmoidBlock replaces each z[i] with sigmoid(z[i]), four at a time
-// (expNonPos4).
+// sigmoidBlock replaces each z[i] with sigmoid(z[i]). It evaluates four
+// exponentials side by side: each is a chain of dependent multiply-adds,
+// and interleaving four chains keeps the floating-point units busy.
 func sigmoidBlock(z []float64) {
 	i := 0
 	for ; i+4 <= len(z); i += 4 {
 		q := z[i : i+4 : i+4]
-		e0, e1, e2, e3 := expNonPos4(-math.Abs(q[0]), -math.Abs(q[1]), -math.Abs(q[2]), -math.Abs(q[3]))
-		q[0] = logistic(q[0], e0)
-		q[1] = logistic(q[1], e1)
-		q[2] = logistic(q[2], e2)
-		q[3] = logistic(q[3], e3)
+		k0, r0 := expReduce(-math.Abs(q[0]))
+		k1, r1 := expReduce(-math.Abs(q[1]))
+		k2, r2 := expReduce(-math.Abs(q[2]))
+		k3, r3 := expReduce(-math.Abs(q[3]))
+		p0, p1, p2, p3 := expTaylor[0], expTaylor[0], expTaylor[0], expTaylor[0]
+		for _, c := range expTaylor[1:] {
+			p0, p1, p2, p3 = p0*r0+c, p1*r1+c, p2*r2+c, p3*r3+c
+		}
+		q[0] = logistic(q[0], p0*expScale(k0))
+		q[1] = logistic(q[1], p1*expScale(k1))
+		q[2] = logistic(q[2], p2*expScale(k2))
+		q[3] = logistic(q[3], p3*expScale(k3))
 	}
 	for ; i < len(z); i++ {
 		z[i] = sigmoid(z[i])
 	}
-}
-
-// expNonPos4 is expNonPos of four values side by side, the same bits
-// each: every exponential is a chain of dependent multiply-adds, and
-// interleaving four chains keeps the floating-point units busy.
-func expNonPos4(x0, x1, x2, x3 float64) (e0, e1, e2, e3 float64) {
-	k0, r0 := expReduce(x0)
-	k1, r1 := expReduce(x1)
-	k2, r2 := expReduce(x2)
-	k3, r3 := expReduce(x3)
-	p0, p1, p2, p3 := expTaylor[0], expTaylor[0], expTaylor[0], expTaylor[0]
-	for _, c := range expTaylor[1:] {
-		p0, p1, p2, p3 = p0*r0+c, p1*r1+c, p2*r2+c, p3*r3+c
-	}
-	e0, e1, e2, e3 = p0*expScale(k0), p1*expScale(k1), p2*expScale(k2), p3*expScale(k3)
-	if x0 < expMin || x1 < expMin || x2 < expMin || x3 < expMin || x0 != x0 || x1 != x1 || x2 != x2 || x3 != x3 {
-		e0, e1, e2, e3 = expNonPos(x0), expNonPos(x1), expNonPos(x2), expNonPos(x3)
-	}
-	return e0, e1, e2, e3
 }
 
 // expMin is where exp(x) leaves the normal range; expNonPos returns 0
@@ -288,27 +298,10 @@ func softmax(p []float64, logits []float32) int {
 	}
 	m := float64(logits[best])
 	var sum float64
-	j := 0
-	for ; j+4 <= len(logits); j += 4 {
-		l, q := logits[j:j+4:j+4], p[j:j+4:j+4]
-		q[0], q[1], q[2], q[3] = expNonPos4(float64(l[0])-m, float64(l[1])-m, float64(l[2])-m, float64(l[3])-m)
-		sum += q[0]
-		sum += q[1]
-		sum += q[2]
-		sum += q[3]
-	}
-	if j < len(logits) {
-		// The last one to three, padded with zeros (whose e^0 is unused).
-		var x [4]float64
-		for i, v := range logits[j:] {
-			x[i] = float64(v) - m
-		}
-		var e [4]float64
-		e[0], e[1], e[2], e[3] = expNonPos4(x[0], x[1], x[2], x[3])
-		for i := range logits[j:] {
-			p[j+i] = e[i]
-			sum += e[i]
-		}
+	for j, v := range logits {
+		e := math.Exp(float64(v) - m)
+		p[j] = e
+		sum += e
 	}
 	for j := range p {
 		p[j] /= sum

@@ -8,8 +8,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
-
-	"github.com/nightshift-ml/nightshift/worker/kernels"
 )
 
 // Row block sizes. Linear models accumulate one block of z in L1 while
@@ -261,7 +259,7 @@ func (p *Predictor) fill(rec arrow.Record, lo, hi int, x []float32) {
 	for f := range p.m.spec.Features {
 		feat, in, a := &p.m.spec.Features[f], p.m.inputs[f], rec.Column(p.cols[f])
 		if feat.Kind == KindNumeric {
-			p.numericInto(x[in.off:], dim, 1, a, lo, hi, feat)
+			p.numericInto(x[in.off:], dim, a, lo, hi, feat)
 			continue
 		}
 		for r, b := range bucketBlock(a, lo, hi, feat.Buckets, p.cache(f), p.bk) {
@@ -275,17 +273,16 @@ func (p *Predictor) fill(rec arrow.Record, lo, hi int, x []float32) {
 }
 
 // numericInto writes the standardised values of rows [lo, hi) of a numeric
-// feature to dst[r*rs] and, under missing:"indicator", the 0/1 indicator
-// to dst[r*rs+cs]: rs, cs = width, 1 for row-major rows, 1, rows for
-// their transpose. Nulls are imputed (z = 0) and non-finite values
-// zeroed; rows that cannot be scored are recorded.
-func (p *Predictor) numericInto(dst []float32, rs, cs int, a arrow.Array, lo, hi int, feat *Feature) {
+// feature to dst[r*stride] and, under missing:"indicator", the 0/1
+// indicator to dst[r*stride+1]. Nulls are imputed (z = 0) and non-finite
+// values zeroed; rows that cannot be scored are recorded.
+func (p *Predictor) numericInto(dst []float32, stride int, a arrow.Array, lo, hi int, feat *Feature) {
 	xs := numericBlock(a, lo, hi, p.conv)
-	finite := kernels.Standardise(dst, rs, xs, feat.Mean, 1/feat.Std)
+	finite := fillStd(dst, stride, xs, feat.Mean, 1/feat.Std)
 	indicator := feat.Missing == MissingIndicator
 	if indicator {
 		for r := range xs {
-			dst[r*rs+cs] = 0
+			dst[r*stride+1] = 0
 		}
 	}
 	if hasNulls(a, lo, hi) {
@@ -294,10 +291,10 @@ func (p *Predictor) numericInto(dst []float32, rs, cs int, a arrow.Array, lo, hi
 			if !isNull(bm, off, r) {
 				continue
 			}
-			dst[r*rs] = 0
+			dst[r*stride] = 0
 			switch {
 			case indicator:
-				dst[r*rs+cs] = 1
+				dst[r*stride+1] = 1
 			case feat.Missing == MissingFail:
 				p.addBad(lo+r, feat.Column, "missing value")
 			}
@@ -307,10 +304,10 @@ func (p *Predictor) numericInto(dst []float32, rs, cs int, a arrow.Array, lo, hi
 		return
 	}
 	for r, v := range xs {
-		if valueReason(float64(dst[r*rs])) == "" {
+		if valueReason(float64(dst[r*stride])) == "" {
 			continue
 		}
-		dst[r*rs] = 0
+		dst[r*stride] = 0
 		reason := valueReason(v)
 		if reason == "" {
 			reason = fmt.Sprintf("standardised value of %g overflows float32", v)
